@@ -1,0 +1,114 @@
+package chatsync
+
+import "time"
+
+// Batch limits of DESIGN.md: at most MaxBatchChats chats and MaxBatchBytes
+// bytes per SyncBatch call.
+const (
+	MaxBatchChats    = 500
+	MaxBatchBytes    = 8 << 20
+	MaxBatchContacts = 5000
+	MaxChatMessages  = 1000
+	MaxTextBytes     = 64 << 10
+	MaxPreviewRunes  = 160
+)
+
+// BatchPayload is what a provider pushed: the accepted chats and contacts of
+// one SyncBatch call. It is stored as JSON in sync_batches.payload, so field
+// names are short and stable.
+type BatchPayload struct {
+	Chats    []ChatInput    `json:"chats,omitempty"`
+	Contacts []ContactInput `json:"contacts,omitempty"`
+}
+
+// ContactInput is a person as a provider sees them.
+type ContactInput struct {
+	JID      string `json:"jid,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	PushName string `json:"push_name,omitempty"`
+	FullName string `json:"full_name,omitempty"`
+	// AltJID is the same person's other identity: their LID when JID is a
+	// phone JID, or their phone JID when JID is a LID.
+	AltJID string `json:"alt_jid,omitempty"`
+}
+
+// ParticipantInput is one group member as a provider sees them.
+type ParticipantInput struct {
+	JID    string `json:"jid"`
+	Phone  string `json:"phone,omitempty"`
+	Role   Role   `json:"role,omitempty"`
+	AltJID string `json:"alt_jid,omitempty"`
+}
+
+// ParticipantChange is one membership change of a group.
+type ParticipantChange struct {
+	JID    string            `json:"jid"`
+	Action ParticipantAction `json:"action"`
+	Phone  string            `json:"phone,omitempty"`
+}
+
+// GroupInput is group metadata for a group chat.
+type GroupInput struct {
+	Subject     string `json:"subject,omitempty"`
+	Description string `json:"description,omitempty"`
+	OwnerJID    string `json:"owner_jid,omitempty"`
+	// Participants, when non-empty, is the complete member list.
+	Participants []ParticipantInput  `json:"participants,omitempty"`
+	Changes      []ParticipantChange `json:"changes,omitempty"`
+}
+
+// MessageInput is one message as a provider sees it.
+type MessageInput struct {
+	ID        string    `json:"id"`
+	SenderJID string    `json:"sender_jid,omitempty"`
+	FromMe    bool      `json:"from_me,omitempty"`
+	Timestamp time.Time `json:"ts"`
+	Text      string    `json:"text,omitempty"`
+	MediaType MediaType `json:"media,omitempty"`
+}
+
+// ChatInput is one chat as a provider sees it.
+type ChatInput struct {
+	JID          string         `json:"jid"`
+	Type         ChatType       `json:"type"`
+	Name         string         `json:"name,omitempty"`
+	UnreadCount  int32          `json:"unread,omitempty"`
+	Archived     bool           `json:"archived,omitempty"`
+	Pinned       bool           `json:"pinned,omitempty"`
+	LastActivity time.Time      `json:"last_activity,omitzero"`
+	Contact      *ContactInput  `json:"contact,omitempty"`
+	Group        *GroupInput    `json:"group,omitempty"`
+	Messages     []MessageInput `json:"messages,omitempty"`
+}
+
+// Batch is the durable record of an accepted batch (a sync_batches row).
+type Batch struct {
+	ID            int64 // internal primary key
+	WorkspaceID   int64
+	SessionID     int64
+	BatchID       string // the caller's ID, unique per session
+	Kind          BatchKind
+	Status        BatchStatus
+	AcceptedCount int32
+	Rejected      []RejectedChat
+	WrittenCount  int32
+	FailedChats   []FailedChat
+	Attempts      int32
+	LastError     string
+	CreatedAt     time.Time
+	StartedAt     time.Time
+	FinishedAt    time.Time
+}
+
+// RejectedChat is a chat refused at acceptance.
+type RejectedChat struct {
+	Index  int32  `json:"index"`
+	JID    string `json:"jid"`
+	Reason string `json:"reason"`
+}
+
+// FailedChat is an accepted chat whose chunk could not be written.
+type FailedChat struct {
+	JID    string `json:"jid"`
+	Reason string `json:"reason"`
+}

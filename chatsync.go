@@ -1,0 +1,191 @@
+// Package chatsync holds the domain types shared by the server, the worker
+// and the store: workspaces, sessions, chats, messages, sync batches and the
+// events published when they change. It depends on the standard library only.
+package chatsync
+
+import "time"
+
+// Provider is the integration that runs a session.
+type Provider string
+
+// Providers.
+const (
+	ProviderWhatsmeow Provider = "whatsmeow"
+	ProviderWebJS     Provider = "webjs"
+	ProviderMetaCloud Provider = "meta_cloud"
+)
+
+// Valid reports whether p is a known provider.
+func (p Provider) Valid() bool {
+	return p == ProviderWhatsmeow || p == ProviderWebJS || p == ProviderMetaCloud
+}
+
+// SessionStatus is the connection state of a session.
+type SessionStatus string
+
+// Session statuses.
+const (
+	SessionPending        SessionStatus = "pending"
+	SessionPairing        SessionStatus = "pairing"
+	SessionConnected      SessionStatus = "connected"
+	SessionDisconnected   SessionStatus = "disconnected"
+	SessionLoggedOut      SessionStatus = "logged_out"
+	SessionBanned         SessionStatus = "banned"
+	SessionStreamReplaced SessionStatus = "stream_replaced"
+)
+
+// SyncStatus is the synchronisation state of a session.
+type SyncStatus string
+
+// Sync statuses.
+const (
+	SyncPending SyncStatus = "pending"
+	SyncSyncing SyncStatus = "syncing"
+	SyncSynced  SyncStatus = "synced"
+	SyncFailed  SyncStatus = "failed"
+)
+
+// BatchKind chooses the queue a batch is processed on.
+type BatchKind string
+
+// Batch kinds.
+const (
+	BatchHistory BatchKind = "history"
+	BatchLive    BatchKind = "live"
+)
+
+// BatchStatus is the processing state of an accepted batch.
+type BatchStatus string
+
+// Batch statuses.
+const (
+	BatchQueued     BatchStatus = "queued"
+	BatchProcessing BatchStatus = "processing"
+	BatchCompleted  BatchStatus = "completed"
+	BatchFailed     BatchStatus = "failed"
+)
+
+// ChatType says whether a chat is one-to-one or a group.
+type ChatType string
+
+// Chat types.
+const (
+	ChatPrivate ChatType = "private"
+	ChatGroup   ChatType = "group"
+)
+
+// Role is a member's role in a group.
+type Role string
+
+// Roles.
+const (
+	RoleMember     Role = "member"
+	RoleAdmin      Role = "admin"
+	RoleSuperAdmin Role = "superadmin"
+)
+
+// MediaType is the kind of attachment a message carries; empty for text.
+type MediaType string
+
+// Media types.
+const (
+	MediaNone     MediaType = ""
+	MediaImage    MediaType = "image"
+	MediaVideo    MediaType = "video"
+	MediaAudio    MediaType = "audio"
+	MediaDocument MediaType = "document"
+	MediaSticker  MediaType = "sticker"
+	MediaLocation MediaType = "location"
+	MediaContact  MediaType = "contact"
+	MediaOther    MediaType = "other"
+)
+
+// ParticipantAction is a change of group membership.
+type ParticipantAction string
+
+// Participant actions.
+const (
+	ActionJoin    ParticipantAction = "join"
+	ActionLeave   ParticipantAction = "leave"
+	ActionPromote ParticipantAction = "promote"
+	ActionDemote  ParticipantAction = "demote"
+)
+
+// Workspace is a tenant: everything else belongs to exactly one.
+type Workspace struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// SyncConfig limits what a session's provider sends as history.
+type SyncConfig struct {
+	MaxChats       int32 `json:"max_chats,omitempty"`
+	SyncWindowDays int32 `json:"sync_window_days,omitempty"`
+	// RatePerMinute overrides the server's SyncBatch rate for the session; 0
+	// keeps the server default.
+	RatePerMinute int32 `json:"rate_per_minute,omitempty"`
+}
+
+// Session is one WhatsApp account linked to a workspace.
+type Session struct {
+	ID                int64
+	WorkspaceID       int64
+	DisplayName       string
+	Provider          Provider
+	Status            SessionStatus
+	JID               string
+	PushName          string
+	SyncConfig        SyncConfig
+	SyncStatus        SyncStatus
+	LastSyncAt        time.Time // zero before the first batch
+	TotalSynced       int64
+	LastError         string
+	Backup            bool
+	BanExpireAt       time.Time
+	MetaPhoneNumberID string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// ChatView is a chat as clients see it: the chat row joined with its
+// session, contact and group.
+type ChatView struct {
+	ID                 int64     `json:"id"`
+	WorkspaceID        int64     `json:"workspace_id"`
+	SessionID          int64     `json:"session_id"`
+	SessionName        string    `json:"session_name,omitempty"`
+	Provider           Provider  `json:"provider,omitempty"`
+	JID                string    `json:"jid"`
+	Type               ChatType  `json:"type"`
+	Name               string    `json:"name,omitempty"`
+	Phone              string    `json:"phone,omitempty"`
+	ContactName        string    `json:"contact_name,omitempty"`
+	Description        string    `json:"description,omitempty"`
+	ParticipantCount   int32     `json:"participant_count,omitempty"`
+	UnreadCount        int32     `json:"unread_count,omitempty"`
+	LastActivityAt     time.Time `json:"last_activity_at"`
+	LastMessagePreview string    `json:"last_message_preview,omitempty"`
+	Archived           bool      `json:"archived,omitempty"`
+	Pinned             bool      `json:"pinned,omitempty"`
+}
+
+// Participant is one member of a group chat.
+type Participant struct {
+	JID   string `json:"jid"`
+	Phone string `json:"phone,omitempty"`
+	Role  Role   `json:"role"`
+	Name  string `json:"name,omitempty"`
+}
+
+// Message is one stored WhatsApp message.
+type Message struct {
+	ID        int64     `json:"id"`
+	ChatID    int64     `json:"chat_id"`
+	WAID      string    `json:"wa_id"`
+	SenderJID string    `json:"sender_jid,omitempty"`
+	FromMe    bool      `json:"from_me,omitempty"`
+	SentAt    time.Time `json:"sent_at"`
+	Text      string    `json:"text,omitempty"`
+	MediaType MediaType `json:"media_type,omitempty"`
+}

@@ -1,0 +1,55 @@
+package chatsync
+
+import "time"
+
+// EventType names a realtime event.
+type EventType string
+
+// Event types, as StreamChatUpdates delivers them.
+const (
+	EventChatUpserted  EventType = "chat_upserted"
+	EventMessageAdded  EventType = "message_added"
+	EventSessionStatus EventType = "session_status"
+	EventSyncProgress  EventType = "sync_progress"
+	EventSyncFailed    EventType = "sync_failed"
+)
+
+// Event is one realtime event of a workspace. It is published after the
+// change it describes is committed, as JSON, on the workspace's Redis stream.
+type Event struct {
+	// ID is the Redis stream entry ID; set when read, not when published.
+	ID          string    `json:"-"`
+	Type        EventType `json:"type"`
+	WorkspaceID int64     `json:"workspace_id"`
+	SessionID   int64     `json:"session_id"`
+	Time        time.Time `json:"time"`
+
+	Chat     *ChatView           `json:"chat,omitempty"`
+	Message  *Message            `json:"message,omitempty"`
+	Status   *SessionStatusEvent `json:"status,omitempty"`
+	Progress *SyncProgressEvent  `json:"progress,omitempty"`
+	Failure  *SyncFailureEvent   `json:"failure,omitempty"`
+}
+
+// SessionStatusEvent carries a session's new connection state.
+type SessionStatusEvent struct {
+	Status SessionStatus `json:"status"`
+	Reason string        `json:"reason,omitempty"`
+}
+
+// SyncProgressEvent reports a finished batch.
+type SyncProgressEvent struct {
+	BatchID        string    `json:"batch_id"`
+	Kind           BatchKind `json:"kind"`
+	WrittenCount   int32     `json:"written"`
+	FailedCount    int32     `json:"failed,omitempty"`
+	TotalSynced    int64     `json:"total_synced"`
+	PendingBatches int64     `json:"pending"`
+}
+
+// SyncFailureEvent reports a batch that failed after all attempts.
+type SyncFailureEvent struct {
+	BatchID  string `json:"batch_id"`
+	Error    string `json:"error"`
+	Attempts int32  `json:"attempts"`
+}
