@@ -1,0 +1,39 @@
+// Package phone normalises phone numbers to E.164 with
+// github.com/nyaruka/phonenumbers (the seed's formatPhone).
+package phone
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Normalize returns the E.164 form of raw ("+15551234567") and true, or ""
+// and false when raw is not a valid number. WhatsApp numbers are
+// international, so a number without a leading + is read as digits after
+// the + (as WhatsApp JIDs carry them), not in any home region.
+func Normalize(raw string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", false
+	}
+	if !strings.HasPrefix(s, "+") {
+		s = "+" + strings.TrimLeft(s, "0")
+	}
+	n, err := phonenumbers.Parse(s, "ZZ")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// FromJID returns the digits of a phone JID's user part as a raw number
+// ("15551234567@s.whatsapp.net" → "15551234567"), or "" for other JIDs.
+func FromJID(jid string) string {
+	user, server, ok := strings.Cut(jid, "@")
+	if !ok || server != "s.whatsapp.net" {
+		return ""
+	}
+	user, _, _ = strings.Cut(user, ":")
+	return user
+}

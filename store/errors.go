@@ -1,0 +1,61 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound: no such row in the caller's workspace.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key is already taken.
+	ErrConflict = errors.New("already exists")
+	// ErrBusy: the row is in a state that refuses the change.
+	ErrBusy = errors.New("busy")
+)
+
+// translate maps driver errors to the sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotFound
+	case isUniqueViolation(err):
+		return errors.Join(ErrConflict, err)
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// IsDataError reports whether err is the database refusing the data itself
+// (a constraint, a bad value) rather than a fault of the database (lost
+// connection, timeout, deadlock): retrying the same write cannot help.
+func IsDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		class := pgErr.Code[:2]
+		return class == "22" || class == "23"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT || sqErr.Code()&0xff == sqlite3.SQLITE_MISMATCH
+	}
+	return false
+}
