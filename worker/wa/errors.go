@@ -1,0 +1,14 @@
+package wa
+
+import "errors"
+
+// Errors callers branch on.
+var (
+	// ErrNothingToSync: the event carries nothing chatsync stores
+	// (reactions, protocol messages, status broadcasts, newsletters, group
+	// settings changes). The translation functions return it.
+	ErrNothingToSync = errors.New("nothing to sync")
+	// ErrAlreadyPaired: Pair was called for a session whose device store
+	// already holds a linked device.
+	ErrAlreadyPaired = errors.New("session is already paired")
+)

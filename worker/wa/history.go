@@ -1,0 +1,391 @@
+package wa
+
+import (
+	"cmp"
+	"encoding/json"
+	"maps"
+	"slices"
+	"time"
+
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waWeb"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/chatsync/chatsync"
+)
+
+// DefaultHistoryBatchSize is the number of chats per history batch when the
+// caller does not choose: small enough that one batch is a few chunked
+// transactions, large enough that a full sync is not thousands of batches.
+const DefaultHistoryBatchSize = 100
+
+// batchByteBudget keeps a batch's JSON well under SyncBatch's 8 MiB limit, so
+// the envelope and a different encoding (proto vs JSON) still fit.
+const batchByteBudget = chatsync.MaxBatchBytes * 3 / 4
+
+// Skipped is a conversation or contact the translation left out, and why.
+// Reasons never contain message text.
+type Skipped struct {
+	JID    string `json:"jid"`
+	Reason string `json:"reason"`
+}
+
+// Skip reasons.
+const (
+	ReasonNotAChat     = "not a user or group chat"
+	ReasonOutOfWindow  = "no activity within sync_window_days"
+	ReasonOverMaxChats = "beyond max_chats"
+)
+
+// History is one history sync blob translated: chats newest first, within
+// the sync window and cut to max_chats, and the contacts it carried (push
+// names and LID↔phone mappings).
+type History struct {
+	Chats    []chatsync.ChatInput
+	Contacts []chatsync.ContactInput
+	Skipped  []Skipped
+}
+
+// HistorySyncBatches translates a history sync and splits it into payloads
+// of at most batchSize chats (DefaultHistoryBatchSize when batchSize <= 0,
+// at most chatsync.MaxBatchChats) that also stay under the byte limit.
+// cfg.MaxChats applies to this blob alone; Session applies it across all
+// blobs of a sync.
+func HistorySyncBatches(evt *events.HistorySync, cfg chatsync.SyncConfig, now time.Time, batchSize int) ([]chatsync.BatchPayload, []Skipped) {
+	h := TranslateHistorySync(evt, cfg, now)
+	return SplitBatches(h.Chats, h.Contacts, batchSize), h.Skipped
+}
+
+// TranslateHistorySync turns each waHistorySync.Conversation into a
+// ChatInput that passes ChatInput.Validate(now). Conversations with no
+// activity in the last cfg.SyncWindowDays days are dropped, and so are
+// messages older than the window; then only the cfg.MaxChats newest chats are
+// kept (0 means no limit for both).
+func TranslateHistorySync(evt *events.HistorySync, cfg chatsync.SyncConfig, now time.Time) History {
+	var h History
+	data := evt.Data
+	alts := lidMappings(data)
+	names := pushNames(data)
+	var cutoff time.Time
+	if cfg.SyncWindowDays > 0 {
+		cutoff = now.Add(-time.Duration(cfg.SyncWindowDays) * 24 * time.Hour)
+	}
+	for _, conv := range data.GetConversations() {
+		chat, reason := historyChat(conv, alts, names, cutoff, now)
+		if reason != "" {
+			h.Skipped = append(h.Skipped, Skipped{JID: conv.GetID(), Reason: reason})
+			continue
+		}
+		h.Chats = append(h.Chats, chat)
+	}
+	sortNewestFirst(h.Chats)
+	if max := int(cfg.MaxChats); max > 0 && len(h.Chats) > max {
+		for _, c := range h.Chats[max:] {
+			h.Skipped = append(h.Skipped, Skipped{JID: c.JID, Reason: ReasonOverMaxChats})
+		}
+		h.Chats = h.Chats[:max]
+	}
+	h.Contacts, h.Skipped = historyContacts(data, alts, names, h.Skipped)
+	return h
+}
+
+// sortNewestFirst orders chats by last activity, newest first, then by JID so
+// equal times give the same order every time.
+func sortNewestFirst(chats []chatsync.ChatInput) {
+	slices.SortStableFunc(chats, func(a, b chatsync.ChatInput) int {
+		if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.JID, b.JID)
+	})
+}
+
+// lidMappings collects the LID↔phone pairs a history sync carries, in both
+// directions: the top-level mapping list and each conversation's own
+// pnJID/lidJID.
+func lidMappings(data *waHistorySync.HistorySync) map[string]string {
+	alts := make(map[string]string)
+	put := func(a, b string) {
+		pn, lid := bareJIDString(a), bareJIDString(b)
+		if isPhone(pn) && isLID(lid) {
+			alts[pn], alts[lid] = lid, pn
+		}
+	}
+	for _, m := range data.GetPhoneNumberToLidMappings() {
+		put(m.GetPnJID(), m.GetLidJID())
+	}
+	for _, conv := range data.GetConversations() {
+		id := bareJIDString(conv.GetID())
+		switch {
+		case isLID(id):
+			put(conv.GetPnJID(), id)
+		case isPhone(id):
+			put(id, conv.GetLidJID())
+		}
+	}
+	return alts
+}
+
+func pushNames(data *waHistorySync.HistorySync) map[string]string {
+	names := make(map[string]string)
+	for _, p := range data.GetPushnames() {
+		if j := bareJIDString(p.GetID()); j != "" && p.GetPushname() != "" {
+			names[j] = cleanText(p.GetPushname(), maxPushNameBytes)
+		}
+	}
+	return names
+}
+
+// historyChat builds one chat, or returns why it is left out.
+func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string, cutoff, now time.Time) (chatsync.ChatInput, string) {
+	raw := bareJIDString(conv.GetID())
+	if raw == "" {
+		return chatsync.ChatInput{}, ReasonNotAChat
+	}
+	chat := chatsync.ChatInput{
+		UnreadCount: clampUnread(conv.GetUnreadCount()),
+		Archived:    conv.GetArchived(),
+		Pinned:      conv.GetPinned() != 0, // pinned holds the time it was pinned
+	}
+	if chat.UnreadCount == 0 && conv.GetMarkedAsUnread() {
+		chat.UnreadCount = 1
+	}
+	name := conv.GetName()
+	if name == "" {
+		name = conv.GetDisplayName()
+	}
+	chat.Name = cleanText(name, maxNameBytes)
+	if isGroup(raw) {
+		chat.JID, chat.Type = raw, chatsync.ChatGroup
+		chat.Group = &chatsync.GroupInput{
+			Subject:      chat.Name,
+			Description:  cleanText(conv.GetDescription(), maxDescriptionBytes),
+			OwnerJID:     bareJIDString(conv.GetCreatedBy()),
+			Participants: historyParticipants(conv.GetParticipant(), alts),
+		}
+	} else {
+		jid, alt := preferPhone(raw, alts[raw])
+		chat.JID, chat.Type = jid, chatsync.ChatPrivate
+		chat.Contact = &chatsync.ContactInput{
+			JID:      jid,
+			AltJID:   alt,
+			Phone:    phoneOfPair(jid, alt),
+			PushName: cmp.Or(names[jid], names[alt]),
+		}
+	}
+	chat.Messages = historyMessages(conv.GetMessages(), chat.JID, chat.Type == chatsync.ChatGroup, cutoff, now)
+	chat.LastActivity = lastActivity(conv, chat.Messages, now)
+	if !cutoff.IsZero() && (chat.LastActivity.IsZero() || chat.LastActivity.Before(cutoff)) {
+		return chatsync.ChatInput{}, ReasonOutOfWindow
+	}
+	if err := chat.Validate(now); err != nil {
+		return chatsync.ChatInput{}, "invalid: " + err.Error()
+	}
+	return chat, ""
+}
+
+func clampUnread(n uint32) int32 {
+	if n > 1<<30 {
+		return 1 << 30
+	}
+	return int32(n)
+}
+
+// lastActivity is the newest of the conversation's own timestamps and its
+// newest kept message; implausible values are ignored.
+func lastActivity(conv *waHistorySync.Conversation, msgs []chatsync.MessageInput, now time.Time) time.Time {
+	var last time.Time
+	for _, t := range []time.Time{
+		unixSeconds(conv.GetConversationTimestamp()),
+		unixSeconds(conv.GetLastMsgTimestamp()),
+	} {
+		if plausible(t, now) && t.After(last) {
+			last = t
+		}
+	}
+	if n := len(msgs); n > 0 && msgs[n-1].Timestamp.After(last) {
+		last = msgs[n-1].Timestamp
+	}
+	return last
+}
+
+func historyParticipants(ps []*waHistorySync.GroupParticipant, alts map[string]string) []chatsync.ParticipantInput {
+	out := make([]chatsync.ParticipantInput, 0, len(ps))
+	seen := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		j := bareJIDString(p.GetUserJID())
+		if j == "" || isGroup(j) || seen[j] {
+			continue
+		}
+		seen[j] = true
+		alt := altOf(j, alts[j])
+		out = append(out, chatsync.ParticipantInput{
+			JID:    j,
+			AltJID: alt,
+			Phone:  phoneOfPair(j, alt),
+			Role:   rankRole(p.GetRank()),
+		})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func rankRole(r waHistorySync.GroupParticipant_Rank) chatsync.Role {
+	switch r {
+	case waHistorySync.GroupParticipant_SUPERADMIN:
+		return chatsync.RoleSuperAdmin
+	case waHistorySync.GroupParticipant_ADMIN:
+		return chatsync.RoleAdmin
+	default:
+		return chatsync.RoleMember
+	}
+}
+
+// historyMessages keeps the messages a person sees, inside the window, oldest
+// first, at most chatsync.MaxChatMessages (the newest ones), one per ID.
+func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group bool, cutoff, now time.Time) []chatsync.MessageInput {
+	byID := make(map[string]int, len(hms))
+	var out []chatsync.MessageInput
+	for _, hm := range hms {
+		m, ok := webMessage(hm.GetMessage(), chatJID, group, now)
+		if !ok || (!cutoff.IsZero() && m.Timestamp.Before(cutoff)) {
+			continue
+		}
+		if i, dup := byID[m.ID]; dup {
+			out[i] = m
+			continue
+		}
+		byID[m.ID] = len(out)
+		out = append(out, m)
+	}
+	slices.SortStableFunc(out, func(a, b chatsync.MessageInput) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	if len(out) > chatsync.MaxChatMessages {
+		out = out[len(out)-chatsync.MaxChatMessages:]
+	}
+	return out
+}
+
+// webMessage translates one stored message the way whatsmeow's
+// ParseWebMessage reads it, without needing a client.
+func webMessage(wm *waWeb.WebMessageInfo, chatJID string, group bool, now time.Time) (chatsync.MessageInput, bool) {
+	key := wm.GetKey()
+	id := key.GetID()
+	ts := unixSeconds(wm.GetMessageTimestamp())
+	if id == "" || len(id) > 128 || !plausible(ts, now) {
+		return chatsync.MessageInput{}, false
+	}
+	text, media, ok := content(unwrap(wm.GetMessage()))
+	if !ok {
+		return chatsync.MessageInput{}, false
+	}
+	m := chatsync.MessageInput{ID: id, FromMe: key.GetFromMe(), Timestamp: ts, Text: text, MediaType: media}
+	switch {
+	case m.FromMe:
+		// Our own JID is not in the blob; from_me says who sent it.
+	case group:
+		m.SenderJID = cmp.Or(bareJIDString(wm.GetParticipant()), bareJIDString(key.GetParticipant()))
+	default:
+		m.SenderJID = chatJID
+	}
+	return m, true
+}
+
+// historyContacts turns push names and LID↔phone mappings into contacts, one
+// per person keyed on the phone JID when it is known, sorted by JID.
+func historyContacts(data *waHistorySync.HistorySync, alts, names map[string]string, skipped []Skipped) ([]chatsync.ContactInput, []Skipped) {
+	byJID := make(map[string]*chatsync.ContactInput)
+	get := func(jid string) *chatsync.ContactInput {
+		primary, alt := preferPhone(jid, alts[jid])
+		c, ok := byJID[primary]
+		if !ok {
+			c = &chatsync.ContactInput{JID: primary, AltJID: alt, Phone: phoneOfPair(primary, alt)}
+			byJID[primary] = c
+		}
+		return c
+	}
+	// Sorted, so that when a person has a push name under both JIDs the
+	// same one wins every time.
+	for _, jid := range slices.Sorted(maps.Keys(names)) {
+		if !isGroup(jid) {
+			get(jid).PushName = names[jid]
+		}
+	}
+	for jid := range alts {
+		if isPhone(jid) {
+			get(jid)
+		}
+	}
+	out := make([]chatsync.ContactInput, 0, len(byJID))
+	for _, c := range byJID {
+		if err := c.Validate("contact."); err != nil {
+			skipped = append(skipped, Skipped{JID: c.JID, Reason: "invalid: " + err.Error()})
+			continue
+		}
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b chatsync.ContactInput) int { return cmp.Compare(a.JID, b.JID) })
+	if len(out) == 0 {
+		return nil, skipped
+	}
+	return out, skipped
+}
+
+// SplitBatches packs contacts, then chats, into payloads of at most
+// batchSize chats and chatsync.MaxBatchContacts contacts whose JSON stays
+// under the byte budget. A chat too large on its own loses its oldest
+// messages until it fits. Contacts come first so that LID↔phone mappings are
+// in the earliest batch.
+func SplitBatches(chats []chatsync.ChatInput, contacts []chatsync.ContactInput, batchSize int) []chatsync.BatchPayload {
+	if batchSize <= 0 {
+		batchSize = DefaultHistoryBatchSize
+	}
+	batchSize = min(batchSize, chatsync.MaxBatchChats)
+	var (
+		out   []chatsync.BatchPayload
+		cur   chatsync.BatchPayload
+		bytes int
+	)
+	flush := func() {
+		if len(cur.Chats) > 0 || len(cur.Contacts) > 0 {
+			out = append(out, cur)
+		}
+		cur, bytes = chatsync.BatchPayload{}, 0
+	}
+	for _, c := range contacts {
+		n := jsonSize(c)
+		if len(cur.Contacts) == chatsync.MaxBatchContacts || bytes+n > batchByteBudget {
+			flush()
+		}
+		cur.Contacts = append(cur.Contacts, c)
+		bytes += n
+	}
+	for _, c := range chats {
+		n := jsonSize(c)
+		for n > batchByteBudget && len(c.Messages) > 0 {
+			c.Messages = c.Messages[max(1, len(c.Messages)/8):]
+			n = jsonSize(c)
+		}
+		if len(cur.Chats) == batchSize || bytes+n > batchByteBudget {
+			flush()
+		}
+		cur.Chats = append(cur.Chats, c)
+		bytes += n
+	}
+	flush()
+	return out
+}
+
+func jsonSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0 // plain structs of strings and times always marshal
+	}
+	return len(b) + 1 // and a comma
+}
