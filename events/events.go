@@ -1,0 +1,111 @@
+// Package events carries chatsync's realtime events through Redis. Each
+// workspace has a bounded Redis stream, the durable record a reconnecting
+// client resumes from, and a pub/sub channel that wakes every server
+// replica. A Lua script appends to the stream and publishes in one atomic
+// step, so pub/sub order is stream order and each event's ID is its stream
+// entry ID.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatsync/chatsync"
+)
+
+// DefaultRetention is how many events a workspace's stream keeps for resume.
+const DefaultRetention = 10000
+
+// ErrTooOld means a resume token is older than the retained events: events
+// may have been dropped in between, so the client must reload.
+var ErrTooOld = errors.New("resume token is older than the retained events")
+
+// ErrBadToken means a resume token is not an event ID.
+var ErrBadToken = errors.New("resume token is not an event ID")
+
+func streamKey(ws int64) string  { return "chatsync:events:{" + strconv.FormatInt(ws, 10) + "}" }
+func channelKey(ws int64) string { return "chatsync:events:{" + strconv.FormatInt(ws, 10) + "}:live" }
+
+// publishScript appends ARGV[2] to the stream KEYS[1] (trimmed to about
+// ARGV[1] entries) and publishes "<id> <json>" on KEYS[2].
+var publishScript = redis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
+return id
+`)
+
+// Publisher publishes events after the changes they describe committed.
+type Publisher struct {
+	rdb       redis.UniversalClient
+	retention int64
+}
+
+// NewPublisher returns a publisher keeping retention events per workspace.
+func NewPublisher(rdb redis.UniversalClient, retention int64) *Publisher {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	return &Publisher{rdb: rdb, retention: retention}
+}
+
+// Publish appends events in one pipelined round trip and returns their IDs.
+func (p *Publisher) Publish(ctx context.Context, evs ...chatsync.Event) ([]string, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if err := publishScript.Load(ctx, p.rdb).Err(); err != nil {
+		return nil, fmt.Errorf("load publish script: %w", err)
+	}
+	pipe := p.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(evs))
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s event: %w", ev.Type, err)
+		}
+		cmds[i] = publishScript.EvalSha(ctx, pipe, []string{streamKey(ev.WorkspaceID), channelKey(ev.WorkspaceID)}, p.retention, b)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("publish %d events: %w", len(evs), err)
+	}
+	ids := make([]string, len(evs))
+	for i, c := range cmds {
+		ids[i], _ = c.Val().(string)
+	}
+	return ids, nil
+}
+
+// streamID is a parsed Redis stream entry ID, "<ms>-<seq>".
+type streamID struct{ ms, seq uint64 }
+
+func parseID(s string) (streamID, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return streamID{}, ErrBadToken
+	}
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return streamID{}, ErrBadToken
+	}
+	return streamID{ms, seq}, nil
+}
+
+func (a streamID) less(b streamID) bool {
+	return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq)
+}
+
+func decode(id, payload string) (chatsync.Event, error) {
+	var ev chatsync.Event
+	if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+		return ev, fmt.Errorf("decode event %s: %w", id, err)
+	}
+	ev.ID = id
+	return ev, nil
+}
