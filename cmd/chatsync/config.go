@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything chatsync reads from its environment, validated once.
+// Flags of `chatsync serve` may override the address and the role.
+type Config struct {
+	HTTPAddr          string
+	DataDir           string
+	DatabaseURL       string // empty: embedded SQLite in DataDir
+	RedisURL          string // empty: in-process Redis
+	BootstrapToken    string
+	OperatorToken     string
+	SecretKey         []byte // empty: generated into DataDir (embedded only)
+	SyncEnabled       bool
+	SyncRatePerMinute int
+	LogFormat         string // text or json; empty: text on a terminal
+	LogLevel          string
+	Role              string // all, server or worker
+	WorkerConcurrency int
+	ChunkSize         int
+	EventRetention    int64
+	RetryBase         time.Duration // first retry delay; doubles per attempt
+	SweepInterval     time.Duration
+	SweepGrace        time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// Embedded reports whether chatsync runs on embedded SQLite and Redis.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" && c.RedisURL == "" }
+
+// configFromEnv reads the environment; getenv is os.Getenv outside tests.
+func configFromEnv(getenv func(string) string) (Config, error) {
+	first := func(keys ...string) string {
+		for _, k := range keys {
+			if v := getenv(k); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	c := Config{
+		HTTPAddr:       or(getenv("CHATSYNC_HTTP_ADDR"), "127.0.0.1:8080"),
+		DataDir:        or(getenv("CHATSYNC_DATA_DIR"), "./.chatsync"),
+		DatabaseURL:    first("CHATSYNC_DATABASE_URL", "DATABASE_URL"),
+		RedisURL:       first("CHATSYNC_REDIS_URL", "REDIS_URL"),
+		BootstrapToken: getenv("CHATSYNC_BOOTSTRAP_TOKEN"),
+		OperatorToken:  getenv("CHATSYNC_OPERATOR_TOKEN"),
+		LogFormat:      getenv("CHATSYNC_LOG_FORMAT"),
+		LogLevel:       or(getenv("CHATSYNC_LOG_LEVEL"), "info"),
+		Role:           or(getenv("CHATSYNC_ROLE"), "all"),
+	}
+	var errs []error
+	boolVar := func(key string, def bool) bool {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", key, v))
+		}
+		return b
+	}
+	intVar := func(key string, def, min int) int {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number >= %d", key, v, min))
+		}
+		return n
+	}
+	durVar := func(key string, def time.Duration) time.Duration {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration like 30s", key, v))
+		}
+		return d
+	}
+	c.SyncEnabled = boolVar("CHATSYNC_SYNC_ENABLED", true)
+	c.SyncRatePerMinute = intVar("CHATSYNC_SYNC_RATE_PER_MINUTE", 60, 1)
+	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", 16, 1)
+	c.ChunkSize = intVar("CHATSYNC_CHUNK_SIZE", 10, 1)
+	c.EventRetention = int64(intVar("CHATSYNC_EVENT_RETENTION", 10000, 100))
+	c.RetryBase = durVar("CHATSYNC_RETRY_BASE", 10*time.Second)
+	c.SweepInterval = durVar("CHATSYNC_SWEEP_INTERVAL", 30*time.Second)
+	c.SweepGrace = durVar("CHATSYNC_SWEEP_GRACE", time.Minute)
+	c.ShutdownTimeout = durVar("CHATSYNC_SHUTDOWN_TIMEOUT", 25*time.Second)
+	if k := getenv("CHATSYNC_SECRET_KEY"); k != "" {
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) < 32 {
+			errs = append(errs, errors.New("CHATSYNC_SECRET_KEY: want at least 64 hex characters (32 bytes); generate one with `openssl rand -hex 32`"))
+		}
+		c.SecretKey = b
+	}
+	if err := c.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c Config) validate() error {
+	var errs []error
+	switch c.Role {
+	case "all", "server", "worker":
+	default:
+		errs = append(errs, fmt.Errorf("role: %q is not all, server or worker", c.Role))
+	}
+	if (c.DatabaseURL == "") != (c.RedisURL == "") {
+		errs = append(errs, errors.New("DATABASE_URL and REDIS_URL go together: set both for production, or neither for the embedded mode"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+	}
+	if c.Embedded() && c.Role != "all" {
+		errs = append(errs, errors.New("role: the embedded mode runs server and worker together (role all); set DATABASE_URL and REDIS_URL to split them"))
+	}
+	if !c.Embedded() && len(c.SecretKey) == 0 {
+		errs = append(errs, errors.New("CHATSYNC_SECRET_KEY is required with DATABASE_URL (every replica must derive the same sidecar secrets); generate one with `openssl rand -hex 32`"))
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("CHATSYNC_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// environ is the process environment as a getenv function.
+func environ() func(string) string { return os.Getenv }

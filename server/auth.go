@@ -1,0 +1,238 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/signing"
+	"github.com/chatsync/chatsync/store"
+)
+
+// principal is who calls: a workspace (API token), or a session of it
+// (sidecar signature).
+type principal struct {
+	workspaceID int64
+	sessionID   int64 // set for signed sidecar calls only
+}
+
+type principalKey struct{}
+
+func withPrincipal(ctx context.Context, p principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+func principalFrom(ctx context.Context) (principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(principal)
+	return p, ok
+}
+
+// mustPrincipal returns the caller; the auth interceptor guarantees one.
+func mustPrincipal(ctx context.Context) principal {
+	p, ok := principalFrom(ctx)
+	if !ok {
+		panic("server: handler reached without the auth interceptor")
+	}
+	return p
+}
+
+// tokenResolver resolves API tokens.
+type tokenResolver interface {
+	WorkspaceForToken(ctx context.Context, token string) (int64, error)
+}
+
+// authInterceptor admits calls with a valid API token, or signed sidecar
+// calls the signature middleware verified. The workspace always comes from
+// the credentials, never from the request.
+type authInterceptor struct {
+	tokens tokenResolver
+}
+
+var _ connect.Interceptor = (*authInterceptor)(nil)
+
+func (a *authInterceptor) authenticate(ctx context.Context, procedure string, h http.Header) (context.Context, error) {
+	if p, ok := principalFrom(ctx); ok && p.sessionID != 0 {
+		if !strings.HasPrefix(procedure, "/"+chatsyncv1connect.SyncServiceName+"/") {
+			return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("a sidecar signature only authorises SyncService"))
+		}
+		return ctx, nil
+	}
+	auth := h.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || token == "" {
+		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API token: send Authorization: Bearer <token>"))
+	}
+	ws, err := a.tokens.WorkspaceForToken(ctx, strings.TrimSpace(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid or revoked API token"))
+	}
+	if err != nil {
+		return ctx, connect.NewError(connect.CodeUnavailable, fmt.Errorf("check API token: %w", err))
+	}
+	return withPrincipal(ctx, principal{workspaceID: ws}), nil
+}
+
+func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		ctx, err := a.authenticate(ctx, req.Spec().Procedure, req.Header())
+		if err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		ctx, err := a.authenticate(ctx, conn.Spec().Procedure, conn.RequestHeader())
+		if err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+// sessionSecrets looks up what verifying a signature needs.
+type sessionSecrets interface {
+	SessionSecret(ctx context.Context, id int64) (workspaceID int64, nonce []byte, err error)
+}
+
+// signatureMiddleware verifies sidecar signatures over the raw HTTP body,
+// before any decoding, for every protocol (Connect JSON and proto, gRPC). A
+// request with any X-Chatsync-* signature header takes this path; a bad
+// signature is answered unauthenticated here and reaches no handler.
+type signatureMiddleware struct {
+	secrets sessionSecrets
+	keys    Keys
+	log     *slog.Logger
+	now     func() time.Time
+	errw    *connect.ErrorWriter
+	maxBody int64
+}
+
+func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header
+		if h.Get(signing.HeaderSession) == "" && h.Get(signing.HeaderSignature) == "" && h.Get(signing.HeaderTimestamp) == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, body, reason := m.verify(r)
+		if reason != nil {
+			m.log.WarnContext(r.Context(), "sidecar signature refused",
+				slog.String("reason", reason.Error()), slog.String("session_header", truncate(h.Get(signing.HeaderSession), 24)),
+				slog.String("procedure", r.URL.Path), slog.String("remote_addr", r.RemoteAddr))
+			_ = m.errw.Write(w, r, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("sidecar signature: %w", reason)))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+var errUnknownSession = errors.New("unknown session")
+
+func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error) {
+	raw := r.Header.Get(signing.HeaderSession)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if raw == "" {
+		return principal{}, nil, signing.ErrMissing
+	}
+	if err != nil || id <= 0 {
+		return principal{}, nil, errors.New("X-Chatsync-Session is not a session ID")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, m.maxBody+1))
+	if err != nil {
+		return principal{}, nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > m.maxBody {
+		return principal{}, nil, fmt.Errorf("body larger than %d bytes", m.maxBody)
+	}
+	ws, nonce, err := m.secrets.SessionSecret(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, nil, errUnknownSession
+	}
+	if err != nil {
+		return principal{}, nil, fmt.Errorf("look up session: %w", err)
+	}
+	secret := m.keys.SidecarSecret(id, nonce)
+	if err := signing.Verify([]byte(secret), r.Header.Get(signing.HeaderTimestamp), r.Header.Get(signing.HeaderSignature), body, m.now()); err != nil {
+		return principal{}, nil, err
+	}
+	return principal{workspaceID: ws, sessionID: id}, body, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// logInterceptor logs every failed call with its procedure, code and
+// workspace, and the hidden cause of internal errors.
+type logInterceptor struct {
+	log *slog.Logger
+}
+
+var _ connect.Interceptor = (*logInterceptor)(nil)
+
+func (l *logInterceptor) done(ctx context.Context, procedure string, start time.Time, err error) {
+	if err == nil {
+		return
+	}
+	code := connect.CodeOf(err)
+	attrs := []slog.Attr{slog.String("procedure", procedure), slog.String("code", code.String()), slog.Duration("duration", time.Since(start))}
+	if p, ok := principalFrom(ctx); ok {
+		attrs = append(attrs, slog.Int64("workspace_id", p.workspaceID))
+		if p.sessionID != 0 {
+			attrs = append(attrs, slog.Int64("session_id", p.sessionID))
+		}
+	}
+	level := slog.LevelInfo
+	var ie internalError
+	if errors.As(err, &ie) {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", ie.cause.Error()))
+	} else {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	l.log.LogAttrs(ctx, level, "rpc failed", attrs...)
+}
+
+func (l *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		res, err := next(ctx, req)
+		l.done(ctx, req.Spec().Procedure, start, err)
+		return res, err
+	}
+}
+
+func (l *logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (l *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		err := next(ctx, conn)
+		l.done(ctx, conn.Spec().Procedure, start, err)
+		return err
+	}
+}

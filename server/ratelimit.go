@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+
+	"connectrpc.com/connect"
+	"github.com/go-redis/redis_rate/v10"
+)
+
+// rateLimiter is a GCRA limiter in Redis (go-redis/redis_rate), shared by
+// every server replica.
+type rateLimiter struct {
+	limiter *redis_rate.Limiter
+}
+
+// allowSync counts one SyncBatch call of a session against perMinute, and
+// refuses it with resource_exhausted, a retry-after header and the seconds
+// in the message when over the limit.
+func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute int, h interface{ Set(k, v string) }) error {
+	res, err := r.limiter.Allow(ctx, "chatsync:rate:sync:"+strconv.FormatInt(sessionID, 10), redis_rate.PerMinute(perMinute))
+	if err != nil {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("rate limiter: %w", err))
+	}
+	if res.Allowed > 0 {
+		return nil
+	}
+	secs := int(math.Ceil(res.RetryAfter.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	e := connect.NewError(connect.CodeResourceExhausted,
+		fmt.Errorf("rate limit of %d SyncBatch calls per minute for session %d exceeded; retry after %d s", perMinute, sessionID, secs))
+	e.Meta().Set("retry-after", strconv.Itoa(secs))
+	if h != nil {
+		h.Set("retry-after", strconv.Itoa(secs))
+	}
+	return e
+}

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+
+	"github.com/chatsync/chatsync"
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/store"
+)
+
+// sessionStore is what SessionService needs of the store.
+type sessionStore interface {
+	CreateSession(ctx context.Context, ns store.NewSession) (chatsync.Session, error)
+	Session(ctx context.Context, workspaceID, id int64) (chatsync.Session, error)
+	Sessions(ctx context.Context, workspaceID, afterID int64, limit int) ([]chatsync.Session, error)
+	UpdateSession(ctx context.Context, workspaceID, id int64, u store.SessionUpdate) (chatsync.Session, error)
+	DeleteSession(ctx context.Context, workspaceID, id int64) error
+	SetSecretNonce(ctx context.Context, workspaceID, id int64, nonce []byte) error
+}
+
+type sessionServer struct {
+	store sessionStore
+	keys  Keys
+	log   *slog.Logger
+}
+
+var _ chatsyncv1connect.SessionServiceHandler = (*sessionServer)(nil)
+
+func (s *sessionServer) CreateSession(ctx context.Context, req *chatsyncv1.CreateSessionRequest) (*chatsyncv1.CreateSessionResponse, error) {
+	p := mustPrincipal(ctx)
+	provider := providerFromProto(req.GetProvider())
+	ns := store.NewSession{
+		WorkspaceID: p.workspaceID, DisplayName: req.GetDisplayName(), Provider: provider,
+		SyncConfig: syncConfigFromProto(req.GetSyncConfig()), Backup: req.GetBackup(), SecretNonce: NewNonce(),
+	}
+	mc := req.GetMetaCloud()
+	switch {
+	case provider == chatsync.ProviderMetaCloud && mc == nil:
+		return nil, invalidArgument("meta_cloud: required for PROVIDER_META_CLOUD")
+	case provider != chatsync.ProviderMetaCloud && mc != nil:
+		return nil, invalidArgument("meta_cloud: only for PROVIDER_META_CLOUD")
+	case mc != nil:
+		ns.MetaPhoneNumberID = mc.GetPhoneNumberId()
+		ns.MetaTokenSealed = s.keys.Seal([]byte(mc.GetAccessToken()))
+	}
+	sess, err := s.store.CreateSession(ctx, ns)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	s.log.InfoContext(ctx, "session created", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID), slog.String("provider", string(sess.Provider)))
+	return &chatsyncv1.CreateSessionResponse{Session: sessionToProto(sess), SidecarSecret: s.keys.SidecarSecret(sess.ID, ns.SecretNonce)}, nil
+}
+
+func (s *sessionServer) session(ctx context.Context, raw string) (chatsync.Session, error) {
+	p := mustPrincipal(ctx)
+	id, err := parseID("session_id", raw)
+	if err != nil {
+		return chatsync.Session{}, err
+	}
+	sess, err := s.store.Session(ctx, p.workspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, notFound("session")
+	}
+	if err != nil {
+		return sess, toConnect(err)
+	}
+	return sess, nil
+}
+
+func (s *sessionServer) GetSession(ctx context.Context, req *chatsyncv1.GetSessionRequest) (*chatsyncv1.GetSessionResponse, error) {
+	sess, err := s.session(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	return &chatsyncv1.GetSessionResponse{Session: sessionToProto(sess)}, nil
+}
+
+func (s *sessionServer) ListSessions(ctx context.Context, req *chatsyncv1.ListSessionsRequest) (*chatsyncv1.ListSessionsResponse, error) {
+	p := mustPrincipal(ctx)
+	filters := "sessions|" + idString(p.workspaceID)
+	var after int64
+	if tok := req.GetPageToken(); tok != "" {
+		c, err := s.keys.decodePageToken(tok, filters)
+		if err != nil {
+			return nil, connect.NewError(connect.CodeInvalidArgument, err)
+		}
+		after = c.id
+	}
+	size := pageSize(req.GetPageSize())
+	list, err := s.store.Sessions(ctx, p.workspaceID, after, size+1)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	res := &chatsyncv1.ListSessionsResponse{}
+	if len(list) > size {
+		list = list[:size]
+		last := list[size-1]
+		res.NextPageToken = s.keys.encodePageToken(cursor{at: last.CreatedAt, id: last.ID}, filters)
+	}
+	for _, sess := range list {
+		res.Sessions = append(res.Sessions, sessionToProto(sess))
+	}
+	return res, nil
+}
+
+func (s *sessionServer) UpdateSession(ctx context.Context, req *chatsyncv1.UpdateSessionRequest) (*chatsyncv1.UpdateSessionResponse, error) {
+	sess, err := s.session(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	var u store.SessionUpdate
+	if req.DisplayName != nil {
+		u.DisplayName = req.DisplayName
+	}
+	if req.GetSyncConfig() != nil {
+		c := syncConfigFromProto(req.GetSyncConfig())
+		u.SyncConfig = &c
+	}
+	u.Backup = req.Backup
+	if mc := req.GetMetaCloud(); mc != nil {
+		if sess.Provider != chatsync.ProviderMetaCloud {
+			return nil, invalidArgument("meta_cloud: only for PROVIDER_META_CLOUD")
+		}
+		id := mc.GetPhoneNumberId()
+		u.MetaPhoneNumberID = &id
+		u.MetaTokenSealed = s.keys.Seal([]byte(mc.GetAccessToken()))
+	}
+	updated, err := s.store.UpdateSession(ctx, sess.WorkspaceID, sess.ID, u)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &chatsyncv1.UpdateSessionResponse{Session: sessionToProto(updated)}, nil
+}
+
+func (s *sessionServer) DeleteSession(ctx context.Context, req *chatsyncv1.DeleteSessionRequest) (*chatsyncv1.DeleteSessionResponse, error) {
+	sess, err := s.session(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteSession(ctx, sess.WorkspaceID, sess.ID); err != nil {
+		if errors.Is(err, store.ErrBusy) {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the session has sync batches queued or processing; delete it once they finished"))
+		}
+		return nil, toConnect(err)
+	}
+	s.log.InfoContext(ctx, "session deleted", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
+	return &chatsyncv1.DeleteSessionResponse{}, nil
+}
+
+func (s *sessionServer) RotateSessionSecret(ctx context.Context, req *chatsyncv1.RotateSessionSecretRequest) (*chatsyncv1.RotateSessionSecretResponse, error) {
+	sess, err := s.session(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	nonce := NewNonce()
+	if err := s.store.SetSecretNonce(ctx, sess.WorkspaceID, sess.ID, nonce); err != nil {
+		return nil, toConnect(err)
+	}
+	s.log.InfoContext(ctx, "sidecar secret rotated", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
+	return &chatsyncv1.RotateSessionSecretResponse{SidecarSecret: s.keys.SidecarSecret(sess.ID, nonce)}, nil
+}
+
+func (s *sessionServer) PairSession(ctx context.Context, req *chatsyncv1.PairSessionRequest, _ *connect.ServerStream[chatsyncv1.PairSessionResponse]) error {
+	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
+		return err
+	}
+	return unimplemented("PairSession", "issue 5, sessions")
+}
+
+func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.GetSessionHealthRequest) (*chatsyncv1.GetSessionHealthResponse, error) {
+	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
+		return nil, err
+	}
+	return nil, unimplemented("GetSessionHealth", "issue 5, sessions")
+}
+
+func (s *sessionServer) ResyncSession(ctx context.Context, req *chatsyncv1.ResyncSessionRequest) (*chatsyncv1.ResyncSessionResponse, error) {
+	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
+		return nil, err
+	}
+	return nil, unimplemented("ResyncSession", "issue 5, sessions")
+}

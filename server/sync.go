@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/hibiken/asynq"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chatsync/chatsync"
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker/tasks"
+)
+
+// syncStore is what SyncService needs of the store.
+type syncStore interface {
+	Session(ctx context.Context, workspaceID, id int64) (chatsync.Session, error)
+	AcceptBatch(ctx context.Context, nb store.NewBatch) (chatsync.Batch, bool, error)
+	Batch(ctx context.Context, workspaceID, sessionID int64, batchID string) (chatsync.Batch, error)
+}
+
+type syncServer struct {
+	store       syncStore
+	queue       *asynq.Client
+	limiter     *rateLimiter
+	log         *slog.Logger
+	enabled     bool
+	defaultRate int
+	now         func() time.Time
+	// commands serves WatchCommands and CompleteCommand (sessions issue).
+	chatsyncv1connect.UnimplementedSyncServiceHandler
+}
+
+var _ chatsyncv1connect.SyncServiceHandler = (*syncServer)(nil)
+
+// sessionOf resolves the session a SyncService call names, for a token of
+// its workspace or a signature of that very session.
+func (s *syncServer) sessionOf(ctx context.Context, raw string) (chatsync.Session, error) {
+	p := mustPrincipal(ctx)
+	id, err := parseID("session_id", raw)
+	if err != nil {
+		return chatsync.Session{}, err
+	}
+	if p.sessionID != 0 && p.sessionID != id {
+		return chatsync.Session{}, connect.NewError(connect.CodeUnauthenticated,
+			errors.New("session_id in the body differs from the X-Chatsync-Session header"))
+	}
+	sess, err := s.store.Session(ctx, p.workspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, notFound("session")
+	}
+	return sess, err
+}
+
+func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchRequest) (*chatsyncv1.SyncBatchResponse, error) {
+	if !s.enabled {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("sync is disabled on this server (CHATSYNC_SYNC_ENABLED=false)"))
+	}
+	sess, err := s.sessionOf(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if n := proto.Size(req); n > chatsync.MaxBatchBytes {
+		return nil, invalidArgument("chats: batch is %d bytes, over the limit of %d bytes (8 MiB)", n, chatsync.MaxBatchBytes)
+	}
+	rate := s.defaultRate
+	if sess.SyncConfig.RatePerMinute > 0 {
+		rate = int(sess.SyncConfig.RatePerMinute)
+	}
+	var hdr interface{ Set(k, v string) }
+	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
+		hdr = ci.ResponseHeader()
+	}
+	if err := s.limiter.allowSync(ctx, sess.ID, rate, hdr); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	nb := store.NewBatch{
+		WorkspaceID: sess.WorkspaceID, SessionID: sess.ID, BatchID: req.GetBatchId(), Kind: batchKindFromProto(req.GetKind()),
+	}
+	for i, c := range req.GetContacts() {
+		ci := contactFromProto(c)
+		if err := ci.Validate(fmt.Sprintf("contacts[%d].", i)); err != nil {
+			return nil, invalidArgument("%v", err)
+		}
+		nb.Payload.Contacts = append(nb.Payload.Contacts, *ci)
+	}
+	for i, c := range req.GetChats() {
+		in := chatFromProto(c)
+		if err := in.Validate(now); err != nil {
+			nb.Rejected = append(nb.Rejected, chatsync.RejectedChat{Index: int32(i), JID: c.GetJid(), Reason: err.Error()})
+			continue
+		}
+		nb.Payload.Chats = append(nb.Payload.Chats, in)
+	}
+	b, dup, err := s.store.AcceptBatch(ctx, nb)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	log := s.log.With(slog.Int64("workspace_id", b.WorkspaceID), slog.Int64("session_id", b.SessionID), slog.String("batch_id", b.BatchID))
+	if !dup {
+		// The batch is committed: a failed enqueue loses nothing, the
+		// sweeper queues it later.
+		if _, err := tasks.Enqueue(ctx, s.queue, b.ID, b.Kind); err != nil {
+			log.WarnContext(ctx, "enqueue accepted batch; the sweeper will retry", slog.String("error", err.Error()))
+		}
+		log.InfoContext(ctx, "batch accepted", slog.String("kind", string(b.Kind)), slog.Int("accepted", int(b.AcceptedCount)), slog.Int("rejected", len(b.Rejected)))
+	}
+	status := chatsyncv1.BatchStatus_BATCH_STATUS_QUEUED
+	if dup {
+		status = batchStatuses[b.Status]
+	}
+	return &chatsyncv1.SyncBatchResponse{
+		BatchId: b.BatchID, Status: status, AcceptedCount: b.AcceptedCount,
+		Rejected: rejectedToProto(b.Rejected), Duplicate: dup,
+	}, nil
+}
+
+func (s *syncServer) GetSyncBatch(ctx context.Context, req *chatsyncv1.GetSyncBatchRequest) (*chatsyncv1.GetSyncBatchResponse, error) {
+	sess, err := s.sessionOf(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	b, err := s.store.Batch(ctx, sess.WorkspaceID, sess.ID, req.GetBatchId())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("batch")
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &chatsyncv1.GetSyncBatchResponse{Batch: batchToProto(b)}, nil
+}
+
+func (s *syncServer) WatchCommands(context.Context, *chatsyncv1.WatchCommandsRequest, *connect.ServerStream[chatsyncv1.WatchCommandsResponse]) error {
+	return unimplemented("WatchCommands", "issue 5, sessions")
+}
+
+func (s *syncServer) CompleteCommand(context.Context, *chatsyncv1.CompleteCommandRequest) (*chatsyncv1.CompleteCommandResponse, error) {
+	return nil, unimplemented("CompleteCommand", "issue 5, sessions")
+}

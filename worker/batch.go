@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker/tasks"
+)
+
+// HandleSyncBatch writes one accepted batch. Chunks commit one by one; a
+// chunk the database refuses is retried chat by chat so only the bad chats
+// fail and are reported. A fault of the database itself fails the attempt:
+// Asynq retries it (the writes are idempotent), and after the last attempt
+// the batch and its session's sync status become failed and a sync_failed
+// event goes out.
+func (p *Processor) HandleSyncBatch(ctx context.Context, t *asynq.Task) error {
+	payload, err := tasks.DecodeSyncBatch(t)
+	if err != nil {
+		return err
+	}
+	attempts, done, err := p.store.StartAttempt(ctx, payload.BatchPK)
+	if errors.Is(err, store.ErrNotFound) {
+		// The session (and its batches) was deleted.
+		return fmt.Errorf("batch %d is gone: %w", payload.BatchPK, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if done {
+		return nil // redelivered after it finished
+	}
+	b, in, err := p.store.BatchByPK(ctx, payload.BatchPK)
+	if err != nil {
+		return err
+	}
+	log := p.log.With(slog.Int64("workspace_id", b.WorkspaceID), slog.Int64("session_id", b.SessionID),
+		slog.String("batch_id", b.BatchID), slog.String("task_type", t.Type()))
+	start := p.now()
+	log.InfoContext(ctx, "sync started", slog.String("kind", string(b.Kind)), slog.Int("chats", len(in.Chats)),
+		slog.Int("contacts", len(in.Contacts)), slog.Int("attempt", int(attempts)))
+
+	res, err := p.write(ctx, log, b, in)
+	if err != nil {
+		return p.attemptFailed(ctx, log, b, len(in.Chats), attempts, err)
+	}
+	sess, pending, err := p.store.CompleteBatch(ctx, b.ID, res)
+	if err != nil {
+		return p.attemptFailed(ctx, log, b, len(in.Chats), attempts, err)
+	}
+	p.publish(ctx, log, chatsync.Event{
+		Type: chatsync.EventSyncProgress, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: p.now().UTC(),
+		Progress: &chatsync.SyncProgressEvent{BatchID: b.BatchID, Kind: b.Kind, WrittenCount: res.Written,
+			FailedCount: int32(len(res.Failed)), TotalSynced: sess.TotalSynced, PendingBatches: pending},
+	})
+	took := p.now().Sub(start)
+	p.metrics.batchDone(b, "completed", int(res.Written), b.FinishedAt, took)
+	log.InfoContext(ctx, "sync completed", slog.Int("written", int(res.Written)), slog.Int("failed", len(res.Failed)),
+		slog.Duration("duration", took), slog.Int64("total_synced", sess.TotalSynced), slog.Int64("pending_batches", pending))
+	return nil
+}
+
+// write commits the batch chunk by chunk. It returns an error only for a
+// fault that a retry may cure.
+func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batch, in chatsync.BatchPayload) (store.BatchResult, error) {
+	var res store.BatchResult
+	contacts := in.Contacts
+	for start := 0; start < len(in.Chats) || contacts != nil; start += p.chunkSize {
+		end := min(start+p.chunkSize, len(in.Chats))
+		chunk := in.Chats[start:end]
+		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, chunk, contacts)
+		if err != nil && store.IsDataError(err) {
+			log.WarnContext(ctx, "chunk refused, writing its chats one by one", slog.Int("chunk_start", start), slog.String("error", err.Error()))
+			w, err = p.writeOneByOne(ctx, log, b, chunk, contacts, &res)
+		}
+		if err != nil {
+			return res, err
+		}
+		contacts = nil // top-level contacts go with the first chunk
+		res.Written += int32(len(w.Chats))
+		p.publishWritten(ctx, log, b, w)
+		if end >= len(in.Chats) {
+			break
+		}
+	}
+	return res, nil
+}
+
+// writeOneByOne writes each chat of a refused chunk in its own transaction
+// and records the ones the database refuses again.
+func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chatsync.Batch, chunk []chatsync.ChatInput, contacts []chatsync.ContactInput, res *store.BatchResult) (store.Written, error) {
+	var all store.Written
+	if len(contacts) > 0 {
+		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, nil, contacts)
+		switch {
+		case err != nil && store.IsDataError(err):
+			log.WarnContext(ctx, "contacts refused", slog.Int("contacts", len(contacts)), slog.String("error", err.Error()))
+			res.Failed = append(res.Failed, chatsync.FailedChat{JID: "contacts", Reason: err.Error()})
+		case err != nil:
+			return all, err
+		default:
+			all.Chats = append(all.Chats, w.Chats...)
+		}
+	}
+	for _, c := range chunk {
+		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, []chatsync.ChatInput{c}, nil)
+		if err != nil && store.IsDataError(err) {
+			log.WarnContext(ctx, "chat refused", slog.String("chat_jid", c.JID), slog.String("error", err.Error()))
+			res.Failed = append(res.Failed, chatsync.FailedChat{JID: c.JID, Reason: err.Error()})
+			continue
+		}
+		if err != nil {
+			return all, err
+		}
+		all.Chats = append(all.Chats, w.Chats...)
+		all.Messages = append(all.Messages, w.Messages...)
+	}
+	return all, nil
+}
+
+// attemptFailed records a failed attempt; after the last one it fails the
+// batch for good.
+func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chatsync.Batch, chats int, attempts int32, cause error) error {
+	msg := cause.Error()
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, ok := asynq.GetMaxRetry(ctx)
+	if !ok {
+		maxRetry = tasks.MaxAttempts - 1
+	}
+	// The context may be what failed (the 300 s timeout): finish without it.
+	ctx = context.WithoutCancel(ctx)
+	if retried < maxRetry {
+		if err := p.store.RecordAttemptError(ctx, b.ID, msg); err != nil {
+			log.ErrorContext(ctx, "record attempt error", slog.String("error", err.Error()))
+		}
+		log.WarnContext(ctx, "sync attempt failed, will retry", slog.Int("attempt", int(attempts)), slog.String("error", msg))
+		return cause
+	}
+	sess, _, err := p.store.FailBatch(ctx, b.ID, msg)
+	if err != nil {
+		log.ErrorContext(ctx, "mark batch failed", slog.String("error", err.Error()))
+		return errors.Join(cause, err)
+	}
+	p.publish(ctx, log, chatsync.Event{
+		Type: chatsync.EventSyncFailed, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: p.now().UTC(),
+		Failure: &chatsync.SyncFailureEvent{BatchID: b.BatchID, Error: msg, Attempts: attempts},
+	})
+	p.metrics.batchDone(b, "failed", 0, time.Time{}, 0)
+	log.ErrorContext(ctx, "sync failed", slog.Int("attempts", int(attempts)), slog.Int("chats", chats),
+		slog.String("error", msg), slog.String("session_sync_status", string(sess.SyncStatus)))
+	return fmt.Errorf("batch %s failed after %d attempts: %w", b.BatchID, attempts, cause)
+}
+
+func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chatsync.Batch, w store.Written) {
+	if len(w.Chats) == 0 && len(w.Messages) == 0 {
+		return
+	}
+	now := p.now().UTC()
+	evs := make([]chatsync.Event, 0, len(w.Chats)+len(w.Messages))
+	for i := range w.Chats {
+		evs = append(evs, chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Chat: &w.Chats[i]})
+	}
+	for i := range w.Messages {
+		evs = append(evs, chatsync.Event{Type: chatsync.EventMessageAdded, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Message: &w.Messages[i]})
+	}
+	p.publish(ctx, log, evs...)
+}
+
+// publish sends events; a Redis fault is logged, not fatal: the data is
+// committed and clients catch up on their next reload.
+func (p *Processor) publish(ctx context.Context, log *slog.Logger, evs ...chatsync.Event) {
+	if _, err := p.pub.Publish(ctx, evs...); err != nil {
+		p.metrics.publishFailed(len(evs))
+		log.ErrorContext(ctx, "publish events", slog.Int("events", len(evs)), slog.String("error", err.Error()))
+	}
+}

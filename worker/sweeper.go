@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
+)
+
+// pendingLister lists batches still queued or processing.
+type pendingLister interface {
+	PendingBatches(ctx context.Context, olderThan time.Time, limit int) ([]store.PendingBatch, error)
+}
+
+// enqueuer queues a batch's task, reporting false when one already exists.
+type enqueuer func(ctx context.Context, pk int64, kind chatsync.BatchKind) (bool, error)
+
+// Sweeper re-enqueues accepted batches whose task is gone: Redis lost it, or
+// the enqueue after the database commit failed. Task IDs derive from the
+// batch, so a batch whose task still exists is not queued twice. One
+// sweeper runs at a time across workers (a Redis lock).
+type Sweeper struct {
+	Store    pendingLister
+	Enqueue  enqueuer
+	Redis    redis.UniversalClient
+	Log      *slog.Logger
+	Interval time.Duration // between sweeps (default 30 s)
+	Grace    time.Duration // batches younger than this are left alone (default 1 min)
+}
+
+const sweepLock = "chatsync:lock:sweeper"
+
+// Run sweeps every Interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) {
+	interval := s.Interval
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.Log.ErrorContext(ctx, "sweep pending batches", slog.String("error", err.Error()))
+		} else if n > 0 {
+			s.Log.InfoContext(ctx, "re-enqueued pending batches", slog.Int("batches", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep re-enqueues pending batches once and returns how many lacked a task.
+func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
+	grace := s.Grace
+	if grace <= 0 {
+		grace = time.Minute
+	}
+	ok, err := s.Redis.SetNX(ctx, sweepLock, "1", 2*grace).Result()
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer s.Redis.Del(context.WithoutCancel(ctx), sweepLock)
+	pending, err := s.Store.PendingBatches(ctx, time.Now().Add(-grace), 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range pending {
+		queued, err := s.Enqueue(ctx, b.PK, b.Kind)
+		if err != nil {
+			return n, err
+		}
+		if queued {
+			n++
+		}
+	}
+	return n, nil
+}
