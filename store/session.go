@@ -257,4 +257,3 @@ func (r *sessionRow) domain() chatsync.Session {
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
-

@@ -552,7 +552,9 @@ func TestListChatsKeysetAndFilters(t *testing.T) {
 			}
 		}
 		only := walk(store.ChatFilter{WorkspaceID: f.ws, SessionIDs: []int64{s2.ID}}, 5)
-		if len(only) != len(batch2) || !allOf(only, func(c chatsync.ChatView) bool { return c.SessionID == s2.ID && c.Provider == chatsync.ProviderMetaCloud }) {
+		if len(only) != len(batch2) || !allOf(only, func(c chatsync.ChatView) bool {
+			return c.SessionID == s2.ID && c.Provider == chatsync.ProviderMetaCloud
+		}) {
 			t.Fatalf("session filter: %d chats", len(only))
 		}
 		both := walk(store.ChatFilter{WorkspaceID: f.ws, SessionIDs: []int64{s2.ID, f.session.ID}}, 50)
