@@ -1,0 +1,116 @@
+import { computed, ref, shallowRef, watch, type Ref } from "vue";
+import type { Chat } from "../gen/chatsync/v1/chat_pb";
+import { applyChatUpsert, mergeById } from "../lib/chatList";
+import { describeError, type ReadableError } from "../lib/errors";
+import { toListChatsRequest, type ChatFilters } from "../lib/filters";
+import { useChatClient } from "./useClients";
+import { useStreamEvents } from "./useStream";
+
+export interface UseChatsOptions {
+  pageSize?: number;
+}
+
+// useChats holds the Chats page's list: pages from ListChats (keyset, the
+// page token passed back exactly as received) merged without duplicates with
+// live chat_upserted events, and the count of chats that arrived live since
+// the user last looked.
+export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) {
+  const client = useChatClient();
+  const pageSize = opts.pageSize ?? 50;
+
+  const chats = shallowRef<Chat[]>([]);
+  const nextPageToken = ref("");
+  const loading = ref(false); // first page
+  const loadingMore = ref(false);
+  const loaded = ref(false);
+  const error = ref<ReadableError | null>(null);
+  const newChatIds = ref<ReadonlySet<string>>(new Set());
+  const hasMore = computed(() => nextPageToken.value !== "");
+
+  // Responses of a previous filter set are dropped.
+  let generation = 0;
+
+  async function fetchPage(gen: number, token: string): Promise<void> {
+    try {
+      const res = await client.listChats(toListChatsRequest(filters.value, token, pageSize));
+      if (gen !== generation) return;
+      chats.value = mergeById(chats.value, res.chats);
+      nextPageToken.value = res.nextPageToken;
+      loaded.value = true;
+      error.value = null;
+    } catch (e) {
+      if (gen !== generation) return;
+      error.value = describeError(e);
+    }
+  }
+
+  async function reload(): Promise<void> {
+    const gen = ++generation;
+    chats.value = [];
+    nextPageToken.value = "";
+    newChatIds.value = new Set();
+    loaded.value = false;
+    error.value = null;
+    loading.value = true;
+    try {
+      await fetchPage(gen, "");
+    } finally {
+      if (gen === generation) loading.value = false;
+    }
+  }
+
+  async function loadMore(): Promise<void> {
+    if (loading.value || loadingMore.value || !hasMore.value) return;
+    const gen = generation;
+    loadingMore.value = true;
+    try {
+      await fetchPage(gen, nextPageToken.value);
+    } finally {
+      if (gen === generation) loadingMore.value = false;
+    }
+  }
+
+  function applyUpsert(chat: Chat): void {
+    const r = applyChatUpsert(chats.value, chat, filters.value, { hasMore: hasMore.value });
+    if (r.change === "ignored") return;
+    chats.value = r.list;
+    if (r.change === "inserted") {
+      const s = new Set(newChatIds.value);
+      s.add(chat.id);
+      newChatIds.value = s;
+    } else if (r.change === "removed" && newChatIds.value.has(chat.id)) {
+      const s = new Set(newChatIds.value);
+      s.delete(chat.id);
+      newChatIds.value = s;
+    }
+  }
+
+  function markSeen(): void {
+    if (newChatIds.value.size) newChatIds.value = new Set();
+  }
+
+  useStreamEvents({
+    onEvent(ev) {
+      if (ev.event.case === "chatUpserted" && ev.event.value.chat) applyUpsert(ev.event.value.chat);
+    },
+    onReset: reload,
+  });
+
+  watch(filters, () => void reload(), { deep: true });
+
+  return {
+    chats,
+    loading,
+    loadingMore,
+    loaded,
+    error,
+    hasMore,
+    nextPageToken,
+    newChatIds,
+    newChatCount: computed(() => newChatIds.value.size),
+    reload,
+    loadMore,
+    applyUpsert,
+    markSeen,
+  };
+}
