@@ -228,6 +228,9 @@ func (m *Main) startWorker(ctx context.Context) error {
 		LogLevel:                 asynq.WarnLevel,
 		ShutdownTimeout:          m.cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: time.Second,
+		// An idle worker looks for tasks this often; asynq's default (1 s)
+		// would add up to a second to a live message's way to the screen.
+		TaskCheckInterval: 100 * time.Millisecond,
 		BaseContext:              func() context.Context { return ctx },
 	})
 	mux := asynq.NewServeMux()
@@ -312,9 +315,6 @@ func (m *Main) Close() error {
 		m.asynqSrv.Shutdown()
 	}
 	m.wg.Wait()
-	if m.queue != nil {
-		errs = append(errs, m.queue.Close())
-	}
 	if m.rdb != nil {
 		errs = append(errs, m.rdb.Close())
 	}
