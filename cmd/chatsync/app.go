@@ -231,7 +231,7 @@ func (m *Main) startWorker(ctx context.Context) error {
 		// An idle worker looks for tasks this often; asynq's default (1 s)
 		// would add up to a second to a live message's way to the screen.
 		TaskCheckInterval: 100 * time.Millisecond,
-		BaseContext:              func() context.Context { return ctx },
+		BaseContext:       func() context.Context { return ctx },
 	})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeSyncBatch, proc.HandleSyncBatch)

@@ -368,9 +368,8 @@ func SplitBatches(chats []chatsync.ChatInput, contacts []chatsync.ContactInput, 
 	}
 	for _, c := range chats {
 		n := jsonSize(c)
-		for n > batchByteBudget && len(c.Messages) > 0 {
-			c.Messages = c.Messages[max(1, len(c.Messages)/8):]
-			n = jsonSize(c)
+		if n > batchByteBudget {
+			c, n = trimToBudget(c)
 		}
 		if len(cur.Chats) == batchSize || bytes+n > batchByteBudget {
 			flush()
@@ -380,6 +379,28 @@ func SplitBatches(chats []chatsync.ChatInput, contacts []chatsync.ContactInput, 
 	}
 	flush()
 	return out
+}
+
+// trimToBudget drops a chat's oldest messages until its JSON fits the batch
+// budget; messages are sorted oldest first.
+func trimToBudget(c chatsync.ChatInput) (chatsync.ChatInput, int) {
+	msgs := c.Messages
+	c.Messages = nil
+	n := jsonSize(c)
+	sizes := make([]int, len(msgs))
+	for i, m := range msgs {
+		sizes[i] = jsonSize(m)
+		n += sizes[i]
+	}
+	drop := 0
+	for n > batchByteBudget && drop < len(msgs) {
+		n -= sizes[drop]
+		drop++
+	}
+	if drop < len(msgs) {
+		c.Messages = msgs[drop:]
+	}
+	return c, n
 }
 
 func jsonSize(v any) int {

@@ -272,10 +272,10 @@ func TestSplitBatches(t *testing.T) {
 		{name: "clamped to max chats", chats: repeatChat(chat("15550000001@s.whatsapp.net", 0, 0), 1200), size: 10000, wantBatches: 3, wantChats: 1200},
 		{name: "contacts split", contacts: contacts(chatsync.MaxBatchContacts + 1), wantBatches: 2, wantContacts: chatsync.MaxBatchContacts + 1},
 		{name: "contacts then chats", chats: repeatChat(chat("15550000001@s.whatsapp.net", 0, 0), 3), contacts: contacts(2), size: 2, wantBatches: 2, wantChats: 3, wantContacts: 2},
-		// 3 chats of 900 messages of 4 KiB: each ~3.6 MiB, so one a batch.
-		{name: "by bytes", chats: repeatChat(chat("15550000001@s.whatsapp.net", 900, 4096), 3), size: 100, wantBatches: 3, wantChats: 3},
-		// One chat of 1000 messages of 64 KiB (~64 MiB) loses old messages.
-		{name: "oversized chat trimmed", chats: []chatsync.ChatInput{chat("15550000001@s.whatsapp.net", 1000, chatsync.MaxTextBytes)}, wantBatches: 1, wantChats: 1},
+		// 3 chats of 400 messages of 8 KiB: each ~3.2 MiB, so one a batch.
+		{name: "by bytes", chats: repeatChat(chat("15550000001@s.whatsapp.net", 400, 8192), 3), size: 100, wantBatches: 3, wantChats: 3},
+		// One chat of 200 messages of 64 KiB (~13 MiB) loses old messages.
+		{name: "oversized chat trimmed", chats: []chatsync.ChatInput{chat("15550000001@s.whatsapp.net", 200, chatsync.MaxTextBytes)}, wantBatches: 1, wantChats: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,8 +300,8 @@ func TestSplitBatches(t *testing.T) {
 			}
 			if tt.name == "oversized chat trimmed" {
 				msgs := got[0].Chats[0].Messages
-				if len(msgs) == 0 || msgs[len(msgs)-1].ID != "M999" {
-					t.Errorf("trimming lost the newest message")
+				if len(msgs) == 0 || msgs[len(msgs)-1].ID != "M199" || len(msgs) == 200 {
+					t.Errorf("trimming kept %d messages, want the newest ones", len(msgs))
 				}
 			}
 		})

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/chatsync/chatsync"
 )
 
 func fixedNow() time.Time { return testNow }
@@ -138,6 +142,7 @@ func TestPairStepsContext(t *testing.T) {
 	t.Run("cancelled between codes", func(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
 		items := make(chan whatsmeow.QRChannelItem, 1)
 		items <- code("2@first", time.Minute)
 		var got []PairStep
@@ -157,6 +162,167 @@ func TestPairStepsContext(t *testing.T) {
 				t.Errorf("got %q after break", step.Code)
 			}
 			break
+		}
+	})
+}
+
+// TestSessionPair drives Session.Pair through whatsmeow's real QR channel:
+// the test plays the server by dispatching the events whatsmeow emits after
+// connecting (QR, PairSuccess, PairError) on the client.
+func TestSessionPair(t *testing.T) {
+	t.Parallel()
+	owner := "15559990000@s.whatsapp.net"
+	tests := []struct {
+		name  string
+		phone string
+		// onStep plays the phone's side after each step; it may cancel.
+		onStep     func(t *testing.T, h *harness, step PairStep, cancel context.CancelFunc)
+		pairPhone  func(context.Context, string) (string, error)
+		wantKinds  []PairStepKind
+		wantErr    error
+		wantStatus []chatsync.SessionStatus
+	}{
+		{
+			name: "QR scanned",
+			onStep: func(t *testing.T, h *harness, step PairStep, _ context.CancelFunc) {
+				if step.Kind != PairQR {
+					return
+				}
+				// What whatsmeow's handlePair does before emitting success.
+				h.client.Store.ID = ptrJID(t, "15559990000:12@s.whatsapp.net")
+				h.client.Store.PushName = "Front desk"
+				h.dispatch(&events.PairSuccess{ID: *h.client.Store.ID, Platform: "android"})
+			},
+			wantKinds:  []PairStepKind{PairQR, PairSuccess},
+			wantStatus: []chatsync.SessionStatus{chatsync.SessionPairing},
+		},
+		{
+			name:  "phone code, then a pairing error",
+			phone: "+1 555 999 0000",
+			pairPhone: func(_ context.Context, phone string) (string, error) {
+				if phone != "+1 555 999 0000" {
+					return "", errors.New("wrong phone " + phone)
+				}
+				return "ABCD-EFGH", nil
+			},
+			onStep: func(t *testing.T, h *harness, step PairStep, _ context.CancelFunc) {
+				switch step.Kind {
+				case PairPhoneCode:
+					h.dispatch(&events.QRScannedWithoutMultidevice{})
+				case PairNotice:
+					h.dispatch(&events.PairError{Error: errors.New("key mismatch")})
+				}
+			},
+			wantKinds:  []PairStepKind{PairPhoneCode, PairNotice, PairFailure},
+			wantStatus: []chatsync.SessionStatus{chatsync.SessionPairing, chatsync.SessionPending},
+		},
+		{
+			name:  "phone number refused",
+			phone: "0123",
+			pairPhone: func(context.Context, string) (string, error) {
+				return "", whatsmeow.ErrPhoneNumberTooShort
+			},
+			wantKinds:  []PairStepKind{PairFailure},
+			wantStatus: []chatsync.SessionStatus{chatsync.SessionPairing, chatsync.SessionPending},
+		},
+		{
+			name: "stream cancelled",
+			onStep: func(_ *testing.T, _ *harness, _ PairStep, cancel context.CancelFunc) {
+				cancel()
+			},
+			wantKinds:  []PairStepKind{PairQR},
+			wantErr:    context.Canceled,
+			wantStatus: []chatsync.SessionStatus{chatsync.SessionPairing, chatsync.SessionPending},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, chatsync.SyncConfig{})
+			h.connectHook = func() {
+				h.dispatch(&events.QR{Codes: []string{"2@first,key,key,adv", "2@second,key,key,adv"}})
+			}
+			if tt.pairPhone != nil {
+				h.s.pairPhone = tt.pairPhone
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var steps []PairStep
+			err := h.s.Pair(ctx, tt.phone, func(step PairStep) error {
+				steps = append(steps, step)
+				if tt.onStep != nil {
+					tt.onStep(t, h, step, cancel)
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Pair = %v, want %v", err, tt.wantErr)
+			}
+			var kinds []PairStepKind
+			for _, s := range steps {
+				kinds = append(kinds, s.Kind)
+			}
+			if !slices.Equal(kinds, tt.wantKinds) {
+				t.Fatalf("steps %+v, want kinds %v", steps, tt.wantKinds)
+			}
+			switch first := steps[0]; first.Kind {
+			case PairQR:
+				if first.Code != "2@first,key,key,adv" || !first.ExpiresAt.Equal(testNow.Add(20*time.Second)) {
+					t.Errorf("QR step %+v", first)
+				}
+			case PairPhoneCode:
+				if first.Code != "ABCD-EFGH" {
+					t.Errorf("phone code step %+v", first)
+				}
+			}
+			if last := steps[len(steps)-1]; last.Kind == PairSuccess && (last.JID != owner || last.PushName != "Front desk") {
+				t.Errorf("success step %+v, want %s Front desk", last, owner)
+			}
+			var statuses []chatsync.SessionStatus
+			for _, c := range h.statusCalls() {
+				statuses = append(statuses, c.Status)
+			}
+			if !slices.Equal(statuses, tt.wantStatus) {
+				t.Errorf("statuses %v, want %v", statuses, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestSessionPairErrors(t *testing.T) {
+	t.Parallel()
+	noEmit := func(step PairStep) error {
+		t.Errorf("step %+v emitted", step)
+		return nil
+	}
+	t.Run("already paired", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, chatsync.SyncConfig{})
+		h.client.Store.ID = ptrJID(t, "15559990000:12@s.whatsapp.net")
+		if err := h.s.Pair(t.Context(), "", noEmit); !errors.Is(err, ErrAlreadyPaired) {
+			t.Errorf("got %v, want ErrAlreadyPaired", err)
+		}
+	})
+	t.Run("connect fails", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, chatsync.SyncConfig{})
+		h.connectErr = errors.New("dial tcp: i/o timeout")
+		err := h.s.Pair(t.Context(), "", noEmit)
+		if err == nil || !strings.Contains(err.Error(), "i/o timeout") {
+			t.Errorf("got %v, want the connect error", err)
+		}
+		if st := h.statusCalls(); len(st) != 2 || st[1].Status != chatsync.SessionPending {
+			t.Errorf("statuses %+v, want pairing then pending", st)
+		}
+	})
+	t.Run("emit fails", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, chatsync.SyncConfig{})
+		h.connectHook = func() { h.dispatch(&events.QR{Codes: []string{"2@only"}}) }
+		sendErr := errors.New("stream closed by client")
+		err := h.s.Pair(t.Context(), "", func(PairStep) error { return sendErr })
+		if !errors.Is(err, sendErr) {
+			t.Errorf("got %v, want the emit error", err)
 		}
 	})
 }
