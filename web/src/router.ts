@@ -3,6 +3,7 @@ import { currentToken } from "./composables/useAuth";
 import SignInView from "./views/SignInView.vue";
 import ChatsView from "./views/ChatsView.vue";
 import ChatView from "./views/ChatView.vue";
+import MonitoringView from "./views/MonitoringView.vue";
 import SessionsView from "./views/SessionsView.vue";
 
 declare module "vue-router" {
@@ -19,6 +20,7 @@ export const routes: RouteRecordRaw[] = [
   { path: "/chats", name: "chats", component: ChatsView, meta: { title: "Chats" } },
   { path: "/chats/:id", name: "chat", component: ChatView, props: true, meta: { title: "Chat" } },
   { path: "/sessions", name: "sessions", component: SessionsView, meta: { title: "Sessions" } },
+  { path: "/monitoring", name: "monitoring", component: MonitoringView, meta: { title: "Monitoring" } },
   { path: "/:pathMatch(.*)*", redirect: "/chats" },
 ];
 
