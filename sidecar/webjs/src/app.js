@@ -1,0 +1,85 @@
+// Wires a whatsapp-web.js client to chatsync: pairing QR in the terminal,
+// history sync on 'ready', live messages, and the command stream.
+import qrcode from "qrcode-terminal";
+import { clientHandlers, watchCommands } from "./commands.js";
+import { syncAllChats, syncLiveMessage } from "./sync.js";
+
+/**
+ * @param {object} p
+ * @param {any} p.client whatsapp-web.js Client (or a fake EventEmitter with the same methods)
+ * @param {import("./config.js").Config} p.config
+ * @param {any} p.api signed SyncService client
+ * @param {import("pino").Logger} p.logger
+ * @param {(qr: string) => void} [p.showQr] defaults to qrcode-terminal
+ * @param {(ms: number, signal?: AbortSignal) => Promise<void>} [p.sleep]
+ * @param {() => number} [p.now]
+ */
+export function createSidecar({ client, config, api, logger, showQr, sleep, now }) {
+  const sessionId = config.sessionId;
+  const stop = new AbortController();
+  const deps = { api, logger, sleep, now, signal: stop.signal };
+  let running = null; // the sync in progress
+  let again = false; // a full resync asked for while one runs
+  let watching = null;
+
+  /** Runs a full sync, or one chat's; full syncs never overlap. */
+  const resync = async (chatJid = "") => {
+    if (chatJid) return syncAllChats(client, sessionId, config, { ...deps, chatJid });
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        let summary;
+        do {
+          again = false;
+          summary = await syncAllChats(client, sessionId, config, deps);
+        } while (again && !stop.signal.aborted && summary.stopped !== "unauthenticated");
+        return summary;
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+
+  const onLive = (msg) => {
+    syncLiveMessage(msg, sessionId, config, deps).catch(() => {
+      // syncLiveMessage logged it.
+    });
+  };
+
+  client.on("qr", (qr) => {
+    logger.info("Scan the QR code with WhatsApp (Settings → Linked devices) to pair this session");
+    (showQr ?? ((q) => qrcode.generate(q, { small: true })))(qr);
+  });
+  client.on("authenticated", () => logger.info("WhatsApp session authenticated"));
+  client.on("auth_failure", (m) => logger.error({ error: String(m) }, "WhatsApp authentication failed; delete the auth dir and pair again"));
+  client.on("disconnected", (reason) => logger.warn({ reason: String(reason) }, "WhatsApp disconnected"));
+  client.on("ready", () => {
+    logger.info("WhatsApp client ready");
+    resync().catch((err) => logger.error({ error: String(err?.message ?? err) }, "Chat sync crashed"));
+    if (config.watchCommands && !watching) {
+      watching = watchCommands(clientHandlers(client, resync), { ...deps, sessionId, config });
+    }
+  });
+  client.on("message", onLive);
+  // 'message' only fires for incoming messages; own messages sent from the
+  // phone arrive as 'message_create'.
+  client.on("message_create", (msg) => {
+    if (msg.fromMe) onLive(msg);
+  });
+
+  return {
+    resync,
+    /** Resolves when the sync and the command stream have stopped. */
+    async close() {
+      stop.abort(new Error("sidecar stopping"));
+      await Promise.allSettled([running, watching]);
+    },
+    get commandStream() {
+      return watching;
+    },
+  };
+}

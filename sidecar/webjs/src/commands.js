@@ -1,0 +1,129 @@
+// SyncService.WatchCommands: the server pushes ResyncCommand and SendCommand
+// to the sidecar over a server stream (signed like every call). The stream
+// is reopened with backoff when it drops or goes silent past the heartbeat
+// timeout; a refused signature ends the loop.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { callWithRetry, sleep as realSleep } from "./retry.js";
+import { toWwebjsId } from "./jid.js";
+import { codeName } from "./sync.js";
+
+/**
+ * @typedef {object} CommandHandlers
+ * @property {(chatJid: string) => Promise<void>} resync resync one chat, or all when chatJid is ""
+ * @property {(chatJid: string, text: string) => Promise<string>} send send text; resolves to the WhatsApp message id
+ */
+
+/**
+ * Handlers backed by a whatsapp-web.js client.
+ * @param {any} client
+ * @param {(chatJid: string) => Promise<unknown>} resync
+ * @returns {CommandHandlers}
+ */
+export function clientHandlers(client, resync) {
+  return {
+    resync: async (chatJid) => {
+      await resync(chatJid);
+    },
+    send: async (chatJid, text) => {
+      const msg = await client.sendMessage(toWwebjsId(chatJid), text);
+      return msg?.id?.id ?? "";
+    },
+  };
+}
+
+/**
+ * Runs one command and reports it with CompleteCommand.
+ * @param {any} command a SidecarCommand
+ * @param {CommandHandlers} handlers
+ * @param {{api: any, sessionId: string, config: any, logger: any, sleep?: any, signal?: AbortSignal}} deps
+ */
+export async function runCommand(command, handlers, { api, sessionId, config, logger, sleep, signal }) {
+  const log = logger.child({ command_id: command.commandId, command: command.command.case });
+  let error = "";
+  let messageId = "";
+  try {
+    switch (command.command.case) {
+      case "resync":
+        log.info({ chat_jid: command.command.value.chatJid || undefined }, "Resync requested");
+        await handlers.resync(command.command.value.chatJid);
+        break;
+      case "send":
+        messageId = await handlers.send(command.command.value.chatJid, command.command.value.text);
+        log.info({ chat_jid: command.command.value.chatJid, message_id: messageId }, "Message sent");
+        break;
+      default:
+        error = `unsupported command ${command.command.case ?? "(none)"}`;
+    }
+  } catch (err) {
+    error = String(err?.message ?? err).slice(0, 1024);
+    log.warn({ error }, "Command failed");
+  }
+  await callWithRetry(
+    (opts) => api.completeCommand({ sessionId, commandId: command.commandId, error, messageId }, opts),
+    { retries: config.retries, backoffMs: config.backoffMs, maxBackoffMs: config.maxBackoffMs, timeoutMs: config.timeoutMs, signal, sleep },
+  );
+}
+
+/**
+ * Watches the session's commands until signal aborts or the server refuses
+ * the signature. Commands run one after another, in order, while the stream
+ * keeps being read (so heartbeats are never missed behind a long resync).
+ * @param {CommandHandlers} handlers
+ * @param {{api: any, sessionId: string, config: import("./config.js").Config, logger: any,
+ *   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>, signal?: AbortSignal,
+ *   onConnected?: () => void}} deps
+ * @returns {Promise<"aborted" | "unauthenticated">}
+ */
+export async function watchCommands(handlers, deps) {
+  const { api, sessionId, config, logger, signal } = deps;
+  const sleep = deps.sleep ?? realSleep;
+  const log = logger.child({ stream: "WatchCommands" });
+  let queue = Promise.resolve();
+  let wait = config.reconnectMs;
+  const maxWait = Math.max(config.reconnectMs, 30_000);
+  while (!signal?.aborted) {
+    const attempt = new AbortController();
+    const streamSignal = signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
+    let silence;
+    const resetSilence = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => attempt.abort(new Error("no heartbeat")), config.heartbeatTimeoutMs);
+    };
+    resetSilence();
+    try {
+      for await (const res of api.watchCommands({ sessionId }, { signal: streamSignal })) {
+        resetSilence();
+        if (wait !== config.reconnectMs) log.info("Command stream connected");
+        wait = config.reconnectMs;
+        deps.onConnected?.();
+        if (!res.command) continue; // heartbeat
+        const cmd = res.command;
+        queue = queue.then(() => runCommand(cmd, handlers, { ...deps, sleep })).catch((err) =>
+          log.error({ command_id: cmd.commandId, error: String(err?.message ?? err) }, "CompleteCommand failed"),
+        );
+      }
+      log.info({ wait_ms: wait }, "Command stream ended; reconnecting");
+    } catch (e) {
+      const err = ConnectError.from(e);
+      if (err.code === Code.Unauthenticated) {
+        log.error({ code: "unauthenticated" }, "secret is wrong: WatchCommands was refused as unauthenticated; not reconnecting");
+        clearTimeout(silence);
+        await queue;
+        return "unauthenticated";
+      }
+      if (!signal?.aborted) {
+        log.warn({ code: codeName(err.code), error: err.rawMessage, wait_ms: wait }, "Command stream dropped; reconnecting");
+      }
+    } finally {
+      clearTimeout(silence);
+    }
+    try {
+      await sleep(wait, signal);
+    } catch {
+      break;
+    }
+    wait = Math.min(wait * 2, maxWait);
+  }
+  await queue;
+  return "aborted";
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// The sidecar's entry point: node src/main.js (env from the shell, or
+// node --env-file=.env src/main.js). The generated code needs the resolve
+// hook before it loads, hence the dynamic imports.
+import "./register.js";
+
+const { loadConfig } = await import("./config.js");
+const { createLogger } = await import("./logger.js");
+const { createSyncApi } = await import("./api.js");
+const { createSidecar } = await import("./app.js");
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(`chatsync sidecar: ${err.message}`);
+  process.exit(2);
+}
+const logger = createLogger({ sessionId: config.sessionId, level: config.logLevel });
+
+const { default: wwebjs } = await import("whatsapp-web.js");
+const { Client, LocalAuth } = wwebjs;
+const client = new Client({
+  authStrategy: new LocalAuth({ clientId: `chatsync-${config.sessionId}`, dataPath: config.authDir }),
+  puppeteer: {
+    headless: true,
+    ...(config.chromiumPath ? { executablePath: config.chromiumPath } : {}),
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  },
+});
+
+const sidecar = createSidecar({ client, config, api: createSyncApi(config), logger });
+
+const shutdown = async (signal) => {
+  logger.info({ signal }, "Shutting down");
+  await sidecar.close();
+  await client.destroy().catch(() => {});
+  process.exit(0);
+};
+process.once("SIGINT", shutdown);
+process.once("SIGTERM", shutdown);
+
+logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
+try {
+  await client.initialize();
+} catch (err) {
+  logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start (is CHROMIUM_PATH a Chromium binary?)");
+  await sidecar.close();
+  process.exit(1);
+}
