@@ -79,6 +79,9 @@ func (a *authInterceptor) authenticate(ctx context.Context, procedure string, h 
 	if err != nil {
 		return ctx, connect.NewError(connect.CodeUnavailable, fmt.Errorf("check API token: %w", err))
 	}
+	if c, ok := ctx.Value(callKey{}).(*call); ok {
+		c.workspaceID = ws
+	}
 	return withPrincipal(ctx, principal{workspaceID: ws}), nil
 }
 
@@ -190,6 +193,15 @@ type logInterceptor struct {
 	log *slog.Logger
 }
 
+// call is filled by the inner auth interceptor: the outer logging
+// interceptor's context never sees the principal that auth adds to the
+// handler's context, so auth also records the workspace here.
+type call struct {
+	workspaceID int64
+}
+
+type callKey struct{}
+
 var _ connect.Interceptor = (*logInterceptor)(nil)
 
 func (l *logInterceptor) done(ctx context.Context, procedure string, start time.Time, err error) {
@@ -203,6 +215,8 @@ func (l *logInterceptor) done(ctx context.Context, procedure string, start time.
 		if p.sessionID != 0 {
 			attrs = append(attrs, slog.Int64("session_id", p.sessionID))
 		}
+	} else if c, ok := ctx.Value(callKey{}).(*call); ok && c.workspaceID != 0 {
+		attrs = append(attrs, slog.Int64("workspace_id", c.workspaceID))
 	}
 	level := slog.LevelInfo
 	var ie internalError
@@ -218,6 +232,7 @@ func (l *logInterceptor) done(ctx context.Context, procedure string, start time.
 func (l *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		start := time.Now()
+		ctx = context.WithValue(ctx, callKey{}, &call{})
 		res, err := next(ctx, req)
 		l.done(ctx, req.Spec().Procedure, start, err)
 		return res, err
@@ -231,6 +246,7 @@ func (l *logInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (l *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
+		ctx = context.WithValue(ctx, callKey{}, &call{})
 		err := next(ctx, conn)
 		l.done(ctx, conn.Spec().Procedure, start, err)
 		return err
