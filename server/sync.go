@@ -137,10 +137,18 @@ func (s *syncServer) GetSyncBatch(ctx context.Context, req *chatsyncv1.GetSyncBa
 	return &chatsyncv1.GetSyncBatchResponse{Batch: batchToProto(b)}, nil
 }
 
-func (s *syncServer) WatchCommands(context.Context, *chatsyncv1.WatchCommandsRequest, *connect.ServerStream[chatsyncv1.WatchCommandsResponse]) error {
+// WatchCommands and CompleteCommand resolve the session first, so another
+// workspace's session is not_found whatever the implementation does next.
+func (s *syncServer) WatchCommands(ctx context.Context, req *chatsyncv1.WatchCommandsRequest, _ *connect.ServerStream[chatsyncv1.WatchCommandsResponse]) error {
+	if _, err := s.sessionOf(ctx, req.GetSessionId()); err != nil {
+		return toConnect(err)
+	}
 	return unimplemented("WatchCommands", "issue 5, sessions")
 }
 
-func (s *syncServer) CompleteCommand(context.Context, *chatsyncv1.CompleteCommandRequest) (*chatsyncv1.CompleteCommandResponse, error) {
+func (s *syncServer) CompleteCommand(ctx context.Context, req *chatsyncv1.CompleteCommandRequest) (*chatsyncv1.CompleteCommandResponse, error) {
+	if _, err := s.sessionOf(ctx, req.GetSessionId()); err != nil {
+		return nil, toConnect(err)
+	}
 	return nil, unimplemented("CompleteCommand", "issue 5, sessions")
 }
