@@ -25,6 +25,7 @@ type chatStore interface {
 	Chat(ctx context.Context, workspaceID, chatID int64) (chatsync.ChatView, error)
 	Participants(ctx context.Context, workspaceID, chatID int64) ([]chatsync.Participant, error)
 	ListMessages(ctx context.Context, workspaceID, chatID int64, after *store.MessageCursor, limit int) ([]chatsync.Message, error)
+	SessionsByIDs(ctx context.Context, workspaceID int64, ids []int64) ([]chatsync.Session, error)
 }
 
 // subscriber opens event subscriptions.
@@ -55,9 +56,34 @@ func parseIDs(field string, raw []string) ([]int64, error) {
 	return slices.Compact(ids), nil
 }
 
+// sessionFilter parses session_ids and makes sure every one is a session of
+// the caller's workspace: naming another workspace's session (or a deleted
+// one) is not_found, exactly as if it had never existed.
+func (s *chatServer) sessionFilter(ctx context.Context, workspaceID int64, raw []string) ([]int64, error) {
+	ids, err := parseIDs("session_ids", raw)
+	if err != nil || len(ids) == 0 {
+		return ids, err
+	}
+	found, err := s.store.SessionsByIDs(ctx, workspaceID, ids)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if len(found) != len(ids) {
+		return nil, notFound("session")
+	}
+	return ids, nil
+}
+
+// ListChats pages through the workspace's chats by (last_activity_at, id)
+// descending. What a client walking every page sees while chats change:
+// each chat at most once, since a chat only ever moves towards the front
+// (activity never goes back) and so lands before the cursor. A chat created
+// or bumped during the walk lands before the cursor as well and is not in
+// this walk; the stream delivers it as chat_upserted. A walk therefore
+// returns every chat that was not touched while it ran, exactly once.
 func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsRequest) (*chatsyncv1.ListChatsResponse, error) {
 	p := mustPrincipal(ctx)
-	sessions, err := parseIDs("session_ids", req.GetSessionIds())
+	sessions, err := s.sessionFilter(ctx, p.workspaceID, req.GetSessionIds())
 	if err != nil {
 		return nil, err
 	}
@@ -96,21 +122,13 @@ func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsReq
 }
 
 func (s *chatServer) GetChat(ctx context.Context, req *chatsyncv1.GetChatRequest) (*chatsyncv1.GetChatResponse, error) {
-	p := mustPrincipal(ctx)
-	id, err := parseID("chat_id", req.GetChatId())
+	c, err := s.chat(ctx, req.GetChatId())
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.Chat(ctx, p.workspaceID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("chat")
-	}
-	if err != nil {
-		return nil, toConnect(err)
-	}
 	res := &chatsyncv1.GetChatResponse{Chat: chatToProto(c)}
 	if c.Type == chatsync.ChatGroup {
-		parts, err := s.store.Participants(ctx, p.workspaceID, id)
+		parts, err := s.store.Participants(ctx, c.WorkspaceID, c.ID)
 		if err != nil {
 			return nil, toConnect(err)
 		}
@@ -158,7 +176,7 @@ func (s *chatServer) ListMessages(ctx context.Context, req *chatsyncv1.ListMessa
 
 func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.StreamChatUpdatesRequest, stream *connect.ServerStream[chatsyncv1.StreamChatUpdatesResponse]) error {
 	p := mustPrincipal(ctx)
-	sessions, err := parseIDs("session_ids", req.GetSessionIds())
+	sessions, err := s.sessionFilter(ctx, p.workspaceID, req.GetSessionIds())
 	if err != nil {
 		return err
 	}
@@ -215,6 +233,29 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 	}
 }
 
-func (s *chatServer) SendMessage(context.Context, *chatsyncv1.SendMessageRequest) (*chatsyncv1.SendMessageResponse, error) {
+// chat resolves a chat of the caller's workspace; another workspace's chat
+// is not_found.
+func (s *chatServer) chat(ctx context.Context, raw string) (chatsync.ChatView, error) {
+	p := mustPrincipal(ctx)
+	id, err := parseID("chat_id", raw)
+	if err != nil {
+		return chatsync.ChatView{}, err
+	}
+	c, err := s.store.Chat(ctx, p.workspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, notFound("chat")
+	}
+	if err != nil {
+		return c, toConnect(err)
+	}
+	return c, nil
+}
+
+func (s *chatServer) SendMessage(ctx context.Context, req *chatsyncv1.SendMessageRequest) (*chatsyncv1.SendMessageResponse, error) {
+	// Ownership first, before anything else answers: the tenant wall holds
+	// whatever the implementation below does.
+	if _, err := s.chat(ctx, req.GetChatId()); err != nil {
+		return nil, err
+	}
 	return nil, unimplemented("SendMessage", "issue 5, sessions")
 }

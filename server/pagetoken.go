@@ -10,7 +10,7 @@ import (
 )
 
 // Page tokens are opaque to clients: base64url of the keyset position
-// (time, id), a hash of the request's filters, and a MAC. A token that was
+// (time in nanoseconds, id), a hash of the request's filters, and a MAC. A token that was
 // tampered with, or reused with other filters, is refused.
 const pageTokenLen = 8 + 8 + 8 + 16
 
@@ -26,7 +26,7 @@ type cursor struct {
 
 func (k Keys) encodePageToken(c cursor, filters string) string {
 	b := make([]byte, 0, pageTokenLen)
-	b = binary.BigEndian.AppendUint64(b, uint64(c.at.UnixMicro()))
+	b = binary.BigEndian.AppendUint64(b, uint64(c.at.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(c.id))
 	fh := sha256.Sum256([]byte(filters))
 	b = append(b, fh[:8]...)
@@ -48,7 +48,7 @@ func (k Keys) decodePageToken(tok, filters string) (cursor, error) {
 		return cursor{}, errTokenFilters
 	}
 	return cursor{
-		at: time.UnixMicro(int64(binary.BigEndian.Uint64(body[0:8]))).UTC(),
+		at: time.Unix(0, int64(binary.BigEndian.Uint64(body[0:8]))).UTC(),
 		id: int64(binary.BigEndian.Uint64(body[8:16])),
 	}, nil
 }
