@@ -46,6 +46,7 @@ type sessionRow struct {
 	BanExpireAt       *time.Time `bun:"ban_expire_at"`
 	MetaPhoneNumberID string     `bun:"meta_phone_number_id"`
 	MetaTokenSealed   []byte     `bun:"meta_token_sealed"`
+	WADeviceJID       string     `bun:"wa_device_jid"`
 	CreatedAt         time.Time  `bun:"created_at"`
 	UpdatedAt         time.Time  `bun:"updated_at"`
 }

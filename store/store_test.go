@@ -108,7 +108,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Unapplied()) != 0 || len(st.Applied()) != 3 {
+		if len(st.Unapplied()) != 0 || len(st.Applied()) != len(st) || len(st) < 4 {
 			t.Fatalf("status: applied %d, unapplied %d", len(st.Applied()), len(st.Unapplied()))
 		}
 	})
