@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -256,4 +258,131 @@ func (r *sessionRow) domain() chatsync.Session {
 		BanExpireAt: derefTime(r.BanExpireAt), MetaPhoneNumberID: r.MetaPhoneNumberID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+}
+
+// SessionByID returns a session by ID alone, for the worker side (the
+// whatsmeow supervisor and its sinks), which acts for every workspace.
+func (s *Store) SessionByID(ctx context.Context, id int64) (chatsync.Session, error) {
+	var row sessionRow
+	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return chatsync.Session{}, fmt.Errorf("load session %d: %w", id, translate(err))
+	}
+	return row.domain(), nil
+}
+
+// WhatsmeowDevice is a whatsmeow session and the device it is linked to.
+type WhatsmeowDevice struct {
+	Session chatsync.Session
+	// DeviceJID is the full device JID ("<user>:<device>@s.whatsapp.net"),
+	// the key of whatsmeow's device row; empty before pairing.
+	DeviceJID string
+}
+
+// WhatsmeowDevices lists the whatsmeow sessions linked to a device, across
+// workspaces (the supervisor connects them all).
+func (s *Store) WhatsmeowDevices(ctx context.Context) ([]WhatsmeowDevice, error) {
+	var rows []sessionRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("provider = ? AND wa_device_jid <> ''", string(chatsync.ProviderWhatsmeow)).Order("id ASC").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list whatsmeow devices: %w", err)
+	}
+	out := make([]WhatsmeowDevice, len(rows))
+	for i := range rows {
+		out[i] = WhatsmeowDevice{Session: rows[i].domain(), DeviceJID: rows[i].WADeviceJID}
+	}
+	return out, nil
+}
+
+// DeviceJID returns the whatsmeow device a session is linked to; "" when
+// none.
+func (s *Store) DeviceJID(ctx context.Context, id int64) (string, error) {
+	var row sessionRow
+	if err := s.db.NewSelect().Model(&row).Column("wa_device_jid").Where("id = ?", id).Scan(ctx); err != nil {
+		return "", fmt.Errorf("load device of session %d: %w", id, translate(err))
+	}
+	return row.WADeviceJID, nil
+}
+
+// SetDeviceJID links a session to a whatsmeow device ("" unlinks it).
+func (s *Store) SetDeviceJID(ctx context.Context, id int64, jid string) error {
+	res, err := s.db.NewUpdate().Model((*sessionRow)(nil)).Set("wa_device_jid = ?, updated_at = ?", jid, s.now()).
+		Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("set device of session %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("session %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// PendingBatchCount counts a session's batches queued or processing (the
+// ones that make DeleteSession refuse).
+func (s *Store) PendingBatchCount(ctx context.Context, sessionID int64) (int64, error) {
+	n, err := s.db.NewSelect().Model((*batchRow)(nil)).
+		Where("session_id = ? AND status IN (?)", sessionID, bun.In([]string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)})).
+		Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count pending batches of session %d: %w", sessionID, err)
+	}
+	return int64(n), nil
+}
+
+// BackupSession returns the workspace's backup session (SendMessage's
+// failover target); ErrNotFound when none is set.
+func (s *Store) BackupSession(ctx context.Context, workspaceID int64) (chatsync.Session, error) {
+	var row sessionRow
+	if err := s.db.NewSelect().Model(&row).Where("workspace_id = ? AND backup", workspaceID).Limit(1).Scan(ctx); err != nil {
+		return chatsync.Session{}, fmt.Errorf("load backup session: %w", translate(err))
+	}
+	return row.domain(), nil
+}
+
+// HasChat reports whether a session has a chat with a JID (a backup session
+// can reach a group only when it is in it).
+func (s *Store) HasChat(ctx context.Context, sessionID int64, jid string) (bool, error) {
+	ok, err := s.db.NewSelect().Model((*chatRow)(nil)).Where("session_id = ? AND jid = ?", sessionID, jid).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look up chat %s: %w", jid, err)
+	}
+	return ok, nil
+}
+
+// HistoryAnchor is the oldest stored message of a chat: an on-demand
+// history request asks WhatsApp for what came before it.
+type HistoryAnchor struct {
+	ChatJID   string
+	MessageID string
+	FromMe    bool
+	SenderJID string
+	SentAt    time.Time
+}
+
+// HistoryAnchors returns the oldest stored message of the session's chats
+// that have one, newest chats first, at most limit; with chatJID, of that
+// chat only.
+func (s *Store) HistoryAnchors(ctx context.Context, sessionID int64, chatJID string, limit int) ([]HistoryAnchor, error) {
+	var chats []chatRow
+	q := s.db.NewSelect().Model(&chats).Column("id", "jid").Where("session_id = ?", sessionID)
+	if chatJID != "" {
+		q = q.Where("jid = ?", chatJID)
+	}
+	if err := q.Order("last_activity_at DESC", "id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list chats of session %d: %w", sessionID, err)
+	}
+	var out []HistoryAnchor
+	for _, c := range chats {
+		var m messageRow
+		err := s.db.NewSelect().Model(&m).Column("wa_id", "from_me", "sender_jid", "sent_at").
+			Where("chat_id = ?", c.ID).Order("sent_at ASC", "id ASC").Limit(1).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("oldest message of chat %s: %w", c.JID, err)
+		}
+		out = append(out, HistoryAnchor{ChatJID: c.JID, MessageID: m.WAID, FromMe: m.FromMe, SenderJID: m.SenderJID, SentAt: m.SentAt.UTC()})
+	}
+	return out, nil
 }
