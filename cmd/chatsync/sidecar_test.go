@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+)
+
+// TestNodeSidecarSyncLandsExactly is the cross-language test of the sidecar
+// issue: the real Node sidecar code (sidecar/webjs, fake WhatsApp client of
+// 1,000 chats) signs and pushes to the real server on PostgreSQL and Redis,
+// and every chat, group, participant and message lands exactly.
+func TestNodeSidecarSyncLandsExactly(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required for the cross-language test: %v", err)
+	}
+	root, _ := filepath.Abs("../..")
+	if _, err := os.Stat(filepath.Join(root, "sidecar/webjs/node_modules")); err != nil {
+		t.Fatalf("sidecar packages missing: run `go tool task sidecar:deps` (the test task does)")
+	}
+	cfg := productionConfig(t)
+	cfg.SyncRatePerMinute = 6000
+	m := start(t, cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), connect.WithInterceptors(authed("bootstrap-token")))
+	created, err := sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "webjs", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := created.GetSession().GetId()
+
+	cmd := exec.CommandContext(ctx, node, "test/e2e-sync.mjs")
+	cmd.Dir = filepath.Join(root, "sidecar/webjs")
+	cmd.Env = append(os.Environ(),
+		"CHATSYNC_URL="+m.URL(), "CHATSYNC_SESSION_ID="+sid, "CHATSYNC_SIDECAR_SECRET="+created.GetSidecarSecret(),
+		"E2E_CHATS=1000", "CHATSYNC_LOG_LEVEL=warn")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sidecar sync: %v\nstdout: %s\nstderr: %s", err, stdout.String(), lastLines(stderr.String(), 20))
+	}
+	pushed := time.Since(began)
+	var out struct {
+		OK       bool
+		Expected struct {
+			Chats, Groups, PrivateChats, Participants, Messages int
+			JidsSha256                                          string
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil || !out.OK {
+		t.Fatalf("sidecar output %q: %v", stdout.String(), err)
+	}
+	want := out.Expected
+	if want.Chats != 1000 || want.Groups == 0 || want.Participants == 0 {
+		t.Fatalf("sidecar expected counts look wrong: %+v", want)
+	}
+
+	db := m.store.DB()
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.NewRaw(q, args...).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status IN ('queued', 'processing')", sid) > 0 {
+		if ctx.Err() != nil {
+			t.Fatal("batches still pending")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	landed := time.Since(began)
+	if n := count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status <> 'completed'", sid); n != 0 {
+		t.Fatalf("%d batches did not complete", n)
+	}
+	got := map[string]int{
+		"chats":        count("SELECT count(*) FROM chats WHERE session_id = ?", sid),
+		"groups":       count("SELECT count(*) FROM chats WHERE session_id = ? AND type = 'group'", sid),
+		"private":      count("SELECT count(*) FROM chats WHERE session_id = ? AND type = 'private'", sid),
+		"participants": count("SELECT count(*) FROM group_participants gp JOIN chats c ON c.id = gp.chat_id WHERE c.session_id = ?", sid),
+		"counted":      count("SELECT COALESCE(sum(participant_count), 0) FROM chats WHERE session_id = ?", sid),
+		"messages":     count("SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.session_id = ?", sid),
+	}
+	wantMap := map[string]int{"chats": want.Chats, "groups": want.Groups, "private": want.PrivateChats,
+		"participants": want.Participants, "counted": want.Participants, "messages": want.Messages}
+	for k, v := range wantMap {
+		if got[k] != v {
+			t.Errorf("%s: %d in the database, sidecar sent %d", k, got[k], v)
+		}
+	}
+	var jids []string
+	if err := db.NewRaw("SELECT jid FROM chats WHERE session_id = ?", sid).Scan(ctx, &jids); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(jids)
+	sum := sha256.Sum256([]byte(strings.Join(jids, "\n")))
+	if hex.EncodeToString(sum[:]) != want.JidsSha256 {
+		t.Error("the stored chat JIDs differ from the ones the sidecar sent")
+	}
+	t.Logf("1,000-chat sidecar sync: pushed in %s, all rows committed after %s", pushed.Round(time.Millisecond), landed.Round(time.Millisecond))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
