@@ -89,8 +89,8 @@ var allRPCs = []call{
 		_, err := c.Sync.CompleteCommand(ctx, &chatsyncv1.CompleteCommandRequest{SessionId: s, CommandId: "1"})
 		return err
 	}},
-	{"ChatService.ListChats", func(ctx context.Context, c servertest.Clients, _, _ string) error {
-		_, err := c.Chat.ListChats(ctx, &chatsyncv1.ListChatsRequest{})
+	{"ChatService.ListChats", func(ctx context.Context, c servertest.Clients, s, _ string) error {
+		_, err := c.Chat.ListChats(ctx, &chatsyncv1.ListChatsRequest{SessionIds: []string{s}})
 		return err
 	}},
 	{"ChatService.GetChat", func(ctx context.Context, c servertest.Clients, _, chat string) error {
@@ -101,8 +101,8 @@ var allRPCs = []call{
 		_, err := c.Chat.ListMessages(ctx, &chatsyncv1.ListMessagesRequest{ChatId: chat})
 		return err
 	}},
-	{"ChatService.StreamChatUpdates", func(ctx context.Context, c servertest.Clients, _, _ string) error {
-		st, err := c.Chat.StreamChatUpdates(ctx, &chatsyncv1.StreamChatUpdatesRequest{})
+	{"ChatService.StreamChatUpdates", func(ctx context.Context, c servertest.Clients, s, _ string) error {
+		st, err := c.Chat.StreamChatUpdates(ctx, &chatsyncv1.StreamChatUpdatesRequest{SessionIds: []string{s}})
 		if err != nil {
 			return err
 		}
