@@ -136,10 +136,14 @@ func TestListChatsFilters(t *testing.T) {
 		{"two sessions", &chatsyncv1.ListChatsRequest{SessionIds: []string{id(s1), id(s0), id(s1)}}, f.want(both, nil), nil},
 		{"groups", &chatsyncv1.ListChatsRequest{Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP},
 			f.want(both, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatGroup }),
-			func(c *chatsyncv1.Chat) bool { return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_GROUP && c.GetParticipantCount() == 3 }},
+			func(c *chatsyncv1.Chat) bool {
+				return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_GROUP && c.GetParticipantCount() == 3
+			}},
 		{"private", &chatsyncv1.ListChatsRequest{Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE},
 			f.want(both, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatPrivate }),
-			func(c *chatsyncv1.Chat) bool { return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_PRIVATE && c.GetPhone() != "" }},
+			func(c *chatsyncv1.Chat) bool {
+				return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_PRIVATE && c.GetPhone() != ""
+			}},
 		{"unread", &chatsyncv1.ListChatsRequest{UnreadOnly: true},
 			f.want(both, func(c chatsync.ChatInput) bool { return c.UnreadCount > 0 }),
 			func(c *chatsyncv1.Chat) bool { return c.GetUnreadCount() > 0 }},
