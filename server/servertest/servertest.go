@@ -36,6 +36,9 @@ type Options struct {
 	Tune func(*server.Params)
 	// Log receives the server's logs; nil discards them.
 	Log *slog.Logger
+	// HubBuffer is each stream's event queue in the hub (default 1024); a
+	// small one lets tests drop slow streams.
+	HubBuffer int
 }
 
 // Env is a running server and what tests need around it.
@@ -88,7 +91,11 @@ func New(tb testing.TB, o Options) *Env {
 		tb.Fatal(err)
 	}
 	queue := asynq.NewClientFromRedisClient(rdb)
-	hub := events.NewHub(rdb, log, 1024, 200*time.Millisecond)
+	buffer := o.HubBuffer
+	if buffer <= 0 {
+		buffer = 1024
+	}
+	hub := events.NewHub(rdb, log, buffer, 200*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); _ = hub.Run(ctx) }()
