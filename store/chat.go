@@ -107,10 +107,30 @@ type ChatCursor struct {
 }
 
 // ListChats returns up to limit chats matching f, newest activity first,
-// after the cursor when given. It never uses OFFSET: the keyset
-// (last_activity_at, id) is served by idx_chats_workspace_activity, or by
-// idx_chats_workspace_session_activity with one session.
+// after the cursor when given. It never uses OFFSET: pages follow the keyset
+// (last_activity_at, id), served by an index (see listChatsQuery).
 func (s *Store) ListChats(ctx context.Context, f ChatFilter, after *ChatCursor, limit int) ([]chatsync.ChatView, error) {
+	var rows []chatViewRow
+	if err := s.listChatsQuery(f, after, limit).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("list chats: %w", err)
+	}
+	out := make([]chatsync.ChatView, len(rows))
+	for i := range rows {
+		out[i] = rows[i].domain()
+	}
+	return out, nil
+}
+
+// listChatsQuery is ListChats' query. Each filter keeps the ORDER BY an
+// index order: on PostgreSQL, one session uses
+// idx_chats_workspace_session_activity, a type filter
+// idx_chats_workspace_type_activity, unread_only the partial
+// idx_chats_workspace_unread_activity, everything else
+// idx_chats_workspace_activity (several sessions filter its rows), and a
+// search the trigram index idx_chats_search_trgm. The keyset condition is a
+// row comparison, which PostgreSQL turns into an index bound, so a deep
+// page costs what the first one does.
+func (s *Store) listChatsQuery(f ChatFilter, after *ChatCursor, limit int) *bun.SelectQuery {
 	q := chatViewQuery(s.db).Where("c.workspace_id = ?", f.WorkspaceID)
 	switch len(f.SessionIDs) {
 	case 0:
@@ -135,16 +155,7 @@ func (s *Store) ListChats(ctx context.Context, f ChatFilter, after *ChatCursor, 
 		}
 		q.Where("(c.last_activity_at, c.id) < (?, ?)", at.UTC(), after.ID)
 	}
-	var rows []chatViewRow
-	err := q.OrderExpr("c.last_activity_at DESC, c.id DESC").Limit(int64(limit)).Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("list chats: %w", err)
-	}
-	out := make([]chatsync.ChatView, len(rows))
-	for i := range rows {
-		out[i] = rows[i].domain()
-	}
-	return out, nil
+	return q.OrderExpr("c.last_activity_at DESC, c.id DESC").Limit(int64(limit))
 }
 
 func escapeLike(s string) string {
