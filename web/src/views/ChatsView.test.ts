@@ -165,7 +165,7 @@ describe("ChatsView", () => {
 
   it("debounces the search box into one request", async () => {
     const b = backend(dataset());
-    const w = await mountChats(b, { searchDebounceMs: 30 });
+    const w = await mountChats(b, { searchDebounceMs: 250 });
     const before = b.requests.length;
     const input = w.get("input#chat-search");
     await input.setValue("a");
@@ -173,7 +173,7 @@ describe("ChatsView", () => {
     await input.setValue("ali");
     await settle();
     expect(b.requests.length).toBe(before);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
     await settle();
     expect(b.requests.length).toBe(before + 1);
     expect(b.requests.at(-1)!.query).toBe("ali");

@@ -63,7 +63,7 @@ describe("MonitoringView", () => {
     for (const want of ["Support line", "Connected", "Failed", "5 min", "1,234 chats", "95 %", "5.0 %", "1.5 s", "chunk 3: deadlock"]) {
       expect(text).toContain(want);
     }
-    await new Promise((r) => setTimeout(r, 80));
+    for (let i = 0; i < 200 && srv.polls() < 3; i++) await new Promise((r) => setTimeout(r, 10));
     await settle();
     expect(srv.polls()).toBeGreaterThanOrEqual(3);
     const depth = card.findAll("svg[role=img]")[0];
