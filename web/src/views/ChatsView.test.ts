@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
@@ -134,6 +134,31 @@ describe("ChatsView", () => {
     expect(rowNames(w)).toEqual(["Bob", "Alice", "Team Berlin", "Carol", "Dave"]);
     expect(new Set(rowNames(w)).size).toBe(5);
     expect(w.text()).toContain("That's all chats");
+  });
+
+  it("scrolls infinitely: loads pages while the end of the list is in view", async () => {
+    let fire: ((visible: boolean) => void) | undefined;
+    class FakeObserver {
+      constructor(cb: (entries: { isIntersecting: boolean }[]) => void) {
+        fire = (visible) => cb([{ isIntersecting: visible }]);
+      }
+      observe() {}
+      unobserve() {}
+      disconnect() {}
+    }
+    vi.stubGlobal("IntersectionObserver", FakeObserver);
+    try {
+      const b = backend(dataset());
+      const w = await mountChats(b, { pageSize: 2 });
+      expect(rowNames(w)).toHaveLength(2);
+      fire!(true);
+      await settle(15);
+      // Page 2 arrived with the sentinel still visible, so page 3 followed.
+      expect(b.requests.map((r) => r.pageToken)).toEqual(["", `k+/=|${btoa("2")}|`, `k+/=|${btoa("4")}|`]);
+      expect(rowNames(w)).toEqual(["Alice", "Team Berlin", "Bob", "Carol", "Dave"]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it("puts a new matching chat on top and counts it in the new-chats badge", async () => {
