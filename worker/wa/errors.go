@@ -12,3 +12,6 @@ var (
 	// already holds a linked device.
 	ErrAlreadyPaired = errors.New("session is already paired")
 )
+
+// ErrNotPaired: the session has no linked device.
+var ErrNotPaired = errors.New("session is not paired")

@@ -1,6 +1,7 @@
 package wa
 
 import (
+	"log/slog"
 	"testing"
 
 	"go.mau.fi/whatsmeow/util/keys"
@@ -9,9 +10,9 @@ import (
 
 func TestMain(m *testing.M) {
 	// libsignal sets its package-level logger lazily, without a lock, the
-	// first time it signs; parallel tests creating devices race on it.
-	// Sign once before any test runs. (cmd/chatsync should likewise create
-	// a device or call libsignal's logger.Setup before starting sessions.)
+	// first time it signs; parallel tests creating devices race on it. Set
+	// it once before any test runs, as cmd/chatsync does at startup.
+	SetupSignalLogger(slog.New(slog.DiscardHandler))
 	keys.NewKeyPair().CreateSignedPreKey(1)
 	goleak.VerifyTestMain(m)
 }

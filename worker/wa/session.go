@@ -62,6 +62,8 @@ type SessionParams struct {
 	HistoryBatchSize int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Transport reaches WhatsApp; WhatsApp{} when nil.
+	Transport Transport
 }
 
 // Session runs one whatsmeow client for one chatsync session: its event
@@ -111,8 +113,12 @@ func NewSession(p SessionParams) (*Session, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
+	if p.Transport == nil {
+		p.Transport = WhatsApp{}
+	}
 	cli := p.Client
 	cli.SynchronousAck = true
+	tr := p.Transport
 	s := &Session{
 		id:        p.ID,
 		client:    cli,
@@ -122,9 +128,9 @@ func NewSession(p SessionParams) (*Session, error) {
 		log:       p.Logger.With(slog.Int64("session_id", p.ID)),
 		now:       p.Now,
 		batchSize: p.HistoryBatchSize,
-		connect:   cli.Connect,
+		connect:   func() error { return tr.Connect(cli) },
 		pairPhone: func(ctx context.Context, phone string) (string, error) {
-			return cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+			return tr.PairPhone(ctx, cli, phone)
 		},
 		historyRetry:    []time.Duration{time.Second, 5 * time.Second},
 		cfg:             p.SyncConfig,
@@ -148,9 +154,7 @@ func (s *Session) SetSyncConfig(cfg chatsync.SyncConfig) {
 // history WhatsApp sends right after pairing is not missed. Reconnecting
 // after a failure is the caller's (and whatsmeow's auto-reconnect's) job.
 func (s *Session) Run(ctx context.Context) error {
-	// The handler's context is Run's: whatsmeow callbacks carry none.
-	id := s.client.AddEventHandlerWithSuccessStatus(func(evt any) bool { return s.handleEvent(ctx, evt) })
-	defer s.client.RemoveEventHandler(id)
+	defer s.Attach(ctx)()
 	if s.client.Store.ID != nil {
 		if err := s.connect(); err != nil {
 			return fmt.Errorf("connect session %d: %w", s.id, err)
@@ -159,6 +163,15 @@ func (s *Session) Run(ctx context.Context) error {
 	<-ctx.Done()
 	s.client.Disconnect()
 	return nil
+}
+
+// Attach registers the event handler, with ctx as the context of
+// everything it does (whatsmeow callbacks carry none), and returns the
+// function that removes it. Run attaches by itself; a caller pairing
+// without Run attaches first, so nothing WhatsApp sends is missed.
+func (s *Session) Attach(ctx context.Context) (detach func()) {
+	id := s.client.AddEventHandlerWithSuccessStatus(func(evt any) bool { return s.handleEvent(ctx, evt) })
+	return func() { s.client.RemoveEventHandler(id) }
 }
 
 // Pair links the session's device with a phone. It connects, then emits QR
@@ -197,7 +210,9 @@ func (s *Session) Pair(ctx context.Context, phone string, emit func(PairStep) er
 			}
 		}
 		if err := emit(step); err != nil {
-			s.endPairing(ctx, "pairing stream closed")
+			if step.Kind != PairSuccess || s.client.Store.ID == nil {
+				s.endPairing(ctx, "pairing stream closed")
+			} // else the device is linked all the same
 			return fmt.Errorf("pair session %d: emit %s: %w", s.id, step.Kind, err)
 		}
 		switch step.Kind {
