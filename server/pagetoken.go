@@ -10,8 +10,9 @@ import (
 )
 
 // Page tokens are opaque to clients: base64url of the keyset position
-// (time in nanoseconds, id), a hash of the request's filters, and a MAC. A token that was
-// tampered with, or reused with other filters, is refused.
+// (time in nanoseconds, id), a hash of the request's filters, and a MAC. A
+// token that was tampered with, or reused with other filters, is refused.
+// Decoding is strict, so each token has exactly one spelling.
 const pageTokenLen = 8 + 8 + 8 + 16
 
 var (
@@ -35,7 +36,7 @@ func (k Keys) encodePageToken(c cursor, filters string) string {
 }
 
 func (k Keys) decodePageToken(tok, filters string) (cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(b) != pageTokenLen {
 		return cursor{}, errTokenMalformed
 	}
