@@ -39,6 +39,8 @@ type chatServer struct {
 	keys      Keys
 	log       *slog.Logger
 	heartbeat time.Duration
+	// sendServer serves SendMessage (send.go).
+	*sendServer
 }
 
 var _ chatsyncv1connect.ChatServiceHandler = (*chatServer)(nil)
@@ -249,13 +251,4 @@ func (s *chatServer) chat(ctx context.Context, raw string) (chatsync.ChatView, e
 		return c, toConnect(err)
 	}
 	return c, nil
-}
-
-func (s *chatServer) SendMessage(ctx context.Context, req *chatsyncv1.SendMessageRequest) (*chatsyncv1.SendMessageResponse, error) {
-	// Ownership first, before anything else answers: the tenant wall holds
-	// whatever the implementation below does.
-	if _, err := s.chat(ctx, req.GetChatId()); err != nil {
-		return nil, err
-	}
-	return nil, unimplemented("SendMessage", "issue 5, sessions")
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
 	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker/wa"
 )
 
 // Params holds the server's dependencies and settings.
@@ -55,6 +56,22 @@ type Params struct {
 	// Web is the built web client; nil or without index.html serves a
 	// placeholder page.
 	Web fs.FS
+	// WhatsApp pairs whatsmeow sessions here and reaches the workers
+	// running them; nil answers their pairing, resync and send with
+	// failed_precondition or unavailable.
+	WhatsApp *wa.Manager
+	// Publisher publishes the events the server itself causes (sidecar
+	// status, sent messages); nil publishes on Redis with the default
+	// retention.
+	Publisher *events.Publisher
+	// MetaBaseURL is Meta's Graph API with its version
+	// (CHATSYNC_META_BASE_URL; default DefaultMetaBaseURL).
+	MetaBaseURL string
+	// MetaHTTP calls Meta's API; nil uses a client with a 30 s timeout.
+	MetaHTTP *http.Client
+	// SendTimeout bounds waiting for a provider to send a message (default
+	// 30 s).
+	SendTimeout time.Duration
 }
 
 // Handler returns the HTTP handler of everything chatsync serves.
@@ -74,13 +91,14 @@ func Handler(p Params) (http.Handler, error) {
 	)
 	mux := http.NewServeMux()
 
-	path, h := chatsyncv1connect.NewSessionServiceHandler(&sessionServer{store: p.Store, keys: p.Keys, log: p.Log}, opts)
+	sess := newSessionServices(p)
+	path, h := chatsyncv1connect.NewSessionServiceHandler(sess.sessions, opts)
 	mux.Handle(path, h)
-	path, h = chatsyncv1connect.NewChatServiceHandler(&chatServer{store: p.Store, hub: p.Hub, keys: p.Keys, log: p.Log, heartbeat: p.Heartbeat}, opts)
+	path, h = chatsyncv1connect.NewChatServiceHandler(&chatServer{store: p.Store, hub: p.Hub, keys: p.Keys, log: p.Log, heartbeat: p.Heartbeat, sendServer: sess.send}, opts)
 	mux.Handle(path, h)
 	sync := &syncServer{
 		store: p.Store, queue: p.Queue, limiter: &rateLimiter{limiter: redis_rate.NewLimiter(p.Redis)}, log: p.Log,
-		enabled: p.SyncEnabled, defaultRate: p.SyncRatePerMinute, now: time.Now,
+		enabled: p.SyncEnabled, defaultRate: p.SyncRatePerMinute, now: time.Now, commandServer: sess.commands,
 	}
 	path, h = chatsyncv1connect.NewSyncServiceHandler(sync, opts)
 	sig := &signatureMiddleware{secrets: p.Store, keys: p.Keys, log: p.Log, now: time.Now, errw: connect.NewErrorWriter(), maxBody: chatsync.MaxBatchBytes + (1 << 20)}
@@ -92,6 +110,9 @@ func Handler(p Params) (http.Handler, error) {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
+	if p.Registry != nil {
+		registerHealthMetrics(p)
+	}
 	if p.OperatorToken != "" {
 		guard := operatorGuard(p.OperatorToken)
 		g := p.Gatherer

@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/events"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
 	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker/wa"
 )
 
 // sessionStore is what SessionService needs of the store.
@@ -21,12 +27,26 @@ type sessionStore interface {
 	UpdateSession(ctx context.Context, workspaceID, id int64, u store.SessionUpdate) (chatsync.Session, error)
 	DeleteSession(ctx context.Context, workspaceID, id int64) error
 	SetSecretNonce(ctx context.Context, workspaceID, id int64, nonce []byte) error
+	PendingBatchCount(ctx context.Context, sessionID int64) (int64, error)
+	SessionBatchFigures(ctx context.Context, sessionID int64, since time.Time) (store.BatchFigures, error)
+	HistoryAnchors(ctx context.Context, sessionID int64, chatJID string, limit int) ([]store.HistoryAnchor, error)
+}
+
+// whatsmeowSessions is what SessionService does with whatsmeow sessions
+// (wa.Manager): pair one here, reach the process running one.
+type whatsmeowSessions interface {
+	Pair(ctx context.Context, sess chatsync.Session, phone string, emit func(wa.PairStep) error) error
+	RequestHistory(ctx context.Context, sessionID int64, anchors []wa.Anchor, count int) error
+	Remove(ctx context.Context, sessionID int64) (loggedOut bool, err error)
 }
 
 type sessionServer struct {
-	store sessionStore
-	keys  Keys
-	log   *slog.Logger
+	store    sessionStore
+	keys     Keys
+	log      *slog.Logger
+	wa       whatsmeowSessions // nil when whatsmeow is off
+	sidecars *sidecarChannel
+	now      func() time.Time
 }
 
 var _ chatsyncv1connect.SessionServiceHandler = (*sessionServer)(nil)
@@ -137,18 +157,37 @@ func (s *sessionServer) UpdateSession(ctx context.Context, req *chatsyncv1.Updat
 	return &chatsyncv1.UpdateSessionResponse{Session: sessionToProto(updated)}, nil
 }
 
+// DeleteSession refuses while batches are queued or processing; else it
+// logs a whatsmeow session out of WhatsApp (through the process running
+// it, when one does and is connected), removes its device keys from the
+// device store, and deletes the session, whose chats, messages, batches and
+// commands go by cascade.
 func (s *sessionServer) DeleteSession(ctx context.Context, req *chatsyncv1.DeleteSessionRequest) (*chatsyncv1.DeleteSessionResponse, error) {
 	sess, err := s.session(ctx, req.GetSessionId())
 	if err != nil {
 		return nil, err
 	}
+	busy := connect.NewError(connect.CodeFailedPrecondition, errors.New("the session has sync batches queued or processing; delete it once they finished"))
+	// Checked before logging out, which cannot be undone; the store checks
+	// again in the deleting transaction.
+	if n, err := s.store.PendingBatchCount(ctx, sess.ID); err != nil {
+		return nil, toConnect(err)
+	} else if n > 0 {
+		return nil, busy
+	}
+	loggedOut := false
+	if sess.Provider == chatsync.ProviderWhatsmeow && s.wa != nil {
+		if loggedOut, err = s.wa.Remove(ctx, sess.ID); err != nil {
+			return nil, toConnect(err)
+		}
+	}
 	if err := s.store.DeleteSession(ctx, sess.WorkspaceID, sess.ID); err != nil {
 		if errors.Is(err, store.ErrBusy) {
-			return nil, connect.NewError(connect.CodeFailedPrecondition, errors.New("the session has sync batches queued or processing; delete it once they finished"))
+			return nil, busy
 		}
 		return nil, toConnect(err)
 	}
-	s.log.InfoContext(ctx, "session deleted", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
+	s.log.InfoContext(ctx, "session deleted", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID), slog.Bool("logged_out", loggedOut))
 	return &chatsyncv1.DeleteSessionResponse{}, nil
 }
 
@@ -165,23 +204,58 @@ func (s *sessionServer) RotateSessionSecret(ctx context.Context, req *chatsyncv1
 	return &chatsyncv1.RotateSessionSecretResponse{SidecarSecret: s.keys.SidecarSecret(sess.ID, nonce)}, nil
 }
 
-func (s *sessionServer) PairSession(ctx context.Context, req *chatsyncv1.PairSessionRequest, _ *connect.ServerStream[chatsyncv1.PairSessionResponse]) error {
-	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
-		return err
-	}
-	return unimplemented("PairSession", "issue 5, sessions")
+// sessionServices are the handlers of the sessions work, sharing one
+// sidecar command channel.
+type sessionServices struct {
+	sessions *sessionServer
+	commands *commandServer
+	send     *sendServer
 }
 
-func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.GetSessionHealthRequest) (*chatsyncv1.GetSessionHealthResponse, error) {
-	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
-		return nil, err
+func newSessionServices(p Params) sessionServices {
+	pub := eventPublisher(p.Publisher)
+	if p.Publisher == nil {
+		pub = events.NewPublisher(p.Redis, events.DefaultRetention)
 	}
-	return nil, unimplemented("GetSessionHealth", "issue 5, sessions")
+	timeout := p.SendTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	metaHTTP := p.MetaHTTP
+	if metaHTTP == nil {
+		metaHTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	base := p.MetaBaseURL
+	if base == "" {
+		base = DefaultMetaBaseURL
+	}
+	sidecars := &sidecarChannel{store: p.Store, rdb: p.Redis, pub: pub, log: p.Log, heartbeat: p.Heartbeat, now: time.Now}
+	out := sessionServices{
+		sessions: &sessionServer{store: p.Store, keys: p.Keys, log: p.Log, sidecars: sidecars, now: time.Now},
+		commands: &commandServer{store: p.Store, channel: sidecars, log: p.Log, newID: newStreamID},
+		send: &sendServer{
+			store: p.Store, sidecars: sidecars, meta: &metaClient{base: base, http: metaHTTP}, keys: p.Keys,
+			pub: pub, log: p.Log, timeout: timeout, now: time.Now,
+		},
+	}
+	// A nil *wa.Manager must stay a nil interface.
+	if p.WhatsApp != nil {
+		out.sessions.wa = p.WhatsApp
+		out.send.wa = p.WhatsApp
+	}
+	return out
 }
 
-func (s *sessionServer) ResyncSession(ctx context.Context, req *chatsyncv1.ResyncSessionRequest) (*chatsyncv1.ResyncSessionResponse, error) {
-	if _, err := s.session(ctx, req.GetSessionId()); err != nil {
-		return nil, err
+// registerHealthMetrics adds the GetSessionHealth figures to the registry
+// (once: a second Handler on the same registry keeps the first's).
+func registerHealthMetrics(p Params) {
+	c := &healthCollector{
+		store: p.Store, queues: asynq.NewInspectorFromRedisClient(p.Redis), log: p.Log, now: time.Now, timeout: 5 * time.Second,
 	}
-	return nil, unimplemented("ResyncSession", "issue 5, sessions")
+	if err := p.Registry.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			p.Log.Warn("register health metrics", slog.String("error", err.Error()))
+		}
+	}
 }

@@ -33,8 +33,8 @@ type syncServer struct {
 	enabled     bool
 	defaultRate int
 	now         func() time.Time
-	// commands serves WatchCommands and CompleteCommand (sessions issue).
-	chatsyncv1connect.UnimplementedSyncServiceHandler
+	// commandServer serves WatchCommands and CompleteCommand (commands.go).
+	*commandServer
 }
 
 var _ chatsyncv1connect.SyncServiceHandler = (*syncServer)(nil)
@@ -135,20 +135,4 @@ func (s *syncServer) GetSyncBatch(ctx context.Context, req *chatsyncv1.GetSyncBa
 		return nil, toConnect(err)
 	}
 	return &chatsyncv1.GetSyncBatchResponse{Batch: batchToProto(b)}, nil
-}
-
-// WatchCommands and CompleteCommand resolve the session first, so another
-// workspace's session is not_found whatever the implementation does next.
-func (s *syncServer) WatchCommands(ctx context.Context, req *chatsyncv1.WatchCommandsRequest, _ *connect.ServerStream[chatsyncv1.WatchCommandsResponse]) error {
-	if _, err := s.sessionOf(ctx, req.GetSessionId()); err != nil {
-		return toConnect(err)
-	}
-	return unimplemented("WatchCommands", "issue 5, sessions")
-}
-
-func (s *syncServer) CompleteCommand(ctx context.Context, req *chatsyncv1.CompleteCommandRequest) (*chatsyncv1.CompleteCommandResponse, error) {
-	if _, err := s.sessionOf(ctx, req.GetSessionId()); err != nil {
-		return nil, toConnect(err)
-	}
-	return nil, unimplemented("CompleteCommand", "issue 5, sessions")
 }

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/store"
+)
+
+// healthWindow is the window of GetSessionHealth's rates and of the
+// /metrics figures computed from sync_batches.
+const healthWindow = time.Hour
+
+// GetSessionHealth reports the seed's health figures of a session, from
+// the session row (status, sync) and its sync_batches (queue, performance
+// over the last hour).
+func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.GetSessionHealthRequest) (*chatsyncv1.GetSessionHealthResponse, error) {
+	sess, err := s.session(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.store.SessionBatchFigures(ctx, sess.ID, s.now().Add(-healthWindow))
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	h := &chatsyncv1.SessionHealth{
+		Status: sessionStatuses[sess.Status],
+		Sync: &chatsyncv1.SyncHealth{
+			LastSyncTime: ts(sess.LastSyncAt), TotalSynced: sess.TotalSynced,
+			SyncStatus: syncStatuses[sess.SyncStatus], LastError: sess.LastError,
+		},
+		Queue:       &chatsyncv1.QueueHealth{Depth: f.Pending, FailedJobs: f.Failed, ProcessingRate: processingRate(f)},
+		Performance: performance(f),
+	}
+	return &chatsyncv1.GetSessionHealthResponse{SessionId: req.GetSessionId(), Health: h}, nil
+}
+
+// processingRate is finished batches per minute over the window.
+func processingRate(f store.BatchFigures) float64 {
+	return float64(f.Finished()) / healthWindow.Minutes()
+}
+
+func ratios(f store.BatchFigures) (success, failure float64) {
+	if n := f.Finished(); n > 0 {
+		return float64(f.Completed) / float64(n), float64(f.Failed) / float64(n)
+	}
+	return 0, 0
+}
+
+func performance(f store.BatchFigures) *chatsyncv1.PerformanceHealth {
+	success, failure := ratios(f)
+	return &chatsyncv1.PerformanceHealth{
+		AvgSyncDuration: durationpb.New(f.AvgDuration), SuccessRate: success, ErrorRate: failure,
+		Window: durationpb.New(healthWindow),
+	}
+}
