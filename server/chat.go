@@ -193,7 +193,10 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 	}
 	defer sub.Close()
 	// A heartbeat right away sends the headers: the client knows the
-	// subscription is live before the first event.
+	// subscription is live before the first event. After that one goes
+	// out whenever nothing was sent for s.heartbeat, counted from the last
+	// message sent, not the last event read: events the session filter
+	// drops must not keep a filtered stream silent.
 	heartbeat := func() error {
 		return stream.Send(&chatsyncv1.StreamChatUpdatesResponse{
 			EventTime: ts(time.Now()), Event: &chatsyncv1.StreamChatUpdatesResponse_Heartbeat{Heartbeat: &chatsyncv1.Heartbeat{}},
@@ -202,8 +205,9 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 	if err := heartbeat(); err != nil {
 		return nil
 	}
+	idle := time.Now().Add(s.heartbeat)
 	for {
-		wait, cancel := context.WithTimeout(ctx, s.heartbeat)
+		wait, cancel := context.WithDeadline(ctx, idle)
 		ev, err := sub.Next(wait)
 		cancel()
 		switch {
@@ -214,6 +218,7 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 			if err := heartbeat(); err != nil {
 				return nil
 			}
+			idle = time.Now().Add(s.heartbeat)
 			continue
 		case errors.Is(err, events.ErrSlow):
 			return connect.NewError(connect.CodeUnavailable, errors.New("stream fell behind: reconnect with the last event_id as resume_token"))
@@ -232,6 +237,7 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 		if err := stream.Send(msg); err != nil {
 			return nil
 		}
+		idle = time.Now().Add(s.heartbeat)
 	}
 }
 

@@ -489,3 +489,34 @@ func (b bearerToken) WrapStreamingClient(next connect.StreamingClientFunc) conne
 func (b bearerToken) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
 }
+
+// TestFilteredStreamStillGetsHeartbeats: events of other sessions flow
+// without pause, none pass the filter, and heartbeats still go out: idle
+// time counts from the last message sent, not the last event read.
+func TestFilteredStreamStillGetsHeartbeats(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) { p.Heartbeat = 50 * time.Millisecond }})
+	a := newTenant(t, env, "a", chatsync.ProviderWebJS, chatsync.ProviderWebJS)
+	s := openStream(t, env.Clients(a.token), &chatsyncv1.StreamChatUpdatesRequest{SessionIds: []string{fmt.Sprint(a.sessions[1].ID)}})
+	pub := events.NewPublisher(env.Redis, 0)
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	defer cancel()
+	busy := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := pub.Publish(ctx, chatEvent(a.ws, a.sessions[0].ID, "other session")); err != nil && ctx.Err() == nil {
+				busy <- err
+				return
+			}
+		}
+		busy <- nil
+	}()
+	for i := range 3 {
+		if m := s.recv(t); m.GetHeartbeat() == nil {
+			t.Fatalf("message %d = %v, want only heartbeats", i, m)
+		}
+	}
+	cancel()
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+}
