@@ -22,8 +22,9 @@ import (
 // DefaultRetention is how many events a workspace's stream keeps for resume.
 const DefaultRetention = 10000
 
-// ErrTooOld means a resume token is older than the retained events: events
-// may have been dropped in between, so the client must reload.
+// ErrTooOld means a resume token cannot resume without a possible gap: it
+// is older than the retained events, or the stream it came from is gone
+// (Redis restarted or was flushed). The client must reload.
 var ErrTooOld = errors.New("resume token is older than the retained events")
 
 // ErrBadToken means a resume token is not an event ID.

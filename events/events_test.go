@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
 )
@@ -169,12 +171,63 @@ func TestResumeTokens(t *testing.T) {
 			t.Fatalf("token %q: %v, want ErrBadToken", bad, err)
 		}
 	}
-	// A token for a workspace with no events yet resumes from nothing.
-	s, err := h.Subscribe(ctx, 3, "1-0")
+	// A token the stream never held cannot resume without a possible gap:
+	// the stream is gone (Redis restarted or flushed), or it is newer than
+	// the token's stream.
+	for _, tt := range []struct {
+		name  string
+		ws    int64
+		token string
+	}{{"no stream", 3, "1-0"}, {"newer than the stream", 1, "99999999999999-0"}} {
+		if _, err := h.Subscribe(ctx, tt.ws, tt.token); !errors.Is(err, events.ErrTooOld) {
+			t.Fatalf("%s: %v, want ErrTooOld", tt.name, err)
+		}
+	}
+	// The newest event's ID resumes with nothing missed.
+	last, _ := pub.Publish(ctx, chatEvent(1, "last"))
+	s, err := h.Subscribe(ctx, 1, last[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	defer s.Close()
+	live, _ := pub.Publish(ctx, chatEvent(1, "live"))
+	if e := next(t, s); e.ID != live[0] {
+		t.Fatalf("after resuming from the newest: %+v", e)
+	}
+}
+
+func TestUndecodableEventsAreSkipped(t *testing.T) {
+	rdb := testRedis(t)
+	pub := events.NewPublisher(rdb, 0)     // default retention
+	h := events.NewHub(rdb, quiet(), 0, 0) // default buffer and poll
+	startHub(t, h)
+	waitRunning(t, h)
+	ctx := t.Context()
+	if ids, err := pub.Publish(ctx); err != nil || ids != nil {
+		t.Fatalf("Publish() = %v, %v", ids, err)
+	}
+	first, _ := pub.Publish(ctx, chatEvent(1, "first"))
+	s, err := h.Subscribe(ctx, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// A foreign writer's garbage lands between two events.
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "chatsync:events:{1}", Values: map[string]any{"e": "{not json"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := pub.Publish(ctx, chatEvent(1, "good"))
+	if e := next(t, s); e.ID != good[0] {
+		t.Fatalf("live: %+v, want the good event", e)
+	}
+	r, err := h.Subscribe(ctx, 1, first[0])
+	if err != nil {
+		t.Fatalf("resume across garbage: %v", err)
+	}
+	defer r.Close()
+	if e := next(t, r); e.ID != good[0] {
+		t.Fatalf("resumed: %+v, want the good event", e)
+	}
 }
 
 func TestSlowSubscriberIsDroppedAlone(t *testing.T) {

@@ -334,20 +334,31 @@ func (h *Hub) remove(s *Subscription) {
 	}
 }
 
-// backlog reads the events in (from, upTo], refusing a token older than the oldest retained event.
+// backlog reads the events in (from, upTo]. It refuses (ErrTooOld) a
+// token it cannot resume from without a possible gap: one older than the
+// oldest retained event, or one the stream never held because the stream
+// is gone or newer than the token's (Redis restarted or was flushed; the
+// embedded mode's in-process Redis does that on every restart).
 func (h *Hub) backlog(ctx context.Context, ws int64, raw string, from streamID, upTo string) ([]chatsync.Event, error) {
-	first, err := h.rdb.XRangeN(ctx, streamKey(ws), "-", "+", 1).Result()
-	if err != nil {
+	pipe := h.rdb.Pipeline()
+	firstCmd := pipe.XRangeN(ctx, streamKey(ws), "-", "+", 1)
+	lastCmd := pipe.XRevRangeN(ctx, streamKey(ws), "+", "-", 1)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read event stream: %w", err)
 	}
-	if len(first) == 0 {
-		return nil, nil
+	first, last := firstCmd.Val(), lastCmd.Val()
+	if len(first) == 0 || len(last) == 0 {
+		return nil, ErrTooOld
 	}
 	oldest, err := parseID(first[0].ID)
 	if err != nil {
 		return nil, err
 	}
-	if from.less(oldest) {
+	newest, err := parseID(last[0].ID)
+	if err != nil {
+		return nil, err
+	}
+	if from.less(oldest) || newest.less(from) {
 		return nil, ErrTooOld
 	}
 	msgs, err := h.rdb.XRange(ctx, streamKey(ws), "("+raw, upTo).Result()
@@ -359,7 +370,10 @@ func (h *Hub) backlog(ctx context.Context, ws int64, raw string, from streamID, 
 		payload, _ := m.Values["e"].(string)
 		ev, err := decode(m.ID, payload)
 		if err != nil {
-			return nil, err
+			// As live delivery does: one bad entry must not make every
+			// resume past it fail.
+			h.log.ErrorContext(ctx, "skip undecodable event", slog.Int64("workspace_id", ws), slog.String("error", err.Error()))
+			continue
 		}
 		out = append(out, ev)
 	}
