@@ -12,7 +12,7 @@ import { ChatType, ParticipantRole } from "../../src/gen/chatsync/v1/chat_pb";
 import { SessionService } from "../../src/gen/chatsync/v1/session_service_pb";
 import { Provider, type Session } from "../../src/gen/chatsync/v1/session_pb";
 import { SyncService } from "../../src/gen/chatsync/v1/sync_service_pb";
-import { BatchKind, BatchStatus, SyncChatSchema, type SyncChat } from "../../src/gen/chatsync/v1/sync_pb";
+import { BatchKind, BatchStatus, SyncChatSchema, type SendCommand, type SyncChat } from "../../src/gen/chatsync/v1/sync_pb";
 import { createSigningFetch } from "../../../sidecar/webjs/src/signing.js";
 
 export { ChatType, Provider, BatchKind };
@@ -141,4 +141,38 @@ export async function push(s: SidecarSession, chats: SyncChat[], kind: BatchKind
   if (res.status !== BatchStatus.QUEUED || res.acceptedCount !== chats.length || res.rejected.length > 0) {
     throw new Error(`SyncBatch ${batchId}: status ${BatchStatus[res.status]}, accepted ${res.acceptedCount}/${chats.length}, rejected ${JSON.stringify(res.rejected)}`);
   }
+}
+
+// A sidecar's command channel played by the test: it watches the session's
+// commands (WatchCommands, signed) and completes each send with a new
+// WhatsApp message ID. attached resolves once the server counts it as
+// connected (its first heartbeat).
+export interface FakeSidecar {
+  attached: Promise<void>;
+  sent: SendCommand[];
+  stop(): void;
+}
+
+export function watchCommands(s: SidecarSession): FakeSidecar {
+  const ac = new AbortController();
+  const sent: SendCommand[] = [];
+  let onAttached!: () => void;
+  let onFailed!: (e: unknown) => void;
+  const attached = new Promise<void>((ok, fail) => ((onAttached = ok), (onFailed = fail)));
+  void (async () => {
+    try {
+      for await (const res of s.sync.watchCommands({ sessionId: s.session.id }, { signal: ac.signal })) {
+        onAttached();
+        const cmd = res.command;
+        if (cmd?.command.case !== "send") continue;
+        sent.push(cmd.command.value);
+        const messageId = `3EB0${uniq()}${uniq()}`.toUpperCase();
+        await s.sync.completeCommand({ sessionId: s.session.id, commandId: cmd.commandId, messageId });
+      }
+    } catch (e) {
+      onFailed(e);
+      if (!ac.signal.aborted) console.error("fake sidecar stopped:", e);
+    }
+  })();
+  return { attached, sent, stop: () => ac.abort() };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describeError } from "./errors";
+import { describeError, describeSendError } from "./errors";
 
 describe("describeError", () => {
   const cases: [Code, RegExp][] = [
@@ -40,5 +40,20 @@ describe("describeError", () => {
     const net = new ConnectError("Failed to fetch", Code.Unknown, undefined, undefined, new TypeError("Failed to fetch"));
     expect(describeError(net).message).toMatch(/Cannot reach the server/);
     expect(describeError(new Error("boom")).message).toBe("Something went wrong talking to the server.");
+  });
+});
+
+describe("describeSendError", () => {
+  it("shows why no provider could send", () => {
+    const e = new ConnectError("no provider could send the message; tried webjs (session 3): no sidecar is attached", Code.Unavailable);
+    expect(describeSendError(e)).toEqual({
+      code: Code.Unavailable,
+      message: "The message was not sent: no provider could send the message; tried webjs (session 3): no sidecar is attached",
+    });
+  });
+
+  it("falls back to the generic texts for other codes and bare unavailable", () => {
+    expect(describeSendError(new ConnectError("", Code.Unavailable)).message).toBe("The message was not sent.");
+    expect(describeSendError(new ConnectError("x", Code.NotFound)).message).toMatch(/^Not found/);
   });
 });

@@ -65,6 +65,17 @@ function isNetworkFailure(err: ConnectError): boolean {
   return err.code === Code.Unknown && err.cause instanceof TypeError;
 }
 
+// describeSendError is describeError for SendMessage, whose unavailable
+// names every provider it tried and why (no sidecar attached, no backup
+// session, …): that is the one thing the person can act on.
+export function describeSendError(e: unknown): ReadableError {
+  const err = ConnectError.from(e);
+  if (err.code === Code.Unavailable) {
+    return { code: err.code, message: withDetail("The message was not sent", err) };
+  }
+  return describeError(err);
+}
+
 export function errorMessage(e: unknown): string {
   return describeError(e).message;
 }
