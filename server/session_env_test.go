@@ -173,10 +173,12 @@ func dispatch(cli *whatsmeow.Client, evt any) {
 
 // signedSync is a SyncService client signing as a session's sidecar.
 func signedSync(env *servertest.Env, sess chatsync.Session, opts ...connect.ClientOption) chatsyncv1connect.SyncServiceClient {
-	hc := &http.Client{Transport: &client.Transport{
-		Base: env.HTTP.Transport, SessionID: strconv.FormatInt(sess.ID, 10),
-		Secret: env.Keys.SidecarSecret(sess.ID, []byte("nonce")),
-	}}
+	return signedWith(env, sess, env.Keys.SidecarSecret(sess.ID, []byte("nonce")), opts...)
+}
+
+// signedWith signs with a given secret.
+func signedWith(env *servertest.Env, sess chatsync.Session, secret string, opts ...connect.ClientOption) chatsyncv1connect.SyncServiceClient {
+	hc := &http.Client{Transport: &client.Transport{Base: env.HTTP.Transport, SessionID: strconv.FormatInt(sess.ID, 10), Secret: secret}}
 	return chatsyncv1connect.NewSyncServiceClient(hc, env.URL, opts...)
 }
 
