@@ -295,3 +295,25 @@ func TestStoppingTheHubEndsSubscriptions(t *testing.T) {
 		t.Fatal("subscribed to a stopped hub")
 	}
 }
+
+func TestNextUntilGivesUpWhenIdle(t *testing.T) {
+	rdb := testRedis(t)
+	h := events.NewHub(rdb, quiet(), 4, time.Minute)
+	startHub(t, h)
+	waitRunning(t, h)
+	s, err := h.Subscribe(t.Context(), 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	idle := make(chan time.Time, 1)
+	idle <- time.Now()
+	if _, err := s.NextUntil(t.Context(), idle); !errors.Is(err, events.ErrIdle) {
+		t.Fatalf("NextUntil with a fired idle channel: %v, want ErrIdle", err)
+	}
+	ids, _ := events.NewPublisher(rdb, 0).Publish(t.Context(), chatEvent(1, "x"))
+	ev, err := s.NextUntil(t.Context(), nil)
+	if err != nil || ev.ID != ids[0] {
+		t.Fatalf("NextUntil = %+v, %v", ev, err)
+	}
+}

@@ -415,9 +415,19 @@ func (s *Subscription) end(err error) {
 	})
 }
 
+// ErrIdle is NextUntil's answer when its idle channel fires first.
+var ErrIdle = errors.New("no event before the idle deadline")
+
 // Next returns the next event in stream order, blocking until one arrives,
 // the subscription ends (ErrSlow, ErrStopped) or ctx is done.
 func (s *Subscription) Next(ctx context.Context) (chatsync.Event, error) {
+	return s.NextUntil(ctx, nil)
+}
+
+// NextUntil is Next that also gives up with ErrIdle when idle fires (a
+// timer's channel; nil never fires). Streams wait with one reusable timer
+// instead of a deadline context per event.
+func (s *Subscription) NextUntil(ctx context.Context, idle <-chan time.Time) (chatsync.Event, error) {
 	for {
 		s.mu.Lock()
 		if len(s.pending) > 0 {
@@ -451,6 +461,8 @@ func (s *Subscription) Next(ctx context.Context) (chatsync.Event, error) {
 			return chatsync.Event{}, err
 		case <-ctx.Done():
 			return chatsync.Event{}, ctx.Err()
+		case <-idle:
+			return chatsync.Event{}, ErrIdle
 		}
 	}
 }

@@ -205,20 +205,19 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 	if err := heartbeat(); err != nil {
 		return nil
 	}
-	idle := time.Now().Add(s.heartbeat)
+	idle := time.NewTimer(s.heartbeat)
+	defer idle.Stop()
 	for {
-		wait, cancel := context.WithDeadline(ctx, idle)
-		ev, err := sub.Next(wait)
-		cancel()
+		ev, err := sub.NextUntil(ctx, idle.C)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
 			return nil // the client went away
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, events.ErrIdle):
 			if err := heartbeat(); err != nil {
 				return nil
 			}
-			idle = time.Now().Add(s.heartbeat)
+			idle.Reset(s.heartbeat)
 			continue
 		case errors.Is(err, events.ErrSlow):
 			return connect.NewError(connect.CodeUnavailable, errors.New("stream fell behind: reconnect with the last event_id as resume_token"))
@@ -237,7 +236,7 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 		if err := stream.Send(msg); err != nil {
 			return nil
 		}
-		idle = time.Now().Add(s.heartbeat)
+		idle.Reset(s.heartbeat)
 	}
 }
 
