@@ -132,3 +132,40 @@ func assertEveryRPCListed(t *testing.T) {
 		t.Errorf("allRPCs has %d entries, the services %d RPCs", len(allRPCs), n)
 	}
 }
+
+// TestTokensAreHashedAndRevocable: the database holds only the SHA-256 of
+// a token, and a revoked token is refused on the very next call.
+func TestTokensAreHashedAndRevocable(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB})
+	ws, token := env.Workspace(t, "tokens")
+	var plain, hashed int
+	db := env.Store.DB().DB
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM api_tokens WHERE position($1::bytea in token_hash) > 0 OR name = $2", []byte(token), token).Scan(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM api_tokens WHERE token_hash = sha256($1::bytea) AND workspace_id = $2", []byte(token), ws).Scan(&hashed); err != nil {
+		t.Fatal(err)
+	}
+	if plain != 0 || hashed != 1 {
+		t.Fatalf("rows holding the plain token: %d, rows holding its SHA-256: %d", plain, hashed)
+	}
+	for _, p := range servertest.Protocols {
+		if _, err := env.Clients(token, p.Opts...).Session.ListSessions(t.Context(), &chatsyncv1.ListSessionsRequest{}); err != nil {
+			t.Fatalf("%s: live token refused: %v", p.Name, err)
+		}
+	}
+	if err := env.Store.RevokeToken(t.Context(), ws, token); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range servertest.Protocols {
+		for _, rpc := range allRPCs {
+			t.Run(p.Name+"/"+rpc.name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				if err := rpc.do(ctx, env.Clients(token, p.Opts...), "1", "1"); connect.CodeOf(err) != connect.CodeUnauthenticated {
+					t.Fatalf("revoked token: %v, want unauthenticated", err)
+				}
+			})
+		}
+	}
+}
