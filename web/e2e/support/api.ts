@@ -61,17 +61,20 @@ export interface SidecarSession {
   sync: Client<typeof SyncService>;
 }
 
+export function signedSyncClient(sessionId: string, secret: string): Client<typeof SyncService> {
+  return createClient(SyncService, createConnectTransport({ baseUrl: serverURL(), fetch: createSigningFetch({ sessionId, secret }) }));
+}
+
 export async function createSidecarSession(displayName: string, provider: Provider = Provider.WEBJS): Promise<SidecarSession> {
   const res = await sessionClient().createSession({ displayName, provider });
   if (!res.session || !res.sidecarSecret) throw new Error("CreateSession returned no session or secret");
-  const sync = createClient(
-    SyncService,
-    createConnectTransport({
-      baseUrl: serverURL(),
-      fetch: createSigningFetch({ sessionId: res.session.id, secret: res.sidecarSecret }),
-    }),
-  );
-  return { session: res.session, secret: res.sidecarSecret, sync };
+  return { session: res.session, secret: res.sidecarSecret, sync: signedSyncClient(res.session.id, res.sidecarSecret) };
+}
+
+// The workspace's session with this display name, if any.
+export async function sessionNamed(displayName: string): Promise<Session | undefined> {
+  const res = await sessionClient().listSessions({ pageSize: 200 });
+  return res.sessions.find((s) => s.displayName === displayName);
 }
 
 let seq = 0;

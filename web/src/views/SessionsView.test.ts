@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
 import { Provider, SessionSchema, SessionStatus, type Session } from "../gen/chatsync/v1/session_pb";
-import { SessionService, type CreateSessionRequest } from "../gen/chatsync/v1/session_service_pb";
+import { SessionService, type CreateSessionRequest, type UpdateSessionRequest } from "../gen/chatsync/v1/session_service_pb";
 import { session } from "../test/fixtures";
 import { mountWith, settle } from "../test/mount";
 import SessionsView from "./SessionsView.vue";
@@ -32,6 +32,14 @@ function server(opts: { unimplemented?: boolean; deleteBusy?: boolean } = {}) {
       rotateSessionSecret(req) {
         calls.push({ method: "rotate", req });
         return { sidecarSecret: "b".repeat(64) };
+      },
+      updateSession(req) {
+        calls.push({ method: "update", req });
+        if (req.displayName === "taken") throw new ConnectError("display_name: value length must be at most 100 characters", Code.InvalidArgument);
+        const i = sessions.findIndex((s) => s.id === req.sessionId);
+        const s = create(SessionSchema, { ...sessions[i], displayName: req.displayName ?? sessions[i].displayName, syncConfig: req.syncConfig ?? sessions[i].syncConfig });
+        sessions = sessions.map((x, j) => (j === i ? s : x));
+        return { session: s };
       },
       resyncSession(req) {
         calls.push({ method: "resync", req });
@@ -147,5 +155,46 @@ describe("SessionsView", () => {
     w = await mountWith(SessionsView, { transport: server({ unimplemented: true }).transport });
     await settle();
     expect(w.get('[role="alert"]').text()).toBe("This is not available yet on this server.");
+  });
+
+  it("renames a session and changes its sync config, sending only what changed", async () => {
+    const srv = server();
+    w = await mountWith(SessionsView, { transport: srv.transport });
+    await settle();
+    await button("Edit Sales").trigger("click");
+    const form = w.get('form[aria-labelledby="edit-title-2"]');
+    await form.get("#edit-name-2").setValue("Sales EU");
+    await form.trigger("submit");
+    await settle();
+    let req = srv.calls.at(-1)!.req as UpdateSessionRequest;
+    expect(req).toMatchObject({ sessionId: "2", displayName: "Sales EU" });
+    expect(req.syncConfig).toBeUndefined();
+    expect(rows()[1].text()).toContain("Sales EU");
+    expect(rows()[1].text()).toContain("Changes saved.");
+    expect(w.find('form[aria-labelledby="edit-title-2"]').exists()).toBe(false);
+
+    await button("Edit Sales EU").trigger("click");
+    await w.get("#edit-max-chats-2").setValue(500);
+    await w.get("#edit-window-2").setValue(30);
+    await w.get('form[aria-labelledby="edit-title-2"]').trigger("submit");
+    await settle();
+    req = srv.calls.at(-1)!.req as UpdateSessionRequest;
+    expect(req).toMatchObject({ sessionId: "2", syncConfig: { maxChats: 500, syncWindowDays: 30 } });
+    expect(req.displayName).toBeUndefined();
+  });
+
+  it("keeps the edit form open with the reason when the server refuses", async () => {
+    const srv = server();
+    w = await mountWith(SessionsView, { transport: srv.transport });
+    await settle();
+    await button("Edit Sales").trigger("click");
+    await w.get("#edit-name-2").setValue("taken");
+    await w.get('form[aria-labelledby="edit-title-2"]').trigger("submit");
+    await settle();
+    expect(w.get('form[aria-labelledby="edit-title-2"] [role="alert"]').text()).toContain("The request was not valid: display_name");
+    const updates = srv.calls.filter((c) => c.method === "update").length;
+    await button("Cancel").trigger("click");
+    expect(w.find('form[aria-labelledby="edit-title-2"]').exists()).toBe(false);
+    expect(srv.calls.filter((c) => c.method === "update")).toHaveLength(updates);
   });
 });
