@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/uptrace/bun"
+	"go.mau.fi/whatsmeow/store/sqlstore"
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
@@ -31,6 +32,7 @@ import (
 	"github.com/chatsync/chatsync/web"
 	"github.com/chatsync/chatsync/worker"
 	"github.com/chatsync/chatsync/worker/tasks"
+	"github.com/chatsync/chatsync/worker/wa"
 )
 
 // Main is a running chatsync process (wtf's Main): Open connects and
@@ -47,6 +49,8 @@ type Main struct {
 	keys     server.Keys
 	registry *prometheus.Registry
 	queue    *asynq.Client
+	// devices is whatsmeow's device store, in the same database.
+	devices *sqlstore.Container
 
 	listener net.Listener
 	httpSrv  *http.Server
@@ -98,6 +102,13 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	if m.keys, err = server.NewKeys(key); err != nil {
+		return err
+	}
+	dialect := wa.DialectSQLite
+	if m.store.Postgres() {
+		dialect = wa.DialectPostgres
+	}
+	if m.devices, err = wa.OpenContainer(ctx, m.db.DB, dialect, m.log.With(slog.String("component", "whatsmeow"))); err != nil {
 		return err
 	}
 	m.registry = prometheus.NewRegistry()
@@ -247,6 +258,27 @@ func (m *Main) startWorker(ctx context.Context) error {
 	}
 	m.wg.Add(1)
 	go func() { defer m.wg.Done(); sw.Run(ctx) }()
+	return m.startSupervisor(ctx, pub)
+}
+
+// startSupervisor runs the paired whatsmeow sessions this process leases.
+func (m *Main) startSupervisor(ctx context.Context, pub *events.Publisher) error {
+	log := m.log.With(slog.String("component", "whatsmeow"))
+	host, _ := os.Hostname()
+	sup, err := wa.NewSupervisor(wa.SupervisorParams{
+		Store: m.store, Devices: m.devices, Redis: m.rdb, Sink: wa.NewSink(m.store, m.queue, pub, log), Log: log,
+		Owner: wa.NewOwnerID("worker-" + host),
+	})
+	if err != nil {
+		return err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := sup.Run(ctx); err != nil {
+			m.log.ErrorContext(ctx, "whatsmeow supervisor stopped", slog.String("error", err.Error()))
+		}
+	}()
 	return nil
 }
 
@@ -259,10 +291,19 @@ func (m *Main) startServer(ctx context.Context) error {
 			m.log.ErrorContext(ctx, "event hub stopped", slog.String("error", err.Error()))
 		}
 	}()
+	pub := events.NewPublisher(m.rdb, m.cfg.EventRetention)
+	waLog := m.log.With(slog.String("component", "whatsmeow"))
+	mgr, err := wa.NewManager(wa.ManagerParams{
+		Store: m.store, Devices: m.devices, Redis: m.rdb, Sink: wa.NewSink(m.store, m.queue, pub, waLog), Log: waLog,
+	})
+	if err != nil {
+		return err
+	}
 	h, err := server.Handler(server.Params{
 		Store: m.store, Queue: m.queue, QueueRedis: m.redisOpt, Redis: m.rdb, Hub: hub, Keys: m.keys, Log: m.log,
 		Registry: m.registry, OperatorToken: m.OperatorToken, SyncEnabled: m.cfg.SyncEnabled,
 		SyncRatePerMinute: m.cfg.SyncRatePerMinute, Web: web.Dist(),
+		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
 	})
 	if err != nil {
 		return err

@@ -4,10 +4,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatsync/chatsync/server"
 )
 
 // Config is everything chatsync reads from its environment, validated once.
@@ -32,6 +35,9 @@ type Config struct {
 	SweepInterval     time.Duration
 	SweepGrace        time.Duration
 	ShutdownTimeout   time.Duration
+	// MetaBaseURL is Meta's Graph API with its version, for meta_cloud
+	// sessions (CHATSYNC_META_BASE_URL).
+	MetaBaseURL string
 }
 
 // Embedded reports whether chatsync runs on embedded SQLite and Redis.
@@ -57,6 +63,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		LogFormat:      getenv("CHATSYNC_LOG_FORMAT"),
 		LogLevel:       or(getenv("CHATSYNC_LOG_LEVEL"), "info"),
 		Role:           or(getenv("CHATSYNC_ROLE"), "all"),
+		MetaBaseURL:    or(getenv("CHATSYNC_META_BASE_URL"), server.DefaultMetaBaseURL),
 	}
 	var errs []error
 	boolVar := func(key string, def bool) bool {
@@ -132,6 +139,9 @@ func (c Config) validate() error {
 	}
 	if !c.Embedded() && len(c.SecretKey) == 0 {
 		errs = append(errs, errors.New("CHATSYNC_SECRET_KEY is required with DATABASE_URL (every replica must derive the same sidecar secrets); generate one with `openssl rand -hex 32`"))
+	}
+	if u, err := url.Parse(c.MetaBaseURL); c.MetaBaseURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("CHATSYNC_META_BASE_URL: %q is not an http(s) URL like %s", c.MetaBaseURL, server.DefaultMetaBaseURL))
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

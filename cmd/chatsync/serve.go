@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+
+	"github.com/chatsync/chatsync/worker/wa"
 )
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -26,6 +28,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// Once per process, before any whatsmeow client runs (see
+	// wa.SetupSignalLogger).
+	wa.SetupSignalLogger(log)
 	m := NewMain(cfg, log)
 	defer func() {
 		if err := m.Close(); err != nil {
