@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/chatsync/chatsync"
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/store"
+)
+
+func TestToConnect(t *testing.T) {
+	secret := errors.New("pq: connection refused to 10.0.0.7")
+	tests := []struct {
+		name string
+		err  error
+		want connect.Code
+	}{
+		{"connect error kept", connect.NewError(connect.CodeOutOfRange, errors.New("x")), connect.CodeOutOfRange},
+		{"canceled", fmt.Errorf("load: %w", context.Canceled), connect.CodeCanceled},
+		{"deadline", fmt.Errorf("load: %w", context.DeadlineExceeded), connect.CodeDeadlineExceeded},
+		{"not found", fmt.Errorf("chat 1: %w", store.ErrNotFound), connect.CodeNotFound},
+		{"conflict", fmt.Errorf("insert: %w", store.ErrConflict), connect.CodeAlreadyExists},
+		{"busy", fmt.Errorf("delete: %w", store.ErrBusy), connect.CodeFailedPrecondition},
+		{"not paired", fmt.Errorf("send: %w", chatsync.ErrNotPaired), connect.CodeFailedPrecondition},
+		{"provider down", fmt.Errorf("send: %w", chatsync.ErrProviderUnavailable), connect.CodeUnavailable},
+		{"internal", secret, connect.CodeInternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := toConnect(tt.err)
+			if connect.CodeOf(got) != tt.want {
+				t.Fatalf("code = %v, want %v", connect.CodeOf(got), tt.want)
+			}
+			if strings.Contains(got.Error(), "10.0.0.7") {
+				t.Fatalf("internal detail reaches the wire: %v", got)
+			}
+		})
+	}
+	if toConnect(nil) != nil {
+		t.Fatal("toConnect(nil) is not nil")
+	}
+	var ie internalError
+	if !errors.As(toConnect(secret), &ie) || !errors.Is(ie, secret) || ie.Error() != "internal error" {
+		t.Fatal("the cause of an internal error is not kept for the log")
+	}
+}
+
+// TestEventToProtoSkipsEventsWithoutBody: an event whose body is missing
+// (or of a type the server does not know) renders as nothing, never as an
+// empty message.
+func TestEventToProtoSkipsEventsWithoutBody(t *testing.T) {
+	for _, typ := range []chatsync.EventType{
+		chatsync.EventChatUpserted, chatsync.EventMessageAdded, chatsync.EventSessionStatus,
+		chatsync.EventSyncProgress, chatsync.EventSyncFailed, "something_new",
+	} {
+		if m := eventToProto(chatsync.Event{ID: "1-0", Type: typ, SessionID: 1}); m != nil {
+			t.Errorf("%s without a body rendered as %v", typ, m)
+		}
+	}
+}
+
+func TestEnumConversions(t *testing.T) {
+	for r, want := range map[chatsyncv1.ParticipantRole]chatsync.Role{
+		chatsyncv1.ParticipantRole_PARTICIPANT_ROLE_UNSPECIFIED: chatsync.RoleMember,
+		chatsyncv1.ParticipantRole_PARTICIPANT_ROLE_ADMIN:       chatsync.RoleAdmin,
+		chatsyncv1.ParticipantRole_PARTICIPANT_ROLE_SUPERADMIN:  chatsync.RoleSuperAdmin,
+	} {
+		if got := roleFromProto(r); got != want {
+			t.Errorf("roleFromProto(%v) = %q, want %q", r, got, want)
+		}
+	}
+	if got := mediaFromProto(chatsyncv1.MediaType(99)); got != chatsync.MediaOther {
+		t.Errorf("unknown media type = %q, want other", got)
+	}
+	if got := providerFromProto(chatsyncv1.Provider_PROVIDER_UNSPECIFIED); got != "" {
+		t.Errorf("unspecified provider = %q", got)
+	}
+	if got := chatTypeFromProto(chatsyncv1.ChatType_CHAT_TYPE_UNSPECIFIED); got != "" {
+		t.Errorf("unspecified chat type = %q", got)
+	}
+	if batchKindFromProto(chatsyncv1.BatchKind_BATCH_KIND_LIVE) != chatsync.BatchLive || batchKindToProto("x") != chatsyncv1.BatchKind_BATCH_KIND_UNSPECIFIED {
+		t.Error("batch kind conversions")
+	}
+}
