@@ -1,0 +1,119 @@
+package chats_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/events"
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/store/storetest"
+	"github.com/chatsync/chatsync/worker"
+	"github.com/chatsync/chatsync/worker/tasks"
+)
+
+// BenchmarkRealtime measures the latency from a worker's commit to a
+// client's receipt with BENCH_SUBSCRIBERS (default 100; the recorded run
+// uses 1,000) StreamChatUpdates streams open on one server process, each
+// client on its own HTTP/2 connection. One iteration is one live batch (a
+// chat with a message) processed by chatsync's worker; the latency of a
+// subscriber is its receipt time of the chat_upserted event minus the
+// event's time, which the worker stamps right after the chunk committed.
+// It also reports the server process's RSS idle and with the streams open.
+func BenchmarkRealtime(b *testing.B) {
+	subs := envInt("BENCH_SUBSCRIBERS", 100)
+	rdb := flushRedis(b)
+	dsn := storetest.PostgresURL(b)
+	st := open(b, dsn)
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	ws, _, err := st.EnsureWorkspace(ctx, "realtime")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, err := st.CreateSession(ctx, store.NewSession{WorkspaceID: ws.ID, DisplayName: "live", Provider: chatsync.ProviderWebJS, SecretNonce: []byte("n")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := fmt.Sprint("realtime-", time.Now().UnixNano())
+	if _, err := st.CreateToken(ctx, ws.ID, "bench", token); err != nil {
+		b.Fatal(err)
+	}
+	srv := startServer(b, dsn)
+	idle := srv.rssMB(b)
+
+	results := make(chan time.Duration, subs)
+	for i := range subs {
+		c := chatsyncv1connect.NewChatServiceClient(h2c(), srv.URL, connect.WithInterceptors(bearer(token)))
+		stream, err := c.StreamChatUpdates(ctx, &chatsyncv1.StreamChatUpdatesRequest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The first message is the heartbeat that says the subscription
+		// is live.
+		if !stream.Receive() || stream.Msg().GetHeartbeat() == nil {
+			b.Fatalf("stream %d did not start: %v", i, stream.Err())
+		}
+		go func() {
+			defer stream.Close()
+			for stream.Receive() {
+				if m := stream.Msg(); m.GetChatUpserted() != nil {
+					results <- time.Since(m.GetEventTime().AsTime())
+				}
+			}
+		}()
+	}
+	streams := srv.rssMB(b)
+
+	proc, err := worker.NewProcessor(worker.Params{
+		Store: st, Publisher: events.NewPublisher(rdb, events.DefaultRetention), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, 64*subs)
+	i := 0
+	for b.Loop() {
+		i++
+		now := time.Now().UTC()
+		chat := chatsync.ChatInput{
+			JID: fmt.Sprintf("62812%07d@s.whatsapp.net", i%1000), Type: chatsync.ChatPrivate, LastActivity: now, UnreadCount: 1,
+			Messages: []chatsync.MessageInput{{ID: fmt.Sprint("m", i), Timestamp: now, Text: "hello"}},
+		}
+		bt, _, err := st.AcceptBatch(ctx, store.NewBatch{
+			WorkspaceID: ws.ID, SessionID: sess.ID, BatchID: fmt.Sprintf("rt-%d-%d", i, now.UnixNano()), Kind: chatsync.BatchLive,
+			Payload: chatsync.BatchPayload{Chats: []chatsync.ChatInput{chat}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		task, err := tasks.NewSyncBatchTask(bt.ID, bt.Kind)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := proc.HandleSyncBatch(ctx, task); err != nil {
+			b.Fatal(err)
+		}
+		timeout := time.After(30 * time.Second)
+		for range subs {
+			select {
+			case d := <-results:
+				lat = append(lat, d)
+			case <-timeout:
+				b.Fatalf("iteration %d: %d of %d subscribers got the event", i, len(lat)%subs, subs)
+			}
+		}
+	}
+	b.ReportMetric(float64(subs), "streams")
+	b.ReportMetric(idle, "rss-idle-MB")
+	b.ReportMetric(max(streams, srv.rssMB(b)), "rss-MB")
+	percentiles(b, lat)
+}
