@@ -87,6 +87,18 @@ func (m *Manager) Pair(ctx context.Context, sess chatsync.Session, phone string,
 		return ErrLeaseHeld
 	}
 	log := m.p.Log.With(slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
+	var paired *PairStep
+	// Deferred first, so it runs after the lease is released: a woken
+	// supervisor must find the lease free.
+	defer func() {
+		if paired == nil {
+			return
+		}
+		log.InfoContext(ctx, "session paired; handing it to a worker")
+		if err := Wake(context.WithoutCancel(ctx), m.p.Redis); err != nil {
+			log.WarnContext(ctx, "wake supervisors; they find the session at their next poll", slog.String("error", err.Error()))
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	renewDone := make(chan struct{})
@@ -113,7 +125,6 @@ func (m *Manager) Pair(ctx context.Context, sess chatsync.Session, phone string,
 	}
 	detach := s.Attach(ctx)
 	defer detach()
-	var paired *PairStep
 	err = s.Pair(ctx, phone, func(step PairStep) error {
 		if step.Kind == PairSuccess {
 			paired = &step
@@ -131,12 +142,6 @@ func (m *Manager) Pair(ctx context.Context, sess chatsync.Session, phone string,
 		return emit(step)
 	})
 	cli.Disconnect()
-	if paired != nil {
-		log.InfoContext(ctx, "session paired; handing it to a worker")
-		if err := Wake(context.WithoutCancel(ctx), m.p.Redis); err != nil {
-			log.WarnContext(ctx, "wake supervisors; they find the session at their next poll", slog.String("error", err.Error()))
-		}
-	}
 	return err
 }
 

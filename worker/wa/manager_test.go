@@ -255,3 +255,44 @@ func TestManagerRemove(t *testing.T) {
 		t.Error("device keys still in the device store")
 	}
 }
+
+func TestPairedSessionIsHandedToASupervisor(t *testing.T) {
+	e := newEnv(t)
+	s := e.session(t, "Phone")
+	pairing, running := newClients(), newClients()
+	// One WhatsApp for both processes: an unpaired client gets QR codes, a
+	// paired one is logged in.
+	tr := &fakeWhatsApp{ConnectFn: func(cli *whatsmeow.Client) error {
+		if cli.Store.ID == nil {
+			serverSays(cli, &events.QR{Codes: []string{"2@a"}})
+			pairing.add(cli)
+			return nil
+		}
+		running.add(cli)
+		serverSays(cli, &events.Connected{})
+		return nil
+	}}
+	// Polls once an hour: only the wake-up can bring the session in.
+	sup := supervise(t, e, tr, func(p *SupervisorParams) { p.Poll = time.Hour })
+	m := newManager(t, e, tr)
+	steps, done := pairAsync(t.Context(), m, s, "")
+	nextStep(t, steps)
+	PhoneLinks(t, pairing.next(t), "15550001111:9@s.whatsapp.net", "Front desk")
+	if st := nextStep(t, steps); st.Kind != PairSuccess {
+		t.Fatalf("step %+v", st)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cli := running.next(t)
+	if cli.Store.ID == nil || cli.Store.ID.String() != "15550001111:9@s.whatsapp.net" {
+		t.Errorf("supervisor connected device %v", cli.Store.ID)
+	}
+	waitFor(t, "connected", func() bool {
+		got, _ := e.st.SessionByID(t.Context(), s.ID)
+		return got.Status == chatsync.SessionConnected
+	})
+	if got := sup.Running(); len(got) != 1 || got[0] != s.ID {
+		t.Errorf("supervisor runs %v", got)
+	}
+}
