@@ -72,9 +72,10 @@ type SessionServiceClient interface {
 	ListSessions(context.Context, *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error)
 	// UpdateSession changes a session's display name, sync config or backup flag.
 	UpdateSession(context.Context, *v1.UpdateSessionRequest) (*v1.UpdateSessionResponse, error)
-	// DeleteSession logs a session out of WhatsApp and removes it with its
-	// chats, messages and device keys. Refused with failed_precondition while
-	// the session has batches queued or processing.
+	// DeleteSession removes a session with its chats, messages and batches.
+	// For whatsmeow it first logs the device out of WhatsApp (when a worker
+	// runs the session connected) and removes its device keys. Refused with
+	// failed_precondition while the session has batches queued or processing.
 	DeleteSession(context.Context, *v1.DeleteSessionRequest) (*v1.DeleteSessionResponse, error)
 	// RotateSessionSecret replaces the sidecar secret; the old one stops
 	// working at once.
@@ -261,9 +262,10 @@ type SessionServiceHandler interface {
 	ListSessions(context.Context, *v1.ListSessionsRequest) (*v1.ListSessionsResponse, error)
 	// UpdateSession changes a session's display name, sync config or backup flag.
 	UpdateSession(context.Context, *v1.UpdateSessionRequest) (*v1.UpdateSessionResponse, error)
-	// DeleteSession logs a session out of WhatsApp and removes it with its
-	// chats, messages and device keys. Refused with failed_precondition while
-	// the session has batches queued or processing.
+	// DeleteSession removes a session with its chats, messages and batches.
+	// For whatsmeow it first logs the device out of WhatsApp (when a worker
+	// runs the session connected) and removes its device keys. Refused with
+	// failed_precondition while the session has batches queued or processing.
 	DeleteSession(context.Context, *v1.DeleteSessionRequest) (*v1.DeleteSessionResponse, error)
 	// RotateSessionSecret replaces the sidecar secret; the old one stops
 	// working at once.

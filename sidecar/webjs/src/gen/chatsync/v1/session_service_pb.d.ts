@@ -548,9 +548,10 @@ export declare const SessionService: GenService<{
     output: typeof UpdateSessionResponseSchema;
   },
   /**
-   * DeleteSession logs a session out of WhatsApp and removes it with its
-   * chats, messages and device keys. Refused with failed_precondition while
-   * the session has batches queued or processing.
+   * DeleteSession removes a session with its chats, messages and batches.
+   * For whatsmeow it first logs the device out of WhatsApp (when a worker
+   * runs the session connected) and removes its device keys. Refused with
+   * failed_precondition while the session has batches queued or processing.
    *
    * @generated from rpc chatsync.v1.SessionService.DeleteSession
    */
