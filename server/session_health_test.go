@@ -110,6 +110,11 @@ func TestGetSessionHealth(t *testing.T) {
 	}
 
 	// The same figures on /metrics, per provider, with runtime metrics.
+	// Before anything is enqueued the queues do not exist: no queue figures,
+	// and no error either.
+	if body := scrape(t, env); !strings.Contains(body, `chatsync_health_scrape_errors{source="queue"} 0`) || strings.Contains(body, "chatsync_queue_tasks{") {
+		t.Errorf("/metrics before any task:\n%s", body)
+	}
 	if _, err := tasks.Enqueue(ctx, env.Queue, pk("q1"), chatsync.BatchLive); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +134,7 @@ func TestGetSessionHealth(t *testing.T) {
 		`chatsync_queue_tasks{queue="live",state="pending"} 1`,
 		`chatsync_queue_processed_total{queue="live"} 0`,
 		`chatsync_health_scrape_errors{source="store"} 0`,
+		`chatsync_health_scrape_errors{source="queue"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, want) {

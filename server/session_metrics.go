@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -29,6 +29,7 @@ type healthStore interface {
 
 // queueInspector reads Asynq queue figures (asynq.Inspector).
 type queueInspector interface {
+	Queues() ([]string, error)
 	GetQueueInfo(queue string) (*asynq.QueueInfo, error)
 }
 
@@ -94,11 +95,17 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 		c.log.WarnContext(ctx, "metrics: read store", slog.String("error", err.Error()))
 	}
 	if c.queues != nil {
+		// A queue nothing was enqueued on yet does not exist.
+		existing, err := c.queues.Queues()
+		if err != nil {
+			queueErr = 1
+			c.log.WarnContext(ctx, "metrics: list queues", slog.String("error", err.Error()))
+		}
 		for _, q := range []string{tasks.QueueLive, tasks.QueueBackfill} {
-			info, err := c.queues.GetQueueInfo(q)
-			if errors.Is(err, asynq.ErrQueueNotFound) {
-				continue // nothing was enqueued on it yet
+			if !slices.Contains(existing, q) {
+				continue
 			}
+			info, err := c.queues.GetQueueInfo(q)
 			if err != nil {
 				queueErr = 1
 				c.log.WarnContext(ctx, "metrics: read queue", slog.String("queue", q), slog.String("error", err.Error()))
