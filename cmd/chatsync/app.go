@@ -295,6 +295,7 @@ func (m *Main) startServer(ctx context.Context) error {
 	waLog := m.log.With(slog.String("component", "whatsmeow"))
 	mgr, err := wa.NewManager(wa.ManagerParams{
 		Store: m.store, Devices: m.devices, Redis: m.rdb, Sink: wa.NewSink(m.store, m.queue, pub, waLog), Log: waLog,
+		Transport: pairingTransport,
 	})
 	if err != nil {
 		return err
