@@ -10,12 +10,12 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { ChatService } from "../../src/gen/chatsync/v1/chat_service_pb";
 import { ChatType, ParticipantRole } from "../../src/gen/chatsync/v1/chat_pb";
 import { SessionService } from "../../src/gen/chatsync/v1/session_service_pb";
-import { Provider, type Session } from "../../src/gen/chatsync/v1/session_pb";
+import { Provider, SessionStatus, type Session } from "../../src/gen/chatsync/v1/session_pb";
 import { SyncService } from "../../src/gen/chatsync/v1/sync_service_pb";
 import { BatchKind, BatchStatus, SyncChatSchema, type SendCommand, type SyncChat } from "../../src/gen/chatsync/v1/sync_pb";
 import { createSigningFetch } from "../../../sidecar/webjs/src/signing.js";
 
-export { ChatType, Provider, BatchKind };
+export { ChatType, Provider, BatchKind, SessionStatus };
 
 export function serverURL(): string {
   const url = process.env.CHATSYNC_E2E_URL;
