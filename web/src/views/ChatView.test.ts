@@ -68,6 +68,8 @@ describe("ChatView", () => {
     expect(people).toEqual([expect.stringMatching(/Owner Olga.*Owner/), expect.stringMatching(/Admin Ann.*Admin/), expect.stringMatching(/\+1555003.*Member/)]);
 
     expect(texts(w)).toEqual(["text m5", "text m4"]);
+    // The text is shown as sent (pre-wrapped), without the template's indentation.
+    expect(w.get('[data-testid="message"] .text').element.textContent).toBe("text m5");
     await w.findAll("button").find((b) => b.text() === "Load older messages")!.trigger("click");
     await settle();
     expect(srv.listRequests.map((r) => r.pageToken)).toEqual(["", "after:2"]);
