@@ -20,7 +20,8 @@ import (
 )
 
 // testDatabaseURL is the Postgres server tests use; the package creates its
-// own database chatsync_test_wa on it.
+// own database chatsync_test_wa_devices on it (chatsync_test_wa is
+// storetest's).
 func testDatabaseURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
@@ -28,7 +29,7 @@ func testDatabaseURL() string {
 	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
-// openPostgres returns a handle on a freshly created chatsync_test_wa
+// openPostgres returns a handle on a freshly created chatsync_test_wa_devices
 // database, dropped in Cleanup. Without a server the test skips, unless
 // CHATSYNC_REQUIRE_DB=1 as in CI.
 func openPostgres(t *testing.T) *sql.DB {
@@ -41,7 +42,7 @@ func openPostgres(t *testing.T) *sql.DB {
 		}
 		t.Skipf("postgres not reachable (%v); set TEST_DATABASE_URL", err)
 	}
-	const name = "chatsync_test_wa"
+	const name = "chatsync_test_wa_devices"
 	mustExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	mustExec(t, admin, "CREATE DATABASE "+name)
 	u, err := url.Parse(testDatabaseURL())
