@@ -154,6 +154,13 @@ func (s *sessionServer) UpdateSession(ctx context.Context, req *chatsyncv1.Updat
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	if u.SyncConfig != nil && sess.Provider == chatsync.ProviderWhatsmeow && s.sidecars != nil {
+		// The worker running the session applies the new limits at its
+		// next look at the store; this makes that now.
+		if err := wa.Wake(ctx, s.sidecars.rdb); err != nil {
+			s.log.WarnContext(ctx, "wake supervisors", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
+		}
+	}
 	return &chatsyncv1.UpdateSessionResponse{Session: sessionToProto(updated)}, nil
 }
 

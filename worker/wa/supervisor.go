@@ -152,9 +152,12 @@ func (s *Supervisor) reconcile(ctx context.Context, resp *Responder) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, r := range s.running {
-		if d, ok := want[id]; !ok || d.DeviceJID != r.deviceJID {
+		d, ok := want[id]
+		if !ok || d.DeviceJID != r.deviceJID {
 			r.stop()
+			continue
 		}
+		r.setSyncConfig(d.Session.SyncConfig)
 	}
 	for id, jid := range s.gone {
 		if d, ok := want[id]; !ok || d.DeviceJID != jid {
@@ -216,6 +219,15 @@ type runner struct {
 }
 
 func (r *runner) stop() { r.cancel() }
+
+// setSyncConfig applies a changed sync config to history from now on.
+func (r *runner) setSyncConfig(cfg chatsync.SyncConfig) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.session != nil {
+		r.session.SetSyncConfig(cfg)
+	}
+}
 
 func (r *runner) run(ctx context.Context) {
 	defer close(r.done)

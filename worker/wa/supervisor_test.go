@@ -13,6 +13,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/worker/tasks"
 )
 
@@ -364,6 +365,26 @@ func TestSupervisorPicksUpAndDropsSessions(t *testing.T) {
 	}
 	conns.next(t)
 	waitFor(t, "running", func() bool { return slices.Equal(sup.Running(), []int64{s.ID}) })
+	// A changed sync config reaches the running session.
+	cfg := chatsync.SyncConfig{MaxChats: 7, SyncWindowDays: 3}
+	if _, err := e.st.UpdateSession(t.Context(), e.ws, s.ID, store.SessionUpdate{SyncConfig: &cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Wake(t.Context(), e.rdb); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new sync config", func() bool {
+		sup.mu.Lock()
+		r := sup.running[s.ID]
+		sup.mu.Unlock()
+		if r == nil {
+			return false
+		}
+		r.mu.Lock()
+		sess := r.session
+		r.mu.Unlock()
+		return sess != nil && sess.syncConfig() == cfg
+	})
 	// A device that vanished from the device store is unlinked.
 	gone := e.session(t, "Gone")
 	if err := e.st.SetDeviceJID(t.Context(), gone.ID, "15550002222:1@s.whatsapp.net"); err != nil {
