@@ -24,10 +24,14 @@ import (
 // client's receipt with BENCH_SUBSCRIBERS (default 100; the recorded run
 // uses 1,000) StreamChatUpdates streams open on one server process, each
 // client on its own HTTP/2 connection. One iteration is one live batch (a
-// chat with a message) processed by chatsync's worker; the latency of a
-// subscriber is its receipt time of the chat_upserted event minus the
+// chat with a message) processed by chatsync's worker, which publishes
+// three events (chat_upserted, message_added, sync_progress) that every
+// subscriber receives; the iteration ends when all have the last one. The
+// latency of a subscriber is its receipt time of chat_upserted minus the
 // event's time, which the worker stamps right after the chunk committed.
-// It also reports the server process's RSS idle and with the streams open.
+// It also reports messages delivered per second, CPU time per batch of the
+// server process and of this one (worker and clients), and the server
+// process's RSS idle and with the streams open.
 func BenchmarkRealtime(b *testing.B) {
 	subs := envInt("BENCH_SUBSCRIBERS", 100)
 	rdb := flushRedis(b)
@@ -51,6 +55,7 @@ func BenchmarkRealtime(b *testing.B) {
 	idle := srv.rssMB(b)
 
 	results := make(chan time.Duration, subs)
+	settled := make(chan struct{}, subs)
 	for i := range subs {
 		c := chatsyncv1connect.NewChatServiceClient(h2c(), srv.URL, connect.WithInterceptors(bearer(token)))
 		stream, err := c.StreamChatUpdates(ctx, &chatsyncv1.StreamChatUpdatesRequest{})
@@ -65,8 +70,11 @@ func BenchmarkRealtime(b *testing.B) {
 		go func() {
 			defer stream.Close()
 			for stream.Receive() {
-				if m := stream.Msg(); m.GetChatUpserted() != nil {
+				switch m := stream.Msg(); {
+				case m.GetChatUpserted() != nil:
 					results <- time.Since(m.GetEventTime().AsTime())
+				case m.GetSyncProgress() != nil:
+					settled <- struct{}{}
 				}
 			}
 		}()
@@ -81,6 +89,7 @@ func BenchmarkRealtime(b *testing.B) {
 	}
 	lat := make([]time.Duration, 0, 64*subs)
 	i := 0
+	srvCPU, ownCPU := srv.cpu(b), selfCPU()
 	for b.Loop() {
 		i++
 		now := time.Now().UTC()
@@ -102,16 +111,31 @@ func BenchmarkRealtime(b *testing.B) {
 		if err := proc.HandleSyncBatch(ctx, task); err != nil {
 			b.Fatal(err)
 		}
+		// The iteration ends when every subscriber has the batch's last
+		// event (sync_progress): the next commit does not queue behind
+		// this one's sends, so each sample is one fan-out's latency.
 		timeout := time.After(30 * time.Second)
 		for range subs {
 			select {
 			case d := <-results:
 				lat = append(lat, d)
 			case <-timeout:
-				b.Fatalf("iteration %d: %d of %d subscribers got the event", i, len(lat)%subs, subs)
+				b.Fatalf("iteration %d: %d of %d subscribers got the chat event", i, len(lat)%subs, subs)
+			}
+		}
+		for n := range subs {
+			select {
+			case <-settled:
+			case <-timeout:
+				b.Fatalf("iteration %d: %d of %d subscribers got sync_progress", i, n, subs)
 			}
 		}
 	}
+	b.ReportMetric(float64(3*subs*b.N)/b.Elapsed().Seconds(), "msgs/s")
+	// CPU per batch: the server process's, and this one's (the worker and
+	// the clients), to tell a slow design from a busy machine.
+	b.ReportMetric(float64(srv.cpu(b)-srvCPU)/float64(time.Millisecond)/float64(b.N), "server-cpu-ms/op")
+	b.ReportMetric(float64(selfCPU()-ownCPU)/float64(time.Millisecond)/float64(b.N), "client-cpu-ms/op")
 	b.ReportMetric(float64(subs), "streams")
 	b.ReportMetric(idle, "rss-idle-MB")
 	b.ReportMetric(max(streams, srv.rssMB(b)), "rss-MB")
