@@ -1,0 +1,137 @@
+package wa
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/chatsync/chatsync"
+	evpkg "github.com/chatsync/chatsync/events"
+	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker"
+	"github.com/chatsync/chatsync/worker/tasks"
+)
+
+// TestEventsThroughThePipelineToRows runs whatsmeow events built from its
+// real types through a Session with the production Sink, then the worker's
+// batch processing, and checks the rows in PostgreSQL: a history sync with
+// private (phone and LID) and group conversations, a live group message,
+// and a membership change.
+func TestEventsThroughThePipelineToRows(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	sess := e.session(t, "Phone")
+	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
+	s, err := NewSession(SessionParams{
+		ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(),
+		SyncConfig: chatsync.SyncConfig{SyncWindowDays: 30}, Now: fixedNow,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.groups = &fakeGroups{GetGroupInfoFn: func(context.Context, types.JID) (*types.GroupInfo, error) { return teamGroup(t), nil }}
+	proc, err := worker.NewProcessor(worker.Params{Store: e.st, Publisher: evpkg.NewPublisher(e.rdb, 100), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process := func() {
+		t.Helper()
+		pending, err := e.st.PendingBatches(ctx, time.Now().Add(time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range pending {
+			task, err := tasks.NewSyncBatchTask(b.PK, b.Kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := proc.HandleSyncBatch(ctx, task); err != nil {
+				t.Fatalf("batch %d: %v", b.PK, err)
+			}
+		}
+	}
+
+	for _, evt := range []any{historyEvent(), groupTextMessage(t)} {
+		if !s.handleEvent(ctx, evt) {
+			t.Fatalf("handler failed on %T", evt)
+		}
+	}
+	process()
+	chats, err := e.st.ListChats(ctx, store.ChatFilter{WorkspaceID: e.ws}, nil, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byJID := map[string]chatsync.ChatView{}
+	for _, c := range chats {
+		byJID[c.JID] = c
+	}
+	alice, lidChat, team := byJID["15551230001@s.whatsapp.net"], byJID["15551230002@s.whatsapp.net"], byJID["120363000000000001@g.us"]
+	if alice.ID == 0 || alice.Name != "Alice" || alice.ContactName != "Alice A." || alice.UnreadCount != 2 || !alice.Pinned {
+		t.Errorf("private chat %+v", alice)
+	}
+	if lidChat.ID == 0 || !lidChat.Archived {
+		t.Errorf("LID-addressed chat, keyed on its phone: %+v", lidChat)
+	}
+	if _, ok := byJID["120363000000000002@g.us"]; ok {
+		t.Error("a group outside the sync window was synced")
+	}
+	if team.ID == 0 || team.Type != chatsync.ChatGroup || team.Name != "Team" || team.LastMessagePreview != "lunch at 1?" {
+		t.Fatalf("group %+v", team)
+	}
+	msgs, err := e.st.ListMessages(ctx, e.ws, alice.ID, nil, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.WAID)
+	}
+	if !slices.Equal(ids, []string{"A3", "A2"}) { // newest first; the reaction and the old one are not messages here
+		t.Errorf("messages of the private chat %v", ids)
+	}
+	groupMsgs, err := e.st.ListMessages(ctx, e.ws, team.ID, nil, 50)
+	if err != nil || len(groupMsgs) == 0 || groupMsgs[0].WAID != "3EB0C0FFEE000001" || groupMsgs[0].Text != "lunch at 1?" {
+		t.Fatalf("group messages %+v, %v", groupMsgs, err)
+	}
+	members := func() map[string]chatsync.Role {
+		t.Helper()
+		ps, err := e.st.Participants(ctx, e.ws, team.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]chatsync.Role{}
+		for _, p := range ps {
+			out[p.JID] = p.Role
+		}
+		return out
+	}
+	before := members()
+	if len(before) != 3 {
+		t.Fatalf("members after the live message (full list from GetGroupInfo): %v", before)
+	}
+
+	// A member leaves: a membership change batch.
+	change := &events.GroupInfo{JID: mustJID(t, "120363000000000001@g.us"), Timestamp: testNow, Leave: []types.JID{mustJID(t, "444444444444444@lid")}}
+	if !s.handleEvent(ctx, change) {
+		t.Fatal("handler failed on the group change")
+	}
+	process()
+	after := members()
+	if len(after) != len(before)-1 {
+		t.Errorf("members after a leave: %v (before %v)", after, before)
+	}
+	for jid := range after {
+		if jid == "444444444444444@lid" {
+			t.Error("the member who left is still listed")
+		}
+	}
+	if got, _ := e.st.SessionByID(ctx, sess.ID); got.SyncStatus != chatsync.SyncSynced || got.TotalSynced == 0 {
+		t.Errorf("session after processing %+v", got)
+	}
+}
