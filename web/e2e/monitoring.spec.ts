@@ -15,7 +15,10 @@ test("the monitoring page shows each session's sync health from the server", asy
   await expect(page.getByRole("heading", { name: "Monitoring", level: 1 })).toBeVisible();
   const card = page.getByRole("article", { name: `Monitored ${id}` });
   await expect(card.getByTestId("provider-badge")).toHaveText("Web.js");
-  const figure = (term: string) => card.getByRole("term").filter({ hasText: term }).locator("xpath=following-sibling::dd");
+  const figure = (term: string) => card.getByRole("term").filter({ hasText: new RegExp(`^${term}$`) }).locator("xpath=following-sibling::dd");
+  // It pushed, but no sidecar ever watched its commands: pending.
+  await expect(figure("Status")).toHaveText("Waiting for sidecar");
+  await expect(figure("Sync status")).toHaveText("Synced");
   await expect(figure("Total synced")).toHaveText("3 chats");
   await expect(figure("Success rate")).toHaveText(/^100\s?%$/);
   await expect(figure("Error rate")).toHaveText(/^0\s?%$/);

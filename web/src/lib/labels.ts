@@ -31,9 +31,13 @@ export function providerClass(p: Provider): string {
 
 export const creatableProviders: readonly Provider[] = [Provider.WHATSMEOW, Provider.WEBJS, Provider.META_CLOUD];
 
-export function sessionStatusLabel(s: SessionStatus): string {
+// sessionStatusLabel names a status; pending means something else per
+// provider (a whatsmeow session is not paired, a sidecar never attached).
+export function sessionStatusLabel(s: SessionStatus, provider?: Provider): string {
   switch (s) {
     case SessionStatus.PENDING:
+      if (provider === Provider.WEBJS) return "Waiting for sidecar";
+      if (provider === Provider.META_CLOUD) return "Not connected";
       return "Not paired";
     case SessionStatus.PAIRING:
       return "Pairing";

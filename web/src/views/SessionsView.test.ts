@@ -71,7 +71,7 @@ describe("SessionsView", () => {
     expect(rows()[0].get('[data-testid="provider-badge"]').text()).toBe("whatsmeow");
     expect(rows()[0].text()).toContain("Connected");
     expect(rows()[1].get('[data-testid="provider-badge"]').text()).toBe("Web.js");
-    expect(rows()[1].text()).toContain("Not paired");
+    expect(rows()[1].text()).toContain("Waiting for sidecar");
     // Only whatsmeow sessions pair.
     expect(rows()[0].text()).toContain("Pair");
     expect(rows()[1].findAll("button").map((b) => b.text())).not.toContain("Pair");
