@@ -181,8 +181,12 @@ func (c *sidecarChannel) sendAndWait(ctx context.Context, sess chatsync.Session,
 				return got.MessageID, nil // completed at the last moment
 			}
 			return "", errCommandTimeout
-		case m := <-msgs:
-			if m == nil || m.Payload != want {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil // closed: the poll carries on
+				continue
+			}
+			if m.Payload != want {
 				continue
 			}
 		case <-poll.C:
@@ -313,7 +317,11 @@ func (s *commandServer) WatchCommands(ctx context.Context, req *chatsyncv1.Watch
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-wakes:
+		case _, ok := <-wakes:
+			if !ok {
+				wakes = nil // closed: heartbeats still deliver
+				continue
+			}
 			if err := deliver(); err != nil {
 				return streamEnd(ctx, err)
 			}

@@ -133,7 +133,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-wakes:
+		case _, ok := <-wakes:
+			if !ok {
+				wakes = nil // closed: polling goes on
+			}
 		}
 	}
 }
