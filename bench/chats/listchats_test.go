@@ -176,8 +176,13 @@ func BenchmarkListChats(b *testing.B) {
 		{"session/first", session, 0},
 		{"session/deep", session, n / listSessions / 2},
 	}
+	st := open(b, f.dsn)
+	ws, _, err := st.EnsureWorkspace(b.Context(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, sh := range shapes {
-		token := skipTo(b, client, sh.sessions, sh.skip)
+		token, cur := skipTo(b, client, sh.sessions, sh.skip)
 		b.Run(sh.name, func(b *testing.B) {
 			req := &chatsyncv1.ListChatsRequest{SessionIds: sh.sessions, PageSize: 50, PageToken: token}
 			ctx := context.Background()
@@ -193,14 +198,42 @@ func BenchmarkListChats(b *testing.B) {
 			}
 			percentiles(b, lat)
 		})
+		// The same page straight from the store, without HTTP, auth and
+		// the session check: the database's share of the latency.
+		b.Run("store/"+sh.name, func(b *testing.B) {
+			f := store.ChatFilter{WorkspaceID: ws.ID}
+			if len(sh.sessions) == 1 {
+				f.SessionIDs = []int64{idOf(sh.sessions[0])}
+			}
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, 4096)
+			for b.Loop() {
+				start := time.Now()
+				chats, err := st.ListChats(ctx, f, cur, 51)
+				lat = append(lat, time.Since(start))
+				if err != nil || len(chats) != 51 {
+					b.Fatalf("store ListChats: %d chats, %v", len(chats), err)
+				}
+			}
+			percentiles(b, lat)
+		})
 	}
 }
 
+// idOf parses a decimal ID of the API.
+func idOf(s string) int64 {
+	var id int64
+	_, _ = fmt.Sscan(s, &id)
+	return id
+}
+
 // skipTo walks pages of 200 until skip chats are behind and returns the
-// page token there ("" for the first page).
-func skipTo(b *testing.B, c chatsyncv1connect.ChatServiceClient, sessions []string, skip int) string {
+// page token there ("" for the first page) and the store's cursor (nil for
+// the first page).
+func skipTo(b *testing.B, c chatsyncv1connect.ChatServiceClient, sessions []string, skip int) (string, *store.ChatCursor) {
 	b.Helper()
 	token := ""
+	var cur *store.ChatCursor
 	for done := 0; done < skip; {
 		size := min(200, skip-done)
 		res, err := c.ListChats(b.Context(), &chatsyncv1.ListChatsRequest{SessionIds: sessions, PageSize: int32(size), PageToken: token})
@@ -214,6 +247,8 @@ func skipTo(b *testing.B, c chatsyncv1connect.ChatServiceClient, sessions []stri
 		}
 		done += size
 		token = res.GetNextPageToken()
+		last := res.GetChats()[size-1]
+		cur = &store.ChatCursor{LastActivityAt: last.GetLastActivityTime().AsTime(), ID: idOf(last.GetId())}
 	}
-	return token
+	return token, cur
 }
