@@ -45,6 +45,12 @@ type SupervisorParams struct {
 	// session whose connection failed (defaults 2 s and 5 min); the wait
 	// doubles per failure.
 	MinBackoff, MaxBackoff time.Duration
+	// Watchdog is how often a running session's connection is checked
+	// (default 1 min); offline at two checks in a row, the session is
+	// started over with backoff. whatsmeow reconnects by itself after a
+	// drop, but gives up on some connect failures (client outdated,
+	// unknown failure codes) and would leave the session idle.
+	Watchdog time.Duration
 	// Transport reaches WhatsApp; WhatsApp{} when nil.
 	Transport Transport
 }
@@ -86,6 +92,9 @@ func NewSupervisor(p SupervisorParams) (*Supervisor, error) {
 	}
 	if p.MaxBackoff < p.MinBackoff {
 		p.MaxBackoff = max(5*time.Minute, p.MinBackoff)
+	}
+	if p.Watchdog <= 0 {
+		p.Watchdog = time.Minute
 	}
 	if p.Transport == nil {
 		p.Transport = WhatsApp{}
@@ -271,8 +280,13 @@ func (r *runner) run(ctx context.Context) {
 		r.mu.Lock()
 		r.attempt, r.last = cancel, ""
 		r.mu.Unlock()
+		watchDone := make(chan bool, 1)
+		go func() { watchDone <- r.watch(attemptCtx, sess, cancel) }()
 		err := sess.Run(attemptCtx)
 		cancel()
+		if <-watchDone && err == nil {
+			err = errors.New("not connected to WhatsApp at two watchdog checks")
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -310,6 +324,29 @@ func (r *runner) run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// watch cancels an attempt whose session stays offline at two checks in a
+// row, and reports whether it did.
+func (r *runner) watch(ctx context.Context, sess *Session, cancel context.CancelFunc) bool {
+	t := time.NewTicker(r.sup.p.Watchdog)
+	defer t.Stop()
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		if sess.Online() {
+			misses = 0
+			continue
+		}
+		if misses++; misses >= 2 {
+			cancel()
+			return true
 		}
 	}
 }

@@ -422,3 +422,26 @@ func TestNewSupervisorAndManagerRequire(t *testing.T) {
 		t.Error("NewManager without dependencies: no error")
 	}
 }
+
+func TestSupervisorWatchdogRestartsAnIdleSession(t *testing.T) {
+	e := newEnv(t)
+	e.pairedSession(t, "Phone", "15550001111:3@s.whatsapp.net")
+	conns := newClients()
+	// Connect "succeeds" but no socket ever comes up, as when whatsmeow
+	// gives up reconnecting after a connect failure.
+	tr := &fakeWhatsApp{ConnectFn: func(cli *whatsmeow.Client) error {
+		conns.add(cli)
+		serverSays(cli, &events.Connected{})
+		return nil
+	}}
+	supervise(t, e, tr, func(p *SupervisorParams) { p.Watchdog = 10 * time.Millisecond })
+	waitFor(t, "the session to be started over", func() bool { return conns.count() >= 2 })
+	waitFor(t, "the watchdog's report", func() bool {
+		for _, ev := range e.statusEvents(t) {
+			if ev.Status == chatsync.SessionDisconnected && strings.Contains(ev.Reason, "watchdog") {
+				return true
+			}
+		}
+		return false
+	})
+}
