@@ -137,7 +137,7 @@ func BenchmarkRealtime(b *testing.B) {
 	b.ReportMetric(float64(srv.cpu(b)-srvCPU)/float64(time.Millisecond)/float64(b.N), "server-cpu-ms/op")
 	b.ReportMetric(float64(selfCPU()-ownCPU)/float64(time.Millisecond)/float64(b.N), "client-cpu-ms/op")
 	b.ReportMetric(float64(subs), "streams")
-	b.ReportMetric(idle, "rss-idle-MB")
-	b.ReportMetric(max(streams, srv.rssMB(b)), "rss-MB")
+	b.ReportMetric(idle, "rss-idle-MiB")
+	b.ReportMetric(max(streams, srv.rssMB(b)), "rss-MiB")
 	percentiles(b, lat)
 }
