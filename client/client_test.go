@@ -300,7 +300,9 @@ func TestSyncBatchCallTimeout(t *testing.T) {
 		return accept(ctx, req)
 	}}
 	var rec recorder
-	c := newClient(t, svc, testSecret, append(rec.options(), client.WithCallTimeout(50*time.Millisecond))...)
+	// Long enough that the second, answered attempt never hits it on a
+	// loaded machine; the first attempt waits it out either way.
+	c := newClient(t, svc, testSecret, append(rec.options(), client.WithCallTimeout(time.Second))...)
 	if _, err := c.SyncBatch(t.Context(), &chatsyncv1.SyncBatchRequest{BatchId: "b1"}); err != nil {
 		t.Fatalf("SyncBatch: %v", err)
 	}
