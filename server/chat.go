@@ -63,17 +63,30 @@ func parseIDs(field string, raw []string) ([]int64, error) {
 // one) is not_found, exactly as if it had never existed.
 func (s *chatServer) sessionFilter(ctx context.Context, workspaceID int64, raw []string) ([]int64, error) {
 	ids, err := parseIDs("session_ids", raw)
-	if err != nil || len(ids) == 0 {
-		return ids, err
-	}
-	found, err := s.store.SessionsByIDs(ctx, workspaceID, ids)
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, err
 	}
-	if len(found) != len(ids) {
-		return nil, notFound("session")
+	return ids, s.ownSessions(ctx, workspaceID, ids, nil)
+}
+
+// ownSessions answers not_found unless every session in ids is the
+// workspace's. Sessions with a chat on page need no lookup: a page holds
+// only the workspace's chats, and a chat's session is of its workspace.
+func (s *chatServer) ownSessions(ctx context.Context, workspaceID int64, ids []int64, page []chatsync.ChatView) error {
+	unseen := slices.DeleteFunc(slices.Clone(ids), func(id int64) bool {
+		return slices.ContainsFunc(page, func(c chatsync.ChatView) bool { return c.SessionID == id })
+	})
+	if len(unseen) == 0 {
+		return nil
 	}
-	return ids, nil
+	found, err := s.store.SessionsByIDs(ctx, workspaceID, unseen)
+	if err != nil {
+		return toConnect(err)
+	}
+	if len(found) != len(unseen) {
+		return notFound("session")
+	}
+	return nil
 }
 
 // ListChats pages through the workspace's chats by (last_activity_at, id)
@@ -85,7 +98,7 @@ func (s *chatServer) sessionFilter(ctx context.Context, workspaceID int64, raw [
 // returns every chat that was not touched while it ran, exactly once.
 func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsRequest) (*chatsyncv1.ListChatsResponse, error) {
 	p := mustPrincipal(ctx)
-	sessions, err := s.sessionFilter(ctx, p.workspaceID, req.GetSessionIds())
+	sessions, err := parseIDs("session_ids", req.GetSessionIds())
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +119,10 @@ func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsReq
 	chats, err := s.store.ListChats(ctx, f, after, size+1)
 	if err != nil {
 		return nil, toConnect(err)
+	}
+	// Checked after the page, which usually proves it without a query.
+	if err := s.ownSessions(ctx, p.workspaceID, sessions, chats); err != nil {
+		return nil, err
 	}
 	res := &chatsyncv1.ListChatsResponse{}
 	if len(chats) > size {

@@ -169,3 +169,46 @@ func TestTokensAreHashedAndRevocable(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionFiltersNameOnlyOwnSessions: a session filter naming another
+// workspace's session is not_found even when the caller's own sessions in
+// the same filter have chats on the page; the caller's own session without
+// chats is an empty page.
+func TestSessionFiltersNameOnlyOwnSessions(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB})
+	a := newTenant(t, env, "a", chatsync.ProviderWebJS, chatsync.ProviderWebJS)
+	b := newTenant(t, env, "b", chatsync.ProviderWebJS)
+	a.write(t, env, 0, manyChats(1, 5, t0)...)
+	b.write(t, env, 0, manyChats(1, 5, t0)...)
+	own, empty, foreign := fmt.Sprint(a.sessions[0].ID), fmt.Sprint(a.sessions[1].ID), fmt.Sprint(b.sessions[0].ID)
+	tests := []struct {
+		name     string
+		sessions []string
+		want     connect.Code
+		chats    int
+	}{
+		{"own session", []string{own}, 0, 5},
+		{"own session without chats", []string{empty}, 0, 0},
+		{"own sessions", []string{own, empty}, 0, 5},
+		{"foreign session", []string{foreign}, connect.CodeNotFound, 0},
+		{"own and foreign", []string{own, foreign}, connect.CodeNotFound, 0},
+		{"unknown session", []string{own, "987654321"}, connect.CodeNotFound, 0},
+	}
+	for _, p := range servertest.Protocols {
+		c := env.Clients(a.token, p.Opts...)
+		for _, tt := range tests {
+			t.Run(p.Name+"/"+tt.name, func(t *testing.T) {
+				res, err := c.Chat.ListChats(t.Context(), &chatsyncv1.ListChatsRequest{SessionIds: tt.sessions})
+				if tt.want != 0 {
+					if connect.CodeOf(err) != tt.want || res != nil {
+						t.Fatalf("code = %v (%v), want %v and no chats", connect.CodeOf(err), err, tt.want)
+					}
+					return
+				}
+				if err != nil || len(res.GetChats()) != tt.chats {
+					t.Fatalf("ListChats: %d chats, %v; want %d", len(res.GetChats()), err, tt.chats)
+				}
+			})
+		}
+	}
+}
