@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"github.com/chatsync/chatsync"
@@ -40,25 +42,73 @@ func (s *Store) AcceptBatch(ctx context.Context, nb NewBatch) (b chatsync.Batch,
 		Status: string(chatsync.BatchQueued), Payload: payload, AcceptedCount: int32(len(nb.Payload.Chats)),
 		Rejected: rejected, CreatedAt: s.now(),
 	}
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewInsert().Model(&row).On("CONFLICT (session_id, batch_id) DO NOTHING").Returning("id").Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			duplicate = true
-			return tx.NewSelect().Model(&row).ExcludeColumn("payload").
-				Where("session_id = ? AND batch_id = ?", nb.SessionID, nb.BatchID).Scan(ctx)
-		}
-		_, err = tx.NewUpdate().Model((*sessionRow)(nil)).Set("sync_status = ?", string(chatsync.SyncSyncing)).
-			Where("id = ? AND sync_status <> ?", nb.SessionID, string(chatsync.SyncSyncing)).Exec(ctx)
-		return err
-	})
+	if s.pg {
+		duplicate, err = s.acceptPG(ctx, &row)
+	} else {
+		duplicate, err = s.acceptBun(ctx, &row)
+	}
+	if err == nil && duplicate {
+		err = s.db.NewSelect().Model(&row).ExcludeColumn("payload").
+			Where("session_id = ? AND batch_id = ?", nb.SessionID, nb.BatchID).Scan(ctx)
+	}
 	if err != nil {
 		return b, false, fmt.Errorf("accept batch %s: %w", nb.BatchID, translate(err))
 	}
 	b, err = row.domain()
 	return b, duplicate, err
+}
+
+// sqlAccept inserts a batch and, when it is new, marks its session
+// syncing: one statement, so one round trip and one (synchronous) commit
+// before SyncBatch answers.
+const sqlAccept = `WITH ins AS (
+		INSERT INTO sync_batches (workspace_id, session_id, batch_id, kind, status, payload, accepted_count, rejected, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (session_id, batch_id) DO NOTHING
+		RETURNING id),
+	syncing AS (
+		UPDATE sessions SET sync_status = 'syncing'
+		WHERE id = $2 AND sync_status <> 'syncing' AND EXISTS (SELECT 1 FROM ins))
+	SELECT id FROM ins`
+
+func (s *Store) acceptPG(ctx context.Context, row *batchRow) (duplicate bool, err error) {
+	err = s.withPgx(ctx, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, sqlAccept, row.WorkspaceID, row.SessionID, row.BatchID, row.Kind, row.Status,
+			row.Payload, row.AcceptedCount, row.Rejected, row.CreatedAt).Scan(&row.ID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			duplicate, err = true, nil
+		}
+		return err
+	})
+	return duplicate, err
+}
+
+func (s *Store) acceptBun(ctx context.Context, row *batchRow) (duplicate bool, err error) {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewInsert().Model(row).On("CONFLICT (session_id, batch_id) DO NOTHING").Returning("id").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			duplicate = true
+			return nil
+		}
+		_, err = tx.NewUpdate().Model((*sessionRow)(nil)).Set("sync_status = ?", string(chatsync.SyncSyncing)).
+			Where("id = ? AND sync_status <> ?", row.SessionID, string(chatsync.SyncSyncing)).Exec(ctx)
+		return err
+	})
+	return duplicate, err
+}
+
+// SyncSession returns a session by ID alone, with its secret nonce: what
+// verifying a sidecar signature and then serving SyncBatch need, in one
+// query. The caller checks the signature before trusting the workspace.
+func (s *Store) SyncSession(ctx context.Context, id int64) (chatsync.Session, []byte, error) {
+	var row sessionRow
+	if err := s.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return chatsync.Session{}, nil, fmt.Errorf("load session %d: %w", id, translate(err))
+	}
+	return row.domain(), row.SecretNonce, nil
 }
 
 // Batch returns a batch of a session of a workspace by the caller's batch ID.
@@ -72,40 +122,38 @@ func (s *Store) Batch(ctx context.Context, workspaceID, sessionID int64, batchID
 	return row.domain()
 }
 
-// BatchByPK returns a batch and its payload by primary key (the worker's
-// view: tasks carry the key).
-func (s *Store) BatchByPK(ctx context.Context, pk int64) (chatsync.Batch, chatsync.BatchPayload, error) {
-	var row batchRow
-	var p chatsync.BatchPayload
-	if err := s.db.NewSelect().Model(&row).Where("id = ?", pk).Scan(ctx); err != nil {
-		return chatsync.Batch{}, p, fmt.Errorf("load batch %d: %w", pk, translate(err))
-	}
-	if err := json.Unmarshal(row.Payload, &p); err != nil {
-		return chatsync.Batch{}, p, fmt.Errorf("decode payload of batch %d: %w", pk, err)
-	}
-	b, err := row.domain()
-	return b, p, err
+// pendingStatuses are the statuses of a batch not finished yet.
+func pendingStatuses() []string {
+	return []string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)}
 }
 
-// StartAttempt marks a batch processing and counts the attempt. A batch that
-// already finished is returned unchanged with done=true (a redelivered task).
-func (s *Store) StartAttempt(ctx context.Context, pk int64) (attempts int32, done bool, err error) {
+// StartBatch begins an attempt at a batch: it marks the batch processing,
+// counts the attempt and returns the batch (Attempts is this attempt's
+// number) with its payload, in one statement. A batch that already
+// finished is returned as it is, without payload, with done=true (a
+// redelivered task).
+func (s *Store) StartBatch(ctx context.Context, pk int64) (b chatsync.Batch, p chatsync.BatchPayload, done bool, err error) {
 	var row batchRow
 	err = s.db.NewUpdate().Model(&row).
 		Set("status = ?, attempts = attempts + 1", string(chatsync.BatchProcessing)).
 		Set("started_at = COALESCE(started_at, ?)", s.now()).
-		Where("id = ? AND status IN (?)", pk, bun.In([]string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)})).
-		Returning("attempts").Scan(ctx)
-	if err == nil {
-		return row.Attempts, false, nil
+		Where("id = ? AND status IN (?)", pk, bun.In(pendingStatuses())).
+		Returning("*").Scan(ctx)
+	if err = translate(err); errors.Is(err, ErrNotFound) {
+		if err := s.db.NewSelect().Model(&row).ExcludeColumn("payload").Where("id = ?", pk).Scan(ctx); err != nil {
+			return b, p, false, fmt.Errorf("load batch %d: %w", pk, translate(err))
+		}
+		b, err = row.domain()
+		return b, p, true, err
 	}
-	if err = translate(err); err != ErrNotFound {
-		return 0, false, fmt.Errorf("start batch %d: %w", pk, err)
+	if err != nil {
+		return b, p, false, fmt.Errorf("start batch %d: %w", pk, err)
 	}
-	if err := s.db.NewSelect().Model(&row).Column("attempts").Where("id = ?", pk).Scan(ctx); err != nil {
-		return 0, false, fmt.Errorf("load batch %d: %w", pk, translate(err))
+	if err := json.Unmarshal(row.Payload, &p); err != nil {
+		return b, p, false, fmt.Errorf("decode payload of batch %d: %w", pk, err)
 	}
-	return row.Attempts, true, nil
+	b, err = row.domain()
+	return b, p, false, err
 }
 
 // RecordAttemptError keeps the error of a failed attempt that will be retried.
@@ -121,11 +169,26 @@ func (s *Store) RecordAttemptError(ctx context.Context, pk int64, msg string) er
 type BatchResult struct {
 	Written int32
 	Failed  []chatsync.FailedChat
+	// Attempt, when set, is the attempt that produced the result: it is
+	// recorded only if the batch is still processing that attempt, so that
+	// of two runs of one batch (a task redelivered while the first still
+	// ran) only the later one counts. CompleteBatch then returns
+	// ErrSuperseded for the other.
+	Attempt int32
 }
 
+// ErrSuperseded: a later attempt took the batch over; this attempt's result
+// is dropped.
+var ErrSuperseded = errors.New("batch taken over by a later attempt")
+
 // CompleteBatch marks a batch completed and moves its session's sync state
-// forward: synced, last sync time, totals, error cleared. It returns the
-// session after the change and how many of its batches are still pending.
+// forward: last sync time, totals, error cleared, and synced once no other
+// batch of it is pending (else it stays syncing). It returns the session's
+// sync state after the change (ID, WorkspaceID, SyncStatus, LastSyncAt,
+// TotalSynced, LastError) and how many of its batches are still pending.
+//
+// Its commit is asynchronous on PostgreSQL, like the chunks': a crash that
+// loses it leaves the batch processing, and the sweeper runs it again.
 func (s *Store) CompleteBatch(ctx context.Context, pk int64, r BatchResult) (chatsync.Session, int64, error) {
 	var failed []byte
 	if len(r.Failed) > 0 {
@@ -134,19 +197,85 @@ func (s *Store) CompleteBatch(ctx context.Context, pk int64, r BatchResult) (cha
 			return chatsync.Session{}, 0, fmt.Errorf("encode failed chats: %w", err)
 		}
 	}
+	if s.pg {
+		return s.completePG(ctx, pk, r, failed)
+	}
 	return s.finishBatch(ctx, pk, func(ctx context.Context, tx bun.Tx, now time.Time, sessionID int64) error {
-		if _, err := tx.NewUpdate().Model((*batchRow)(nil)).
+		q := tx.NewUpdate().Model((*batchRow)(nil)).
 			Set("status = ?, written_count = ?, failed_chats = ?, last_error = '', finished_at = ?",
 				string(chatsync.BatchCompleted), r.Written, failed, now).
-			Where("id = ?", pk).Exec(ctx); err != nil {
+			Where("id = ?", pk)
+		if r.Attempt > 0 {
+			q.Where("status = ? AND attempts = ?", string(chatsync.BatchProcessing), r.Attempt)
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Model((*sessionRow)(nil)).
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrSuperseded
+		}
+		others, err := tx.NewSelect().Model((*batchRow)(nil)).
+			Where("session_id = ? AND status IN (?)", sessionID, bun.In(pendingStatuses())).Count(ctx)
+		if err != nil {
+			return err
+		}
+		status := chatsync.SyncSynced
+		if others > 0 {
+			status = chatsync.SyncSyncing
+		}
+		_, err = tx.NewUpdate().Model((*sessionRow)(nil)).
 			Set("sync_status = ?, last_sync_at = ?, total_synced = total_synced + ?, last_error = '', updated_at = ?",
-				string(chatsync.SyncSynced), now, r.Written, now).
+				string(status), now, r.Written, now).
 			Where("id = ?", sessionID).Exec(ctx)
 		return err
 	})
+}
+
+// sqlComplete completes a batch and updates its session in one statement;
+// the subquery counts the session's other pending batches (the snapshot
+// still shows this one processing).
+const sqlComplete = `WITH b AS (
+		UPDATE sync_batches SET status = 'completed', written_count = $2, failed_chats = $3, last_error = '', finished_at = $4
+		WHERE id = $1 AND ($5 = 0 OR (status = 'processing' AND attempts = $5))
+		RETURNING session_id),
+	p AS (
+		SELECT count(*) AS n FROM sync_batches
+		WHERE session_id = (SELECT session_id FROM b) AND status IN ('queued', 'processing') AND id <> $1)
+	UPDATE sessions AS s SET sync_status = CASE WHEN p.n > 0 THEN 'syncing' ELSE 'synced' END,
+		last_sync_at = $4, total_synced = s.total_synced + $2, last_error = '', updated_at = $4
+	FROM b, p WHERE s.id = b.session_id
+	RETURNING s.id, s.workspace_id, s.sync_status, s.last_sync_at, s.total_synced, s.last_error, p.n`
+
+func (s *Store) completePG(ctx context.Context, pk int64, r BatchResult, failed []byte) (chatsync.Session, int64, error) {
+	var sess chatsync.Session
+	var pending int64
+	found := false
+	now := s.now()
+	var pl pipeline
+	pl.exec("begin", "BEGIN")
+	pl.exec("begin", writeSettings)
+	pl.query("complete", sqlComplete, func(rows pgx.Rows) error {
+		var status string
+		var last time.Time
+		_, err := pgx.ForEachRow(rows, []any{&sess.ID, &sess.WorkspaceID, &status, &last, &sess.TotalSynced, &sess.LastError, &pending}, func() error {
+			found = true
+			sess.SyncStatus, sess.LastSyncAt = chatsync.SyncStatus(status), last.UTC()
+			return nil
+		})
+		return err
+	}, pk, r.Written, failed, now, r.Attempt)
+	pl.exec("commit", "COMMIT")
+	if err := s.withPgx(ctx, func(c *pgx.Conn) error { return pl.run(ctx, c) }); err != nil {
+		return sess, 0, fmt.Errorf("finish batch %d: %w", pk, err)
+	}
+	if !found && r.Attempt == 0 {
+		return sess, 0, fmt.Errorf("finish batch %d: %w", pk, ErrNotFound)
+	}
+	if !found {
+		return sess, 0, fmt.Errorf("finish batch %d: %w", pk, ErrSuperseded)
+	}
+	return sess, pending, nil
 }
 
 // FailBatch marks a batch failed after its last attempt, and its session's
@@ -182,7 +311,7 @@ func (s *Store) finishBatch(ctx context.Context, pk int64, fn func(context.Conte
 		}
 		var err error
 		pending, err = tx.NewSelect().Model((*batchRow)(nil)).
-			Where("session_id = ? AND status IN (?)", b.SessionID, bun.In([]string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)})).
+			Where("session_id = ? AND status IN (?)", b.SessionID, bun.In(pendingStatuses())).
 			Count(ctx)
 		return err
 	})
@@ -203,7 +332,7 @@ type PendingBatch struct {
 func (s *Store) PendingBatches(ctx context.Context, olderThan time.Time, limit int) ([]PendingBatch, error) {
 	var rows []batchRow
 	err := s.db.NewSelect().Model(&rows).Column("id", "kind").
-		Where("status IN (?) AND created_at < ?", bun.In([]string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)}), olderThan).
+		Where("status IN (?) AND created_at < ?", bun.In(pendingStatuses()), olderThan).
 		Order("created_at ASC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list pending batches: %w", err)

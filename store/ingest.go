@@ -15,11 +15,44 @@ import (
 	"github.com/chatsync/chatsync/phone"
 )
 
-// Written is what one chunk wrote: the chats as clients now see them and
-// the messages that were new.
+// Written is what one chunk wrote: the chats as clients now see them, and
+// their IDs, and the messages that were new.
 type Written struct {
 	Chats    []chatsync.ChatView
+	ChatIDs  []int64
 	Messages []chatsync.Message
+}
+
+// ChatViews returns chats of a workspace by ID as clients see them, newest
+// activity first.
+func (s *Store) ChatViews(ctx context.Context, workspaceID int64, ids []int64) ([]chatsync.ChatView, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// Selected by primary key alone and checked for the workspace here:
+	// with the workspace in the condition, the planner (on statistics from
+	// when the table was small) intersected the primary key with the
+	// workspace's whole activity index, a cost that grows with the table.
+	if s.pg {
+		views, err := s.chatViewsPG(ctx, workspaceID, ids)
+		if err != nil {
+			return nil, fmt.Errorf("load %d chats: %w", len(ids), err)
+		}
+		return views, nil
+	}
+	var rows []chatViewRow
+	err := chatViewQuery(s.db).Where("c.id IN (?)", bun.In(ids)).
+		OrderExpr("c.last_activity_at DESC, c.id DESC").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("load %d chats: %w", len(ids), err)
+	}
+	out := make([]chatsync.ChatView, 0, len(rows))
+	for i := range rows {
+		if rows[i].WorkspaceID == workspaceID {
+			out = append(out, rows[i].domain())
+		}
+	}
+	return out, nil
 }
 
 // epoch is the stored "no time yet" (columns are NOT NULL for keyset order).
@@ -30,70 +63,202 @@ var epoch = time.Unix(0, 0).UTC()
 // keyed on WhatsApp identity, so writing the same input twice leaves the
 // rows of writing it once, and older input never overwrites newer state.
 // The inputs must have passed Validate.
+//
+// On PostgreSQL the whole chunk goes to the server as one pipeline of
+// set-based statements (see ingest_pg.go); on SQLite, and on PostgreSQL for
+// the rare chunk that links a LID to a phone number, it runs statement by
+// statement through Bun. Both write the same rows (the store tests run on
+// both).
 func (s *Store) WriteChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (Written, error) {
-	var w Written
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if s.pg {
-			// Safe: the batch row is committed durably before processing and
-			// marked completed only by a synchronous commit after its chunks,
-			// which WAL order makes durable together with every chunk before
-			// it. A crash loses at most chunks of a batch still pending,
-			// which the sweeper reprocesses.
-			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
-				return err
-			}
-		}
-		var err error
-		w, err = s.writeChunk(ctx, tx, workspaceID, sessionID, chats, contacts)
-		return err
-	})
+	w, err := s.IngestChunk(ctx, workspaceID, sessionID, chats, contacts)
 	if err != nil {
-		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+		return w, err
+	}
+	// Read after the commit: clients see what is stored, whichever write
+	// won a race.
+	if w.Chats, err = s.ChatViews(ctx, workspaceID, w.ChatIDs); err != nil {
+		return Written{}, err
 	}
 	return w, nil
 }
 
-func (s *Store) writeChunk(ctx context.Context, tx bun.Tx, wsID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (Written, error) {
-	now := s.now()
-	chats = mergeChats(chats)
+// IngestChunk is WriteChunk without loading the views (Written.Chats stays
+// empty): the worker loads the views of a whole batch at once with
+// ChatViews.
+func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (Written, error) {
+	p := s.plan(workspaceID, sessionID, chats, contacts)
+	var ids []int64
+	var msgs []chatsync.Message
+	var err error
+	if s.pg && !p.link {
+		ids, msgs, err = s.writePipelined(ctx, p)
+	} else {
+		ids, msgs, err = s.writeBun(ctx, p)
+	}
+	if err != nil {
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+	}
+	return Written{ChatIDs: ids, Messages: msgs}, nil
+}
 
-	// Contacts first: private chats point at them.
+// chunkPlan is a chunk turned into rows, keyed on WhatsApp identity (JIDs)
+// rather than on row IDs, which only the database knows.
+type chunkPlan struct {
+	wsID, sessionID int64
+	now             time.Time
+	phones          *phoneCache
+	// contacts are deduplicated: one row per person of the chunk.
+	contacts []*contactRow
+	// link is set when a contact carries both its phone JID and its LID:
+	// linking them may merge two stored contacts (linkLID).
+	link bool
+	// chats, one per JID; ContactID is resolved when writing.
+	chats  []chatRow
+	groups []groupPlan
+	// snapshotChats are the groups whose complete member list is given;
+	// snapshot holds those members.
+	snapshotChats []string
+	snapshot      []memberPlan
+	// changes are membership changes, in order.
+	changes []changePlan
+	// touched are the groups whose participant count must be recounted;
+	// changed those of them with membership changes; counts the sizes of
+	// the complete member lists.
+	touched  []string
+	changed  []string
+	counts   map[string]int32
+	messages []messagePlan
+}
+
+type groupPlan struct {
+	chatJID string
+	row     groupRow
+}
+
+type memberPlan struct {
+	chatJID string
+	row     participantRow
+}
+
+type changePlan struct {
+	chatJID string
+	change  chatsync.ParticipantChange
+}
+
+type messagePlan struct {
+	chatJID string
+	row     messageRow
+}
+
+func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []chatsync.ContactInput) chunkPlan {
+	p := chunkPlan{wsID: wsID, sessionID: sessionID, now: s.now(), phones: s.phones}
+	chats := mergeChats(in)
+
+	// Contacts first: private chats point at them, and members who carry
+	// their LID mapping are people too.
 	all := append([]chatsync.ContactInput(nil), contacts...)
 	for _, c := range chats {
-		if c.Type != chatsync.ChatPrivate {
-			continue
+		switch {
+		case c.Type == chatsync.ChatPrivate && c.Contact != nil:
+			all = append(all, *c.Contact)
+		case c.Type == chatsync.ChatPrivate:
+			all = append(all, chatsync.ContactInput{JID: c.JID})
+		case c.Group != nil:
+			for _, m := range c.Group.Participants {
+				if m.AltJID != "" {
+					all = append(all, chatsync.ContactInput{JID: m.JID, AltJID: m.AltJID, Phone: m.Phone})
+				}
+			}
 		}
-		ci := chatsync.ContactInput{JID: c.JID}
-		if c.Contact != nil {
-			ci = *c.Contact
-		}
-		all = append(all, ci)
 	}
-	contactIDs, err := s.upsertContacts(ctx, tx, wsID, all, now)
-	if err != nil {
-		return Written{}, fmt.Errorf("contacts: %w", err)
-	}
+	p.contacts, p.link = s.contactRows(wsID, all, p.now)
 
-	chatIDs, err := s.upsertChats(ctx, tx, wsID, sessionID, chats, contactIDs, now)
-	if err != nil {
-		return Written{}, fmt.Errorf("chats: %w", err)
+	p.chats = make([]chatRow, len(chats))
+	for i, c := range chats {
+		p.chats[i] = s.chatRow(wsID, sessionID, c, p.now)
+		p.planGroup(c)
+		seen := make(map[string]bool, len(c.Messages))
+		for _, m := range c.Messages {
+			if seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			p.messages = append(p.messages, messagePlan{chatJID: c.JID, row: messageRow{
+				WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
+				Text: m.Text, MediaType: string(m.MediaType), CreatedAt: p.now,
+			}})
+		}
 	}
-	if err := s.writeGroups(ctx, tx, chats, chatIDs, now); err != nil {
-		return Written{}, fmt.Errorf("groups: %w", err)
+	return p
+}
+
+func (p *chunkPlan) planGroup(c chatsync.ChatInput) {
+	if c.Type != chatsync.ChatGroup || c.Group == nil {
+		return
 	}
-	msgs, err := s.insertMessages(ctx, tx, chats, chatIDs, now)
-	if err != nil {
-		return Written{}, fmt.Errorf("messages: %w", err)
+	g := c.Group
+	p.groups = append(p.groups, groupPlan{chatJID: c.JID, row: groupRow{Subject: g.Subject, Description: g.Description, OwnerJID: g.OwnerJID, UpdatedAt: p.now}})
+	if len(g.Participants) > 0 || len(g.Changes) > 0 {
+		p.touched = append(p.touched, c.JID)
 	}
-	ids := make([]int64, 0, len(chatIDs))
-	for _, id := range chatIDs {
-		ids = append(ids, id)
+	if len(g.Changes) > 0 {
+		p.changed = append(p.changed, c.JID)
 	}
-	views, err := chatViews(ctx, tx, wsID, ids)
-	if err != nil {
-		return Written{}, fmt.Errorf("load written chats: %w", err)
+	if len(g.Participants) > 0 {
+		p.snapshotChats = append(p.snapshotChats, c.JID)
+		seen := make(map[string]bool, len(g.Participants))
+		for _, m := range g.Participants {
+			if seen[m.JID] {
+				continue
+			}
+			seen[m.JID] = true
+			p.snapshot = append(p.snapshot, memberPlan{chatJID: c.JID, row: participantRow{
+				JID: m.JID, Role: string(cmp.Or(m.Role, chatsync.RoleMember)), PhoneE164: p.phones.participantPhone(m.JID, m.Phone),
+			}})
+		}
+		if p.counts == nil {
+			p.counts = map[string]int32{}
+		}
+		p.counts[c.JID] = int32(len(seen))
 	}
-	return Written{Chats: views, Messages: msgs}, nil
+	for _, ch := range g.Changes {
+		p.changes = append(p.changes, changePlan{chatJID: c.JID, change: ch})
+	}
+}
+
+// writeBun writes a planned chunk statement by statement in a Bun
+// transaction and returns the IDs of its chats and its new messages.
+func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.Message, error) {
+	var ids []int64
+	var msgs []chatsync.Message
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if s.pg {
+			// See writeSettings in ingest_pg.go.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				return err
+			}
+		}
+		contactIDs, err := s.upsertContacts(ctx, tx, p)
+		if err != nil {
+			return fmt.Errorf("contacts: %w", err)
+		}
+		chatIDs, err := s.upsertChats(ctx, tx, p, contactIDs)
+		if err != nil {
+			return fmt.Errorf("chats: %w", err)
+		}
+		if err := s.writeGroups(ctx, tx, p, chatIDs); err != nil {
+			return fmt.Errorf("groups: %w", err)
+		}
+		if msgs, err = s.insertMessages(ctx, tx, p, chatIDs); err != nil {
+			return fmt.Errorf("messages: %w", err)
+		}
+		ids = make([]int64, 0, len(chatIDs))
+		for _, c := range p.chats {
+			ids = append(ids, chatIDs[c.JID])
+		}
+		return nil
+	})
+	return ids, msgs, err
 }
 
 // mergeChats folds repeated JIDs of one chunk into one input (the later
@@ -132,17 +297,21 @@ func contactKeys(c chatsync.ContactInput) (phoneJID, lid string) {
 	return phoneJID, lid
 }
 
-// upsertContacts writes contacts and returns their IDs by every JID given.
-func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, wsID int64, in []chatsync.ContactInput, now time.Time) (map[string]int64, error) {
+// contactRows folds contacts into one row per person (a phone JID, a LID,
+// or both), with phones normalised to E.164; an unnormalisable number is
+// kept raw and flagged invalid. link reports a row carrying both JIDs.
+func (s *Store) contactRows(wsID int64, in []chatsync.ContactInput, now time.Time) (order []*contactRow, link bool) {
 	byPhone := map[string]*contactRow{}
 	byLID := map[string]*contactRow{}
-	var order []*contactRow
 	for _, c := range in {
 		pj, lid := contactKeys(c)
 		var row *contactRow
 		switch {
 		case pj != "":
 			row = byPhone[pj]
+			if l := byLID[lid]; row == nil && lid != "" && l != nil && l.PhoneJID == nil {
+				row = l // the LID seen alone earlier in the chunk is this person
+			}
 		case lid != "":
 			row = byLID[lid]
 		default:
@@ -166,7 +335,7 @@ func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, wsID int64, in []
 		}
 		if raw != "" {
 			row.PhoneRaw = raw
-			row.PhoneE164, row.PhoneValid = phone.Normalize(raw)
+			row.PhoneE164, row.PhoneValid = s.phones.normalize(raw)
 		}
 		if c.PushName != "" {
 			row.PushName = c.PushName
@@ -175,31 +344,45 @@ func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, wsID int64, in []
 			row.FullName = c.FullName
 		}
 	}
-	// A LID-only contact stored earlier merges into the phone contact once a
-	// mapping arrives.
 	for _, r := range order {
 		if r.PhoneJID != nil && r.LIDJID != nil {
-			if err := s.linkLID(ctx, tx, wsID, *r.PhoneJID, *r.LIDJID); err != nil {
-				return nil, err
-			}
+			link = true
 		}
 	}
-	var withPhone, lidOnly []contactRow
-	for _, r := range order {
-		if r.PhoneJID != nil {
-			withPhone = append(withPhone, *r)
-		} else {
-			lidOnly = append(lidOnly, *r)
-		}
-	}
-	ids := make(map[string]int64, len(order)*2)
-	const set = `lid_jid = COALESCE(EXCLUDED.lid_jid, ct.lid_jid),
+	return order, link
+}
+
+// contactSet is the ON CONFLICT update of a contact: a non-empty value
+// replaces the stored one, an empty one keeps it.
+const contactSet = `lid_jid = COALESCE(EXCLUDED.lid_jid, ct.lid_jid),
 		phone_raw = CASE WHEN EXCLUDED.phone_raw <> '' THEN EXCLUDED.phone_raw ELSE ct.phone_raw END,
 		phone_e164 = CASE WHEN EXCLUDED.phone_raw <> '' THEN EXCLUDED.phone_e164 ELSE ct.phone_e164 END,
 		phone_valid = CASE WHEN EXCLUDED.phone_raw <> '' THEN EXCLUDED.phone_valid ELSE ct.phone_valid END,
 		push_name = CASE WHEN EXCLUDED.push_name <> '' THEN EXCLUDED.push_name ELSE ct.push_name END,
 		full_name = CASE WHEN EXCLUDED.full_name <> '' THEN EXCLUDED.full_name ELSE ct.full_name END,
 		updated_at = EXCLUDED.updated_at`
+
+// upsertContacts writes the plan's contacts and returns their IDs by every
+// JID given.
+func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, p chunkPlan) (map[string]int64, error) {
+	// A LID-only contact stored earlier merges into the phone contact once a
+	// mapping arrives.
+	for _, r := range p.contacts {
+		if r.PhoneJID != nil && r.LIDJID != nil {
+			if err := s.linkLID(ctx, tx, p.wsID, *r.PhoneJID, *r.LIDJID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var withPhone, lidOnly []contactRow
+	for _, r := range p.contacts {
+		if r.PhoneJID != nil {
+			withPhone = append(withPhone, *r)
+		} else {
+			lidOnly = append(lidOnly, *r)
+		}
+	}
+	ids := make(map[string]int64, len(p.contacts)*2)
 	for _, part := range []struct {
 		rows     []contactRow
 		conflict string
@@ -211,7 +394,7 @@ func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, wsID int64, in []
 			continue
 		}
 		var got []contactRow
-		err := tx.NewInsert().Model(&part.rows).On(part.conflict).Set(set).
+		err := tx.NewInsert().Model(&part.rows).On(part.conflict).Set(contactSet).
 			Returning("id, phone_jid, lid_jid").Scan(ctx, &got)
 		if err != nil {
 			return nil, err
@@ -269,65 +452,77 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 	return err
 }
 
-func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, wsID, sessionID int64, chats []chatsync.ChatInput, contactIDs map[string]int64, now time.Time) (map[string]int64, error) {
-	if len(chats) == 0 {
+// chatRow is a chat's row as the input describes it (ContactID unset).
+func (s *Store) chatRow(wsID, sessionID int64, c chatsync.ChatInput, now time.Time) chatRow {
+	r := chatRow{
+		WorkspaceID: wsID, SessionID: sessionID, JID: c.JID, Type: string(c.Type), Name: c.Name,
+		UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned,
+		LastActivityAt: epoch, LastMessageAt: epoch, CreatedAt: now, UpdatedAt: now,
+	}
+	if !c.LastActivity.IsZero() {
+		r.LastActivityAt = c.LastActivity.UTC()
+	}
+	if m := newestMessage(c.Messages); m != nil {
+		r.LastMessageAt = m.Timestamp.UTC()
+		r.LastMessagePreview = preview(m)
+		if r.LastMessageAt.After(r.LastActivityAt) {
+			r.LastActivityAt = r.LastMessageAt
+		}
+	}
+	var names []string
+	if c.Name != "" {
+		names = append(names, c.Name)
+	}
+	if c.Type == chatsync.ChatPrivate {
+		ci := chatsync.ContactInput{JID: c.JID}
+		if c.Contact != nil {
+			ci = *c.Contact
+		}
+		names = append(names, ci.PushName, ci.FullName, ci.Phone)
+		if p := phone.FromJID(c.JID); p != "" {
+			names = append(names, "+"+p)
+		}
+	} else if c.Group != nil && c.Group.Subject != "" && c.Name == "" {
+		r.Name = c.Group.Subject
+		names = append(names, c.Group.Subject)
+	}
+	r.SearchText = strings.ToLower(strings.Join(slices.DeleteFunc(names, func(s string) bool { return s == "" }), " "))
+	return r
+}
+
+// chatSet is the ON CONFLICT update of a chat (alias c): forward only.
+func (s *Store) chatSet() string {
+	g := s.greatest()
+	return `name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE c.name END,
+		search_text = CASE WHEN EXCLUDED.search_text <> '' THEN EXCLUDED.search_text ELSE c.search_text END,
+		contact_id = COALESCE(EXCLUDED.contact_id, c.contact_id),
+		unread_count = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.unread_count ELSE c.unread_count END,
+		archived = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.archived ELSE c.archived END,
+		pinned = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.pinned ELSE c.pinned END,
+		last_message_preview = CASE WHEN EXCLUDED.last_message_at > c.last_message_at THEN EXCLUDED.last_message_preview ELSE c.last_message_preview END,
+		last_message_at = ` + g + `(EXCLUDED.last_message_at, c.last_message_at),
+		last_activity_at = ` + g + `(EXCLUDED.last_activity_at, c.last_activity_at),
+		updated_at = EXCLUDED.updated_at`
+	// State the phone reports (unread, archived, pinned) follows the newest
+	// report only; names are not time-stamped, so the latest non-empty one
+	// wins.
+}
+
+func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, p chunkPlan, contactIDs map[string]int64) (map[string]int64, error) {
+	if len(p.chats) == 0 {
 		return map[string]int64{}, nil
 	}
-	rows := make([]chatRow, len(chats))
-	for i, c := range chats {
-		r := chatRow{
-			WorkspaceID: wsID, SessionID: sessionID, JID: c.JID, Type: string(c.Type), Name: c.Name,
-			UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned,
-			LastActivityAt: epoch, LastMessageAt: epoch, CreatedAt: now, UpdatedAt: now,
+	rows := slices.Clone(p.chats)
+	for i := range rows {
+		if rows[i].Type != string(chatsync.ChatPrivate) {
+			continue
 		}
-		if !c.LastActivity.IsZero() {
-			r.LastActivityAt = c.LastActivity.UTC()
+		if id, ok := contactIDs[rows[i].JID]; ok {
+			rows[i].ContactID = &id
 		}
-		if m := newestMessage(c.Messages); m != nil {
-			r.LastMessageAt = m.Timestamp.UTC()
-			r.LastMessagePreview = preview(m)
-			if r.LastMessageAt.After(r.LastActivityAt) {
-				r.LastActivityAt = r.LastMessageAt
-			}
-		}
-		var names []string
-		if c.Name != "" {
-			names = append(names, c.Name)
-		}
-		if c.Type == chatsync.ChatPrivate {
-			ci := chatsync.ContactInput{JID: c.JID}
-			if c.Contact != nil {
-				ci = *c.Contact
-			}
-			if id, ok := contactIDs[c.JID]; ok {
-				r.ContactID = &id
-			}
-			names = append(names, ci.PushName, ci.FullName, ci.Phone)
-			if p := phone.FromJID(c.JID); p != "" {
-				names = append(names, "+"+p)
-			}
-		} else if c.Group != nil && c.Group.Subject != "" && c.Name == "" {
-			r.Name = c.Group.Subject
-			names = append(names, c.Group.Subject)
-		}
-		r.SearchText = strings.ToLower(strings.Join(slices.DeleteFunc(names, func(s string) bool { return s == "" }), " "))
-		rows[i] = r
 	}
-	g := s.greatest()
 	var got []chatRow
-	err := tx.NewInsert().Model(&rows).On("CONFLICT (session_id, jid) DO UPDATE").
-		Set("name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE c.name END").
-		Set("search_text = CASE WHEN EXCLUDED.search_text <> '' THEN EXCLUDED.search_text ELSE c.search_text END").
-		Set("contact_id = COALESCE(EXCLUDED.contact_id, c.contact_id)").
-		// State the phone reports (unread, archived, pinned) follows the
-		// newest report only.
-		Set("unread_count = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.unread_count ELSE c.unread_count END").
-		Set("archived = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.archived ELSE c.archived END").
-		Set("pinned = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.pinned ELSE c.pinned END").
-		Set("last_message_preview = CASE WHEN EXCLUDED.last_message_at > c.last_message_at THEN EXCLUDED.last_message_preview ELSE c.last_message_preview END").
-		Set("last_message_at = "+g+"(EXCLUDED.last_message_at, c.last_message_at)").
-		Set("last_activity_at = "+g+"(EXCLUDED.last_activity_at, c.last_activity_at)").
-		Set("updated_at = EXCLUDED.updated_at").
+	err := tx.NewInsert().Model(&rows).On("CONFLICT (session_id, jid) DO UPDATE").Set(s.chatSet()).
 		Returning("id, jid").Scan(ctx, &got)
 	if err != nil {
 		return nil, err
@@ -361,87 +556,76 @@ func preview(m *chatsync.MessageInput) string {
 	return string(r[:chatsync.MaxPreviewRunes-1]) + "…"
 }
 
-func (s *Store) writeGroups(ctx context.Context, tx bun.Tx, chats []chatsync.ChatInput, chatIDs map[string]int64, now time.Time) error {
-	var groups []groupRow
-	var touched []int64
-	var snapshot []participantRow
-	var snapshotChats []int64
-	for _, c := range chats {
-		if c.Type != chatsync.ChatGroup || c.Group == nil {
-			continue
-		}
-		id := chatIDs[c.JID]
-		g := c.Group
-		groups = append(groups, groupRow{ChatID: id, Subject: g.Subject, Description: g.Description, OwnerJID: g.OwnerJID, UpdatedAt: now})
-		if len(g.Participants) > 0 || len(g.Changes) > 0 {
-			touched = append(touched, id)
-		}
-		if len(g.Participants) > 0 {
-			snapshotChats = append(snapshotChats, id)
-			seen := make(map[string]bool, len(g.Participants))
-			for _, p := range g.Participants {
-				if seen[p.JID] {
-					continue
-				}
-				seen[p.JID] = true
-				snapshot = append(snapshot, participantRow{ChatID: id, JID: p.JID, Role: string(cmp.Or(p.Role, chatsync.RoleMember)), PhoneE164: participantPhone(p.JID, p.Phone)})
-			}
-		}
-	}
-	if len(groups) == 0 {
+// groupSet is the ON CONFLICT update of a group (alias g).
+const groupSet = `subject = CASE WHEN EXCLUDED.subject <> '' THEN EXCLUDED.subject ELSE g.subject END,
+		description = CASE WHEN EXCLUDED.description <> '' THEN EXCLUDED.description ELSE g.description END,
+		owner_jid = CASE WHEN EXCLUDED.owner_jid <> '' THEN EXCLUDED.owner_jid ELSE g.owner_jid END,
+		updated_at = EXCLUDED.updated_at`
+
+// participantCount recounts the members of chats (alias c).
+const participantCount = "participant_count = (SELECT count(*) FROM group_participants AS gp WHERE gp.chat_id = c.id)"
+
+func (s *Store) writeGroups(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64) error {
+	if len(p.groups) == 0 {
 		return nil
 	}
-	_, err := tx.NewInsert().Model(&groups).On("CONFLICT (chat_id) DO UPDATE").
-		Set("subject = CASE WHEN EXCLUDED.subject <> '' THEN EXCLUDED.subject ELSE g.subject END").
-		Set("description = CASE WHEN EXCLUDED.description <> '' THEN EXCLUDED.description ELSE g.description END").
-		Set("owner_jid = CASE WHEN EXCLUDED.owner_jid <> '' THEN EXCLUDED.owner_jid ELSE g.owner_jid END").
-		Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
-	if err != nil {
+	groups := make([]groupRow, len(p.groups))
+	for i, g := range p.groups {
+		groups[i] = g.row
+		groups[i].ChatID = chatIDs[g.chatJID]
+	}
+	if _, err := tx.NewInsert().Model(&groups).On("CONFLICT (chat_id) DO UPDATE").Set(groupSet).Exec(ctx); err != nil {
 		return err
 	}
-	if len(snapshot) > 0 {
+	if len(p.snapshot) > 0 {
 		// A complete member list replaces the stored one.
-		if _, err := tx.NewDelete().Model((*participantRow)(nil)).Where("chat_id IN (?)", bun.In(snapshotChats)).Exec(ctx); err != nil {
+		ids := make([]int64, len(p.snapshotChats))
+		for i, jid := range p.snapshotChats {
+			ids[i] = chatIDs[jid]
+		}
+		if _, err := tx.NewDelete().Model((*participantRow)(nil)).Where("chat_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
 			return err
 		}
-		if _, err := tx.NewInsert().Model(&snapshot).Exec(ctx); err != nil {
+		rows := make([]participantRow, len(p.snapshot))
+		for i, m := range p.snapshot {
+			rows[i] = m.row
+			rows[i].ChatID = chatIDs[m.chatJID]
+		}
+		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 			return err
 		}
 	}
-	for _, c := range chats {
-		if c.Type != chatsync.ChatGroup || c.Group == nil {
-			continue
-		}
-		for _, ch := range c.Group.Changes {
-			if err := applyChange(ctx, tx, chatIDs[c.JID], ch); err != nil {
-				return err
-			}
+	for _, c := range p.changes {
+		if err := applyChange(ctx, tx, chatIDs[c.chatJID], c.change, s.phones); err != nil {
+			return err
 		}
 	}
-	if len(touched) == 0 {
+	if len(p.touched) == 0 {
 		return nil
 	}
-	_, err = tx.NewUpdate().Model((*chatRow)(nil)).
-		Set("participant_count = (SELECT count(*) FROM group_participants AS gp WHERE gp.chat_id = c.id)").
-		Where("id IN (?)", bun.In(touched)).Exec(ctx)
+	ids := make([]int64, len(p.touched))
+	for i, jid := range p.touched {
+		ids[i] = chatIDs[jid]
+	}
+	_, err := tx.NewUpdate().Model((*chatRow)(nil)).Set(participantCount).Where("id IN (?)", bun.In(ids)).Exec(ctx)
 	return err
 }
 
-func participantPhone(jid, raw string) string {
+func (c *phoneCache) participantPhone(jid, raw string) string {
 	if raw == "" {
 		raw = phone.FromJID(jid)
 	}
-	e164, _ := phone.Normalize(raw)
+	e164, _ := c.normalize(raw)
 	return e164
 }
 
-func applyChange(ctx context.Context, tx bun.Tx, chatID int64, ch chatsync.ParticipantChange) error {
+func applyChange(ctx context.Context, tx bun.Tx, chatID int64, ch chatsync.ParticipantChange, phones *phoneCache) error {
 	switch ch.Action {
 	case chatsync.ActionLeave:
 		_, err := tx.NewDelete().Model((*participantRow)(nil)).Where("chat_id = ? AND jid = ?", chatID, ch.JID).Exec(ctx)
 		return err
 	case chatsync.ActionJoin:
-		row := participantRow{ChatID: chatID, JID: ch.JID, Role: string(chatsync.RoleMember), PhoneE164: participantPhone(ch.JID, ch.Phone)}
+		row := participantRow{ChatID: chatID, JID: ch.JID, Role: string(chatsync.RoleMember), PhoneE164: phones.participantPhone(ch.JID, ch.Phone)}
 		_, err := tx.NewInsert().Model(&row).On("CONFLICT (chat_id, jid) DO NOTHING").Exec(ctx)
 		return err
 	case chatsync.ActionPromote, chatsync.ActionDemote:
@@ -449,31 +633,21 @@ func applyChange(ctx context.Context, tx bun.Tx, chatID int64, ch chatsync.Parti
 		if ch.Action == chatsync.ActionDemote {
 			role = chatsync.RoleMember
 		}
-		row := participantRow{ChatID: chatID, JID: ch.JID, Role: string(role), PhoneE164: participantPhone(ch.JID, ch.Phone)}
+		row := participantRow{ChatID: chatID, JID: ch.JID, Role: string(role), PhoneE164: phones.participantPhone(ch.JID, ch.Phone)}
 		_, err := tx.NewInsert().Model(&row).On("CONFLICT (chat_id, jid) DO UPDATE").Set("role = EXCLUDED.role").Exec(ctx)
 		return err
 	}
 	return fmt.Errorf("unknown participant action %q", ch.Action)
 }
 
-func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, chats []chatsync.ChatInput, chatIDs map[string]int64, now time.Time) ([]chatsync.Message, error) {
-	var rows []messageRow
-	for _, c := range chats {
-		id := chatIDs[c.JID]
-		seen := make(map[string]bool, len(c.Messages))
-		for _, m := range c.Messages {
-			if seen[m.ID] {
-				continue
-			}
-			seen[m.ID] = true
-			rows = append(rows, messageRow{
-				ChatID: id, WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
-				Text: m.Text, MediaType: string(m.MediaType), CreatedAt: now,
-			})
-		}
-	}
-	if len(rows) == 0 {
+func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64) ([]chatsync.Message, error) {
+	if len(p.messages) == 0 {
 		return nil, nil
+	}
+	rows := make([]messageRow, len(p.messages))
+	for i, m := range p.messages {
+		rows[i] = m.row
+		rows[i].ChatID = chatIDs[m.chatJID]
 	}
 	// Messages are immutable: a redelivered message changes nothing and is
 	// not reported as new.

@@ -22,9 +22,10 @@ import (
 
 // Store runs chatsync's queries.
 type Store struct {
-	db  *bun.DB
-	now func() time.Time
-	pg  bool
+	db     *bun.DB
+	now    func() time.Time
+	pg     bool
+	phones *phoneCache
 }
 
 // New wraps an open database.
@@ -33,6 +34,8 @@ func New(db *bun.DB) *Store {
 		db:  db,
 		now: func() time.Time { return time.Now().UTC() },
 		pg:  db.Dialect().Name() == dialect.PG,
+		// About 6 MB at most: a few large syncs' worth of people.
+		phones: newPhoneCache(50000),
 	}
 }
 

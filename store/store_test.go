@@ -269,13 +269,12 @@ func TestAcceptBatchIsIdempotent(t *testing.T) {
 		if err != nil || !dup || b2.ID != b.ID || b2.AcceptedCount != 1 {
 			t.Fatalf("duplicate AcceptBatch = %+v, %v, %v", b2, dup, err)
 		}
-		_, p, err := s.BatchByPK(ctx, b.ID)
-		if err != nil || len(p.Chats) != 1 {
-			t.Fatalf("stored payload = %+v, %v (the duplicate must not replace it)", p, err)
+		started, p, done, err := s.StartBatch(ctx, b.ID)
+		if err != nil || done || started.Attempts != 1 || started.Status != chatsync.BatchProcessing || started.StartedAt.IsZero() {
+			t.Fatalf("StartBatch = %+v, %v, %v", started, done, err)
 		}
-		attempts, done, err := s.StartAttempt(ctx, b.ID)
-		if err != nil || done || attempts != 1 {
-			t.Fatalf("StartAttempt = %d, %v, %v", attempts, done, err)
+		if len(p.Chats) != 1 || p.Chats[0].JID != nb.Payload.Chats[0].JID {
+			t.Fatalf("stored payload = %+v (the duplicate must not replace it)", p)
 		}
 		if err := s.RecordAttemptError(ctx, b.ID, "boom"); err != nil {
 			t.Fatal(err)
@@ -288,8 +287,11 @@ func TestAcceptBatchIsIdempotent(t *testing.T) {
 		if err != nil || left != 0 || sess.SyncStatus != chatsync.SyncFailed || sess.LastError != "boom" {
 			t.Fatalf("FailBatch = %+v, %d, %v", sess, left, err)
 		}
-		if _, done, _ := s.StartAttempt(ctx, b.ID); !done {
-			t.Fatal("a failed batch started again")
+		if again, _, done, err := s.StartBatch(ctx, b.ID); err != nil || !done || again.Attempts != 1 || again.Status != chatsync.BatchFailed {
+			t.Fatalf("a failed batch started again: %+v, %v, %v", again, done, err)
+		}
+		if _, _, _, err := s.StartBatch(ctx, 1<<40); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("StartBatch of a missing batch: %v", err)
 		}
 		got, err := s.Batch(ctx, f.ws, f.session.ID, "b-1")
 		if err != nil || got.Status != chatsync.BatchFailed || got.LastError != "boom" || got.FinishedAt.IsZero() || got.Attempts != 1 {

@@ -15,17 +15,19 @@ import (
 )
 
 // HandleSyncBatch writes one accepted batch. Chunks commit one by one; a
-// chunk the database refuses is retried chat by chat so only the bad chats
-// fail and are reported. A fault of the database itself fails the attempt:
-// Asynq retries it (the writes are idempotent), and after the last attempt
-// the batch and its session's sync status become failed and a sync_failed
-// event goes out.
+// chunk the database refuses is written again chat by chat, so only the bad
+// chats fail and are reported (the good chats of that chunk are written).
+// A fault of the database itself fails the attempt: Asynq retries it (the
+// writes are idempotent), and after the last attempt the batch and its
+// session's sync status become failed and a sync_failed event goes out.
+// Events for what was written are published once per batch, after the
+// commits, and also when a later chunk fails.
 func (p *Processor) HandleSyncBatch(ctx context.Context, t *asynq.Task) error {
 	payload, err := tasks.DecodeSyncBatch(t)
 	if err != nil {
 		return err
 	}
-	attempts, done, err := p.store.StartAttempt(ctx, payload.BatchPK)
+	b, in, done, err := p.store.StartBatch(ctx, payload.BatchPK)
 	if errors.Is(err, store.ErrNotFound) {
 		// The session (and its batches) was deleted.
 		return fmt.Errorf("batch %d is gone: %w", payload.BatchPK, asynq.SkipRetry)
@@ -33,26 +35,32 @@ func (p *Processor) HandleSyncBatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	if done {
-		return nil // redelivered after it finished
-	}
-	b, in, err := p.store.BatchByPK(ctx, payload.BatchPK)
-	if err != nil {
-		return err
-	}
 	log := p.log.With(slog.Int64("workspace_id", b.WorkspaceID), slog.Int64("session_id", b.SessionID),
 		slog.String("batch_id", b.BatchID), slog.String("task_type", t.Type()))
+	if done {
+		log.InfoContext(ctx, "batch already finished; task dropped", slog.String("status", string(b.Status)))
+		return nil
+	}
 	start := p.now()
 	log.InfoContext(ctx, "sync started", slog.String("kind", string(b.Kind)), slog.Int("chats", len(in.Chats)),
-		slog.Int("contacts", len(in.Contacts)), slog.Int("attempt", int(attempts)))
+		slog.Int("contacts", len(in.Contacts)), slog.Int("attempt", int(b.Attempts)))
 
-	res, err := p.write(ctx, log, b, in)
+	var out written
+	res, err := p.write(ctx, log, b, in, &out)
+	// What committed is published even when a later chunk failed: a retry
+	// would not report those messages as new again.
+	p.publishWritten(ctx, log, b, &out)
 	if err != nil {
-		return p.attemptFailed(ctx, log, b, len(in.Chats), attempts, err)
+		return p.attemptFailed(ctx, log, b, len(in.Chats), err)
 	}
+	res.Attempt = b.Attempts
 	sess, pending, err := p.store.CompleteBatch(ctx, b.ID, res)
+	if errors.Is(err, store.ErrSuperseded) {
+		log.WarnContext(ctx, "batch taken over by a later attempt; this result is dropped", slog.Int("attempt", int(b.Attempts)))
+		return nil
+	}
 	if err != nil {
-		return p.attemptFailed(ctx, log, b, len(in.Chats), attempts, err)
+		return p.attemptFailed(ctx, log, b, len(in.Chats), err)
 	}
 	p.publish(ctx, log, chatsync.Event{
 		Type: chatsync.EventSyncProgress, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: p.now().UTC(),
@@ -60,21 +68,43 @@ func (p *Processor) HandleSyncBatch(ctx context.Context, t *asynq.Task) error {
 			FailedCount: int32(len(res.Failed)), TotalSynced: sess.TotalSynced, PendingBatches: pending},
 	})
 	took := p.now().Sub(start)
-	p.metrics.batchDone(b, "completed", int(res.Written), b.FinishedAt, took)
+	p.metrics.batchDone(b, "completed", int(res.Written), sess.LastSyncAt)
 	log.InfoContext(ctx, "sync completed", slog.Int("written", int(res.Written)), slog.Int("failed", len(res.Failed)),
-		slog.Duration("duration", took), slog.Int64("total_synced", sess.TotalSynced), slog.Int64("pending_batches", pending))
+		slog.Int("messages", len(out.messages)), slog.Duration("duration", took),
+		slog.Duration("since_accepted", sess.LastSyncAt.Sub(b.CreatedAt)),
+		slog.Int64("total_synced", sess.TotalSynced), slog.Int64("pending_batches", pending))
 	return nil
+}
+
+// written collects what a batch's chunks committed, for its events.
+type written struct {
+	chatIDs  []int64
+	seen     map[int64]bool
+	messages []chatsync.Message
+}
+
+func (w *written) add(sw store.Written) {
+	if w.seen == nil {
+		w.seen = map[int64]bool{}
+	}
+	for _, id := range sw.ChatIDs {
+		if !w.seen[id] {
+			w.seen[id] = true
+			w.chatIDs = append(w.chatIDs, id)
+		}
+	}
+	w.messages = append(w.messages, sw.Messages...)
 }
 
 // write commits the batch chunk by chunk. It returns an error only for a
 // fault that a retry may cure.
-func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batch, in chatsync.BatchPayload) (store.BatchResult, error) {
+func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batch, in chatsync.BatchPayload, out *written) (store.BatchResult, error) {
 	var res store.BatchResult
 	contacts := in.Contacts
 	for start := 0; start < len(in.Chats) || contacts != nil; start += p.chunkSize {
 		end := min(start+p.chunkSize, len(in.Chats))
 		chunk := in.Chats[start:end]
-		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, chunk, contacts)
+		w, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, chunk, contacts)
 		if err != nil && store.IsDataError(err) {
 			log.WarnContext(ctx, "chunk refused, writing its chats one by one", slog.Int("chunk_start", start), slog.String("error", err.Error()))
 			w, err = p.writeOneByOne(ctx, log, b, chunk, contacts, &res)
@@ -83,8 +113,8 @@ func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batc
 			return res, err
 		}
 		contacts = nil // top-level contacts go with the first chunk
-		res.Written += int32(len(w.Chats))
-		p.publishWritten(ctx, log, b, w)
+		res.Written += int32(len(w.ChatIDs))
+		out.add(w)
 		if end >= len(in.Chats) {
 			break
 		}
@@ -97,19 +127,17 @@ func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batc
 func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chatsync.Batch, chunk []chatsync.ChatInput, contacts []chatsync.ContactInput, res *store.BatchResult) (store.Written, error) {
 	var all store.Written
 	if len(contacts) > 0 {
-		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, nil, contacts)
+		_, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, nil, contacts)
 		switch {
 		case err != nil && store.IsDataError(err):
 			log.WarnContext(ctx, "contacts refused", slog.Int("contacts", len(contacts)), slog.String("error", err.Error()))
 			res.Failed = append(res.Failed, chatsync.FailedChat{JID: "contacts", Reason: err.Error()})
 		case err != nil:
 			return all, err
-		default:
-			all.Chats = append(all.Chats, w.Chats...)
 		}
 	}
 	for _, c := range chunk {
-		w, err := p.store.WriteChunk(ctx, b.WorkspaceID, b.SessionID, []chatsync.ChatInput{c}, nil)
+		w, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, []chatsync.ChatInput{c}, nil)
 		if err != nil && store.IsDataError(err) {
 			log.WarnContext(ctx, "chat refused", slog.String("chat_jid", c.JID), slog.String("error", err.Error()))
 			res.Failed = append(res.Failed, chatsync.FailedChat{JID: c.JID, Reason: err.Error()})
@@ -118,7 +146,7 @@ func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chats
 		if err != nil {
 			return all, err
 		}
-		all.Chats = append(all.Chats, w.Chats...)
+		all.ChatIDs = append(all.ChatIDs, w.ChatIDs...)
 		all.Messages = append(all.Messages, w.Messages...)
 	}
 	return all, nil
@@ -126,7 +154,7 @@ func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chats
 
 // attemptFailed records a failed attempt; after the last one it fails the
 // batch for good.
-func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chatsync.Batch, chats int, attempts int32, cause error) error {
+func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chatsync.Batch, chats int, cause error) error {
 	msg := cause.Error()
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)
@@ -139,7 +167,8 @@ func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chats
 		if err := p.store.RecordAttemptError(ctx, b.ID, msg); err != nil {
 			log.ErrorContext(ctx, "record attempt error", slog.String("error", err.Error()))
 		}
-		log.WarnContext(ctx, "sync attempt failed, will retry", slog.Int("attempt", int(attempts)), slog.String("error", msg))
+		log.WarnContext(ctx, "sync attempt failed, will retry", slog.Int("attempt", int(b.Attempts)),
+			slog.Int("retries_left", maxRetry-retried), slog.String("error", msg))
 		return cause
 	}
 	sess, _, err := p.store.FailBatch(ctx, b.ID, msg)
@@ -149,25 +178,32 @@ func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chats
 	}
 	p.publish(ctx, log, chatsync.Event{
 		Type: chatsync.EventSyncFailed, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: p.now().UTC(),
-		Failure: &chatsync.SyncFailureEvent{BatchID: b.BatchID, Error: msg, Attempts: attempts},
+		Failure: &chatsync.SyncFailureEvent{BatchID: b.BatchID, Error: msg, Attempts: b.Attempts},
 	})
-	p.metrics.batchDone(b, "failed", 0, time.Time{}, 0)
-	log.ErrorContext(ctx, "sync failed", slog.Int("attempts", int(attempts)), slog.Int("chats", chats),
+	p.metrics.batchDone(b, "failed", 0, time.Time{})
+	log.ErrorContext(ctx, "sync failed", slog.Int("attempts", int(b.Attempts)), slog.Int("chats", chats),
 		slog.String("error", msg), slog.String("session_sync_status", string(sess.SyncStatus)))
-	return fmt.Errorf("batch %s failed after %d attempts: %w", b.BatchID, attempts, cause)
+	return fmt.Errorf("batch %s failed after %d attempts: %w", b.BatchID, b.Attempts, cause)
 }
 
-func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chatsync.Batch, w store.Written) {
-	if len(w.Chats) == 0 && len(w.Messages) == 0 {
+// publishWritten publishes a chat_upserted event for every chat written
+// (as clients now see it) and a message_added event for every new message.
+func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chatsync.Batch, w *written) {
+	if len(w.chatIDs) == 0 && len(w.messages) == 0 {
 		return
 	}
-	now := p.now().UTC()
-	evs := make([]chatsync.Event, 0, len(w.Chats)+len(w.Messages))
-	for i := range w.Chats {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Chat: &w.Chats[i]})
+	ctx = context.WithoutCancel(ctx) // committed: report it even if the attempt timed out
+	views, err := p.store.ChatViews(ctx, b.WorkspaceID, w.chatIDs)
+	if err != nil {
+		log.ErrorContext(ctx, "load written chats for their events", slog.Int("chats", len(w.chatIDs)), slog.String("error", err.Error()))
 	}
-	for i := range w.Messages {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventMessageAdded, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Message: &w.Messages[i]})
+	now := p.now().UTC()
+	evs := make([]chatsync.Event, 0, len(views)+len(w.messages))
+	for i := range views {
+		evs = append(evs, chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Chat: &views[i]})
+	}
+	for i := range w.messages {
+		evs = append(evs, chatsync.Event{Type: chatsync.EventMessageAdded, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Message: &w.messages[i]})
 	}
 	p.publish(ctx, log, evs...)
 }

@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) batchDone(b chatsync.Batch, outcome string, written int, finished time.Time, _ time.Duration) {
+func (m *Metrics) batchDone(b chatsync.Batch, outcome string, written int, finished time.Time) {
 	if m == nil {
 		return
 	}

@@ -15,9 +15,9 @@ import (
 
 // batchStore is what batch processing needs of the store.
 type batchStore interface {
-	StartAttempt(ctx context.Context, pk int64) (int32, bool, error)
-	BatchByPK(ctx context.Context, pk int64) (chatsync.Batch, chatsync.BatchPayload, error)
-	WriteChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (store.Written, error)
+	StartBatch(ctx context.Context, pk int64) (chatsync.Batch, chatsync.BatchPayload, bool, error)
+	IngestChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (store.Written, error)
+	ChatViews(ctx context.Context, workspaceID int64, ids []int64) ([]chatsync.ChatView, error)
 	RecordAttemptError(ctx context.Context, pk int64, msg string) error
 	CompleteBatch(ctx context.Context, pk int64, r store.BatchResult) (chatsync.Session, int64, error)
 	FailBatch(ctx context.Context, pk int64, msg string) (chatsync.Session, int64, error)
