@@ -14,6 +14,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
 	"github.com/chatsync/chatsync/signing"
 	"github.com/chatsync/chatsync/store"
@@ -24,6 +25,9 @@ import (
 type principal struct {
 	workspaceID int64
 	sessionID   int64 // set for signed sidecar calls only
+	// session is the signed session as loaded to verify the signature, so
+	// the handler need not load it again.
+	session *chatsync.Session
 }
 
 type principalKey struct{}
@@ -91,8 +95,32 @@ func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err != nil {
 			return nil, err
 		}
+		if err := signedSessionMatches(ctx, req.Any()); err != nil {
+			return nil, err
+		}
 		return next(ctx, req)
 	}
+}
+
+// errSessionMismatch: a signed call names another session in its body.
+var errSessionMismatch = errors.New("session_id in the body differs from the X-Chatsync-Session header")
+
+// signedSessionMatches refuses a signed call whose body names another
+// session than the signature's, before validation, so the answer is
+// unauthenticated whatever else is wrong with the request.
+func signedSessionMatches(ctx context.Context, msg any) error {
+	p, ok := principalFrom(ctx)
+	if !ok || p.sessionID == 0 {
+		return nil
+	}
+	named, ok := msg.(interface{ GetSessionId() string })
+	if !ok {
+		return nil
+	}
+	if named.GetSessionId() != strconv.FormatInt(p.sessionID, 10) {
+		return connect.NewError(connect.CodeUnauthenticated, errSessionMismatch)
+	}
+	return nil
 }
 
 func (a *authInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
@@ -109,9 +137,10 @@ func (a *authInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc
 	}
 }
 
-// sessionSecrets looks up what verifying a signature needs.
+// sessionSecrets looks up what verifying a signature needs: the session
+// (whose workspace the call then acts for) and its secret nonce.
 type sessionSecrets interface {
-	SessionSecret(ctx context.Context, id int64) (workspaceID int64, nonce []byte, err error)
+	SyncSession(ctx context.Context, id int64) (chatsync.Session, []byte, error)
 }
 
 // signatureMiddleware verifies sidecar signatures over the raw HTTP body,
@@ -136,10 +165,16 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 		}
 		p, body, reason := m.verify(r)
 		if reason != nil {
+			code := connect.CodeUnauthenticated
+			if errors.Is(reason, errBodyTooLarge) {
+				code = connect.CodeResourceExhausted
+			}
+			// The reason names what is wrong, never the secret or the
+			// expected signature.
 			m.log.WarnContext(r.Context(), "sidecar signature refused",
 				slog.String("reason", reason.Error()), slog.String("session_header", truncate(h.Get(signing.HeaderSession), 24)),
 				slog.String("procedure", r.URL.Path), slog.String("remote_addr", r.RemoteAddr))
-			_ = m.errw.Write(w, r, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("sidecar signature: %w", reason)))
+			_ = m.errw.Write(w, r, connect.NewError(code, fmt.Errorf("sidecar signature: %w", reason)))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -148,7 +183,10 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 	})
 }
 
-var errUnknownSession = errors.New("unknown session")
+var (
+	errUnknownSession = errors.New("unknown session")
+	errBodyTooLarge   = errors.New("request body too large")
+)
 
 func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error) {
 	raw := r.Header.Get(signing.HeaderSession)
@@ -164,9 +202,9 @@ func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error)
 		return principal{}, nil, fmt.Errorf("read body: %w", err)
 	}
 	if int64(len(body)) > m.maxBody {
-		return principal{}, nil, fmt.Errorf("body larger than %d bytes", m.maxBody)
+		return principal{}, nil, fmt.Errorf("%w: over %d bytes", errBodyTooLarge, m.maxBody)
 	}
-	ws, nonce, err := m.secrets.SessionSecret(r.Context(), id)
+	sess, nonce, err := m.secrets.SyncSession(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return principal{}, nil, errUnknownSession
 	}
@@ -177,7 +215,7 @@ func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error)
 	if err := signing.Verify([]byte(secret), r.Header.Get(signing.HeaderTimestamp), r.Header.Get(signing.HeaderSignature), body, m.now()); err != nil {
 		return principal{}, nil, err
 	}
-	return principal{workspaceID: ws, sessionID: id}, body, nil
+	return principal{workspaceID: sess.WorkspaceID, sessionID: id, session: &sess}, body, nil
 }
 
 func truncate(s string, n int) string {

@@ -48,8 +48,10 @@ func (s *syncServer) sessionOf(ctx context.Context, raw string) (chatsync.Sessio
 		return chatsync.Session{}, err
 	}
 	if p.sessionID != 0 && p.sessionID != id {
-		return chatsync.Session{}, connect.NewError(connect.CodeUnauthenticated,
-			errors.New("session_id in the body differs from the X-Chatsync-Session header"))
+		return chatsync.Session{}, connect.NewError(connect.CodeUnauthenticated, errSessionMismatch)
+	}
+	if p.session != nil && p.session.ID == id {
+		return *p.session, nil // loaded a moment ago to verify the signature
 	}
 	sess, err := s.store.Session(ctx, p.workspaceID, id)
 	if errors.Is(err, store.ErrNotFound) {
