@@ -261,9 +261,10 @@ func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.
 	return ids, msgs, err
 }
 
-// mergeChats folds repeated JIDs of one chunk into one input (the later
-// one's fields, all messages), since one upsert statement may not touch a
-// row twice.
+// mergeChats folds repeated JIDs of one chunk into one input, since one
+// upsert statement may not touch a row twice: the newest report's fields
+// (by activity, as the stored state is kept forward only), the other's
+// contact or group when it has none, and every message.
 func mergeChats(in []chatsync.ChatInput) []chatsync.ChatInput {
 	idx := make(map[string]int, len(in))
 	out := make([]chatsync.ChatInput, 0, len(in))
@@ -274,14 +275,32 @@ func mergeChats(in []chatsync.ChatInput) []chatsync.ChatInput {
 			out = append(out, c)
 			continue
 		}
-		msgs := append(out[i].Messages, c.Messages...)
-		if c.LastActivity.Before(out[i].LastActivity) {
-			c.LastActivity = out[i].LastActivity
+		newer, older := c, out[i]
+		if activity(c).Before(activity(older)) {
+			newer, older = older, c
 		}
-		out[i] = c
-		out[i].Messages = msgs
+		if newer.Contact == nil {
+			newer.Contact = older.Contact
+		}
+		if newer.Group == nil {
+			newer.Group = older.Group
+		}
+		if newer.LastActivity.Before(older.LastActivity) {
+			newer.LastActivity = older.LastActivity
+		}
+		newer.Messages = slices.Concat(out[i].Messages, c.Messages)
+		out[i] = newer
 	}
 	return out
+}
+
+// activity is when a chat was last active as far as its input tells.
+func activity(c chatsync.ChatInput) time.Time {
+	at := c.LastActivity
+	if m := newestMessage(c.Messages); m != nil && m.Timestamp.After(at) {
+		at = m.Timestamp
+	}
+	return at
 }
 
 // contactKeys splits a contact's JIDs into its phone JID and its LID.
