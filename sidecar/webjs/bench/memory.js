@@ -6,17 +6,15 @@
 //   node --expose-gc --max-old-space-size=512 bench/memory.js 1000
 // BENCH_MESSAGES (per chat, default 10), BENCH_PARTICIPANTS (per group,
 // default 20), CHATSYNC_CHATS_PER_SECOND (default 0 = unpaced).
-import "../src/register.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-
-const { defaultConfig } = await import("../src/config.js");
-const { createLogger } = await import("../src/logger.js");
-const { createSyncApi } = await import("../src/api.js");
-const { syncAllChats } = await import("../src/sync.js");
-const { FakeWhatsAppClient, makeChats } = await import("../test/support/fake-whatsapp.js");
+import { createSyncApi } from "../src/api.js";
+import { defaultConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { syncAllChats } from "../src/sync.js";
+import { FakeWhatsAppClient, makeChats } from "../test/support/fake-whatsapp.js";
 
 const n = Number(process.argv[2] ?? 1000);
 const sessionId = "1";

@@ -1,5 +1,4 @@
 // Public API of the sidecar's modules, for tests, benchmarks and harnesses.
-// Import ./register.js first (node --import ./src/register.js).
 export { createSyncApi } from "./api.js";
 export { createSidecar } from "./app.js";
 export { clientHandlers, runCommand, watchCommands } from "./commands.js";

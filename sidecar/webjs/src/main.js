@@ -1,13 +1,10 @@
 #!/usr/bin/env node
 // The sidecar's entry point: node src/main.js (env from the shell, or
-// node --env-file=.env src/main.js). The generated code needs the resolve
-// hook before it loads, hence the dynamic imports.
-import "./register.js";
-
-const { loadConfig } = await import("./config.js");
-const { createLogger } = await import("./logger.js");
-const { createSyncApi } = await import("./api.js");
-const { createSidecar } = await import("./app.js");
+// node --env-file=.env src/main.js).
+import { createSyncApi } from "./api.js";
+import { createSidecar } from "./app.js";
+import { loadConfig } from "./config.js";
+import { createLogger } from "./logger.js";
 
 let config;
 try {

@@ -14,15 +14,13 @@
 // Prints one JSON line with what the server must now hold (chats, groups,
 // participants, messages, JIDs' checksum) and exits 0 only when every batch
 // was accepted without rejections; 1 otherwise; 2 on bad configuration.
-import "../src/register.js";
 import { createHash } from "node:crypto";
-
-const { loadConfig } = await import("../src/config.js");
-const { createLogger } = await import("../src/logger.js");
-const { createSyncApi } = await import("../src/api.js");
-const { syncAllChats } = await import("../src/sync.js");
-const { mapChat, filterChatsByConfig } = await import("../src/mapping.js");
-const { FakeWhatsAppClient, makeChats } = await import("./support/fake-whatsapp.js");
+import { createSyncApi } from "../src/api.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { filterChatsByConfig, mapChat } from "../src/mapping.js";
+import { syncAllChats } from "../src/sync.js";
+import { FakeWhatsAppClient, makeChats } from "./support/fake-whatsapp.js";
 
 const env = { CHATSYNC_CHATS_PER_SECOND: "0", CHATSYNC_WATCH_COMMANDS: "false", ...process.env };
 let config;

@@ -3,9 +3,8 @@
 // for trying the e2e harness without a real server). Prints its URL as the
 // first stdout line; stops on SIGTERM or SIGINT.
 //   node test/support/fake-server-cli.mjs <session id> <secret>
-import "../../src/register.js";
+import { startFakeServer } from "./fake-server.js";
 
-const { startFakeServer } = await import("./fake-server.js");
 const [sessionId = "1", secret = "s"] = process.argv.slice(2);
 const server = await startFakeServer({ sessions: { [sessionId]: secret } });
 process.stdout.write(`${server.url}\n`);
