@@ -18,8 +18,10 @@ type rateLimiter struct {
 
 // allowSync counts one SyncBatch call of a session against perMinute, and
 // refuses it with resource_exhausted, a retry-after header and the seconds
-// in the message when over the limit.
-func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute int, h interface{ Set(k, v string) }) error {
+// in the message when over the limit. The header is the error's metadata:
+// connect-go sends it as a response header (Connect) or in the header block
+// of the trailers-only answer (gRPC).
+func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute int) error {
 	res, err := r.limiter.Allow(ctx, "chatsync:rate:sync:"+strconv.FormatInt(sessionID, 10), redis_rate.PerMinute(perMinute))
 	if err != nil {
 		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("rate limiter: %w", err))
@@ -34,8 +36,5 @@ func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute 
 	e := connect.NewError(connect.CodeResourceExhausted,
 		fmt.Errorf("rate limit of %d SyncBatch calls per minute for session %d exceeded; retry after %d s", perMinute, sessionID, secs))
 	e.Meta().Set("retry-after", strconv.Itoa(secs))
-	if h != nil {
-		h.Set("retry-after", strconv.Itoa(secs))
-	}
 	return e
 }

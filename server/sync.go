@@ -75,11 +75,7 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	if sess.SyncConfig.RatePerMinute > 0 {
 		rate = int(sess.SyncConfig.RatePerMinute)
 	}
-	var hdr interface{ Set(k, v string) }
-	if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
-		hdr = ci.ResponseHeader()
-	}
-	if err := s.limiter.allowSync(ctx, sess.ID, rate, hdr); err != nil {
+	if err := s.limiter.allowSync(ctx, sess.ID, rate); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -1,0 +1,112 @@
+package server_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	"github.com/chatsync/chatsync/server"
+	"github.com/chatsync/chatsync/server/servertest"
+)
+
+func emptyBatch(session, batchID string) *chatsyncv1.SyncBatchRequest {
+	return &chatsyncv1.SyncBatchRequest{SessionId: session, BatchId: batchID, Kind: chatsyncv1.BatchKind_BATCH_KIND_LIVE}
+}
+
+func batchesOf(t *testing.T, env *servertest.Env, session string) int {
+	t.Helper()
+	var n int
+	if err := env.Store.DB().DB.QueryRowContext(t.Context(), "SELECT count(*) FROM sync_batches WHERE session_id = $1", session).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkRetryAfter checks a rate-limit refusal: resource_exhausted, the
+// seconds to wait in a retry-after header and in the message.
+func checkRetryAfter(t *testing.T, err error, perMinute int) {
+	t.Helper()
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
+		t.Fatalf("err = %v, want resource_exhausted", err)
+	}
+	values := ce.Meta().Values("retry-after")
+	if len(values) != 1 {
+		t.Fatalf("retry-after %v in %v, want one value", values, ce.Meta())
+	}
+	secs, perr := strconv.Atoi(values[0])
+	if perr != nil || secs < 1 || secs > 60 {
+		t.Fatalf("retry-after = %v", values)
+	}
+	if want := fmt.Sprintf("%d SyncBatch calls per minute", perMinute); !strings.Contains(ce.Message(), want) {
+		t.Fatalf("message %q does not name the limit (%s)", ce.Message(), want)
+	}
+	if want := fmt.Sprintf("retry after %d s", secs); !strings.Contains(ce.Message(), want) {
+		t.Fatalf("message %q does not say %q", ce.Message(), want)
+	}
+}
+
+// TestRateLimit: the 61st SyncBatch of a session within a minute is
+// refused with resource_exhausted and the seconds to wait, and not
+// recorded; another session is unaffected; a session's sync config
+// overrides the server's rate.
+func TestRateLimit(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) { p.SyncRatePerMinute = 60 }})
+	_, token := env.Workspace(t, "limited")
+	api := env.Clients(token)
+	a := createSidecar(t, api, "a", nil)
+	b := createSidecar(t, api, "b", nil)
+	slow := createSidecar(t, api, "slow", &chatsyncv1.SyncConfig{RatePerMinute: 5})
+	ctx := t.Context()
+
+	t.Run("61st call", func(t *testing.T) {
+		start := time.Now()
+		refused := 0
+		var err error
+		for n := 1; n <= 120 && refused == 0; n++ {
+			if _, err = api.Sync.SyncBatch(ctx, emptyBatch(a.id, fmt.Sprintf("a-%d", n))); err != nil {
+				refused = n
+			}
+		}
+		elapsed := time.Since(start)
+		// GCRA at 60 a minute: a burst of 60, then one more each second.
+		// So call 61 is the first refused unless the calls took a second
+		// or more, each of which lets one more through.
+		if most := 61 + int(elapsed/time.Second); refused < 61 || refused > most {
+			t.Fatalf("first refusal at call %d after %s, want 61..%d", refused, elapsed, most)
+		}
+		checkRetryAfter(t, err, 60)
+		if n := batchesOf(t, env, a.id); n != refused-1 {
+			t.Fatalf("%d batches stored, want %d: the refused call must not be recorded", n, refused-1)
+		}
+	})
+	t.Run("another session is unaffected", func(t *testing.T) {
+		if _, err := api.Sync.SyncBatch(ctx, emptyBatch(b.id, "b-1")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("per-session rate over every protocol", func(t *testing.T) {
+		for n := 1; n <= 5; n++ {
+			if _, err := api.Sync.SyncBatch(ctx, emptyBatch(slow.id, fmt.Sprintf("s-%d", n))); err != nil {
+				t.Fatalf("call %d of 5: %v", n, err)
+			}
+		}
+		// At 5 a minute the next call is due in 12 s: each protocol is
+		// refused in the meantime.
+		for _, p := range servertest.Protocols {
+			t.Run(p.Name, func(t *testing.T) {
+				_, err := env.Clients(token, p.Opts...).Sync.SyncBatch(ctx, emptyBatch(slow.id, "s-over-"+p.Name))
+				checkRetryAfter(t, err, 5)
+			})
+		}
+		if n := batchesOf(t, env, slow.id); n != 5 {
+			t.Fatalf("%d batches stored, want 5", n)
+		}
+	})
+}
