@@ -32,13 +32,17 @@ export function clientHandlers(client, resync) {
 }
 
 /**
- * Runs one command and reports it with CompleteCommand.
+ * @typedef {{error: string, messageId: string}} Outcome what CompleteCommand reports
+ */
+
+/**
+ * Runs one command; never throws: a failure is the outcome's error.
  * @param {any} command a SidecarCommand
  * @param {CommandHandlers} handlers
- * @param {{api: any, sessionId: string, config: any, logger: any, sleep?: any, signal?: AbortSignal}} deps
+ * @param {any} log
+ * @returns {Promise<Outcome>}
  */
-export async function runCommand(command, handlers, { api, sessionId, config, logger, sleep, signal }) {
-  const log = logger.child({ command_id: command.commandId, command: command.command.case });
+async function perform(command, handlers, log) {
   let error = "";
   let messageId = "";
   try {
@@ -58,6 +62,16 @@ export async function runCommand(command, handlers, { api, sessionId, config, lo
     error = String(err?.message ?? err).slice(0, 1024);
     log.warn({ error }, "Command failed");
   }
+  return { error, messageId };
+}
+
+/**
+ * Reports a command's outcome with CompleteCommand, retried like SyncBatch.
+ * @param {any} command
+ * @param {Outcome} outcome
+ * @param {{api: any, sessionId: string, config: any, sleep?: any, signal?: AbortSignal}} deps
+ */
+async function complete(command, { error, messageId }, { api, sessionId, config, sleep, signal }) {
   await callWithRetry(
     (opts) => api.completeCommand({ sessionId, commandId: command.commandId, error, messageId }, opts),
     { retries: config.retries, backoffMs: config.backoffMs, maxBackoffMs: config.maxBackoffMs, timeoutMs: config.timeoutMs, signal, sleep },
@@ -65,9 +79,28 @@ export async function runCommand(command, handlers, { api, sessionId, config, lo
 }
 
 /**
+ * Runs one command and reports it with CompleteCommand.
+ * @param {any} command a SidecarCommand
+ * @param {CommandHandlers} handlers
+ * @param {{api: any, sessionId: string, config: any, logger: any, sleep?: any, signal?: AbortSignal}} deps
+ */
+export async function runCommand(command, handlers, deps) {
+  const log = deps.logger.child({ command_id: command.commandId, command: command.command.case });
+  await complete(command, await perform(command, handlers, log), deps);
+}
+
+/** How many command IDs a watcher remembers to recognise a redelivery. */
+const REMEMBERED_COMMANDS = 1000;
+
+/**
  * Watches the session's commands until signal aborts or the server refuses
  * the signature. Commands run one after another, in order, while the stream
  * keeps being read (so heartbeats are never missed behind a long resync).
+ * The server delivers a command again on every stream until it is completed,
+ * so one queued behind a long resync when the stream reconnects arrives
+ * twice: a command ID seen before is not run again (a message is never sent
+ * twice), only completed again with its first outcome, which the server
+ * accepts as a retry.
  * @param {CommandHandlers} handlers
  * @param {{api: any, sessionId: string, config: import("./config.js").Config, logger: any,
  *   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>, signal?: AbortSignal,
@@ -79,6 +112,8 @@ export async function watchCommands(handlers, deps) {
   const sleep = deps.sleep ?? realSleep;
   const log = logger.child({ stream: "WatchCommands" });
   let queue = Promise.resolve();
+  /** @type {Map<string, Promise<Outcome>>} command ID → outcome, oldest first */
+  const outcomes = new Map();
   let wait = config.reconnectMs;
   const maxWait = Math.max(config.reconnectMs, 30_000);
   while (!signal?.aborted) {
@@ -98,8 +133,20 @@ export async function watchCommands(handlers, deps) {
         deps.onConnected?.();
         if (!res.command) continue; // heartbeat
         const cmd = res.command;
-        queue = queue.then(() => runCommand(cmd, handlers, { ...deps, sleep })).catch((err) =>
-          log.error({ command_id: cmd.commandId, error: String(err?.message ?? err) }, "CompleteCommand failed"),
+        const clog = logger.child({ command_id: cmd.commandId, command: cmd.command.case });
+        let outcome = outcomes.get(cmd.commandId);
+        if (outcome) {
+          clog.info("Command delivered again; completing it with its first outcome");
+        } else {
+          let settle;
+          outcome = new Promise((resolve) => (settle = resolve));
+          outcomes.set(cmd.commandId, outcome);
+          if (outcomes.size > REMEMBERED_COMMANDS) outcomes.delete(outcomes.keys().next().value);
+          queue = queue.then(async () => settle(await perform(cmd, handlers, clog)));
+        }
+        const reported = outcome;
+        queue = queue.then(async () => complete(cmd, await reported, { ...deps, sleep })).catch((err) =>
+          clog.error({ error: String(err?.message ?? err) }, "CompleteCommand failed"),
         );
       }
       log.info({ wait_ms: wait }, "Command stream ended; reconnecting");

@@ -55,6 +55,51 @@ test("WatchCommands: send and resync commands run and are completed; the stream 
   assert.ok(lines.some((l) => l.msg === "Command stream ended; reconnecting"));
 });
 
+test("WatchCommands never runs a redelivered command twice; it completes it again with the first outcome", async (t) => {
+  let connection = 0;
+  const send = cmd("c1", { case: "send", value: { chatJid: "15550000000@s.whatsapp.net", text: "once" } });
+  const server = await startFakeServer({
+    sessions: { [SESSION_ID]: SECRET },
+    async *watchCommands(req, signal) {
+      // The server delivers open commands on every stream: c1 comes again
+      // on the second, whether or not the first completion arrived.
+      connection++;
+      yield send;
+      if (connection === 1) return;
+      yield cmd("c2", { case: "send", value: { chatJid: "19999999999@s.whatsapp.net", text: "nobody" } });
+      if (connection === 2) return;
+      yield cmd("c2", { case: "send", value: { chatJid: "19999999999@s.whatsapp.net", text: "nobody" } });
+      yield* idle(signal);
+    },
+  });
+  t.after(() => server.close());
+  const config = testConfig(server.url);
+  const { logger, lines } = captureLogger();
+  const api = createSyncApi(config);
+  const client = new FakeWhatsAppClient(makeChats(3, { messages: 0 }));
+  let failures = 0;
+  const sendMessage = client.sendMessage.bind(client);
+  client.sendMessage = async (...args) => sendMessage(...args).catch((err) => {
+    failures++;
+    throw err;
+  });
+  const stop = new AbortController();
+  const done = watchCommands(clientHandlers(client, async () => {}), { api, sessionId: SESSION_ID, config, logger, signal: stop.signal });
+
+  await waitFor(() => server.state.completed.length === 6, 5_000, "six completions");
+  stop.abort(new Error("test over"));
+  assert.equal(await done, "aborted");
+
+  assert.deepEqual(client.sent, [{ chatId: "15550000000@c.us", text: "once" }], "sent once");
+  assert.equal(failures, 1, "the failing send was tried once");
+  const byId = { c1: [], c2: [] };
+  for (const c of server.state.completed) byId[c.commandId].push(c);
+  assert.deepEqual(byId.c1.map((c) => [c.error, c.messageId]), [["", "3EB0SENT0"], ["", "3EB0SENT0"], ["", "3EB0SENT0"]]);
+  assert.equal(byId.c2.length, 3);
+  assert.ok(byId.c2.every((c) => /no chat/.test(c.error) && c.error === byId.c2[0].error && c.messageId === ""));
+  assert.ok(lines.some((l) => l.msg === "Command delivered again; completing it with its first outcome" && l.command_id === "c1"));
+});
+
 test("WatchCommands reconnects with exponential backoff", async (t) => {
   const server = await startFakeServer({
     sessions: { [SESSION_ID]: SECRET },
