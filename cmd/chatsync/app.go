@@ -227,25 +227,13 @@ func (m *Main) startWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	base := m.cfg.RetryBase
-	m.asynqSrv = asynq.NewServerFromRedisClient(m.rdb, asynq.Config{
-		Concurrency:    m.cfg.WorkerConcurrency,
-		Queues:         tasks.Queues(),
-		StrictPriority: true,
-		RetryDelayFunc: func(n int, _ error, _ *asynq.Task) time.Duration {
-			return base << min(n, 16)
-		},
-		Logger:                   asynqLogger{m.log.With(slog.String("component", "asynq"))},
-		LogLevel:                 asynq.WarnLevel,
-		ShutdownTimeout:          m.cfg.ShutdownTimeout,
-		DelayedTaskCheckInterval: time.Second,
-		// An idle worker looks for tasks this often; asynq's default (1 s)
-		// would add up to a second to a live message's way to the screen.
-		TaskCheckInterval: 100 * time.Millisecond,
-		BaseContext:       func() context.Context { return ctx },
+	// The queue's settings (live before backfill, retry backoff) live in
+	// package worker, shared with its tests and the benchmark.
+	m.asynqSrv = worker.NewServer(worker.ServerParams{
+		Redis: m.rdb, Log: m.log, Concurrency: m.cfg.WorkerConcurrency, RetryBase: m.cfg.RetryBase,
+		ShutdownTimeout: m.cfg.ShutdownTimeout, BaseContext: func() context.Context { return ctx },
 	})
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(tasks.TypeSyncBatch, proc.HandleSyncBatch)
+	mux := proc.Mux()
 	if err := m.asynqSrv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
