@@ -3,12 +3,16 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/store"
+	"github.com/chatsync/chatsync/worker/tasks"
 )
 
 // pendingLister lists batches still queued or processing.
@@ -20,7 +24,8 @@ type pendingLister interface {
 type enqueuer func(ctx context.Context, pk int64, kind chatsync.BatchKind) (bool, error)
 
 // Sweeper re-enqueues accepted batches whose task is gone: Redis lost it, or
-// the enqueue after the database commit failed. Task IDs derive from the
+// the enqueue after the database commit failed. Each round it also logs the
+// queues' figures. Task IDs derive from the
 // batch, so a batch whose task still exists is not queued twice. One
 // sweeper runs at a time across workers (a Redis lock).
 type Sweeper struct {
@@ -42,17 +47,38 @@ func (s *Sweeper) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	inspector := asynq.NewInspectorFromRedisClient(s.Redis)
 	for {
 		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.Log.ErrorContext(ctx, "sweep pending batches", slog.String("error", err.Error()))
 		} else if n > 0 {
 			s.Log.InfoContext(ctx, "re-enqueued pending batches", slog.Int("batches", n))
 		}
+		s.logQueueStats(ctx, inspector)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// logQueueStats logs each queue's figures once a sweep: at info level
+// while work waits, runs or failed, else at debug.
+func (s *Sweeper) logQueueStats(ctx context.Context, inspector *asynq.Inspector) {
+	for _, q := range slices.Sorted(maps.Keys(tasks.Queues())) {
+		info, err := inspector.GetQueueInfo(q)
+		if err != nil {
+			continue // a queue that never held a task does not exist yet
+		}
+		level := slog.LevelDebug
+		if info.Size > 0 || info.Active > 0 || info.Failed > 0 {
+			level = slog.LevelInfo
+		}
+		s.Log.LogAttrs(ctx, level, "queue stats", slog.String("queue", q), slog.Int("size", info.Size),
+			slog.Int("pending", info.Pending), slog.Int("active", info.Active), slog.Int("scheduled", info.Scheduled),
+			slog.Int("retry", info.Retry), slog.Int("archived", info.Archived), slog.Int("processed_today", info.Processed),
+			slog.Int("failed_today", info.Failed), slog.Duration("latency", info.Latency))
 	}
 }
 

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,5 +100,9 @@ func TestSweeperRun(t *testing.T) {
 	<-done
 	if l := e.logs.lines(t, "re-enqueued pending batches"); len(l) == 0 {
 		t.Fatal("the sweeper did not log what it queued")
+	}
+	stats := e.logs.lines(t, "queue stats")
+	if !slices.ContainsFunc(stats, func(l map[string]any) bool { return l["queue"] == tasks.QueueLive && l["processed_today"] != nil }) {
+		t.Fatalf("no live queue stats in %v", stats)
 	}
 }
