@@ -14,15 +14,23 @@ import { codeName } from "./sync.js";
  */
 
 /**
- * Handlers backed by a whatsapp-web.js client.
+ * Handlers backed by a whatsapp-web.js client. A resync whose sync left
+ * chats unsynced, stopped early, or found no such chat fails, so the
+ * command's outcome says so instead of reporting success.
  * @param {any} client
- * @param {(chatJid: string) => Promise<unknown>} resync
+ * @param {(chatJid: string) => Promise<import("./sync.js").SyncSummary | void>} resync
  * @returns {CommandHandlers}
  */
 export function clientHandlers(client, resync) {
   return {
     resync: async (chatJid) => {
-      await resync(chatJid);
+      const s = await resync(chatJid);
+      if (!s) return;
+      if (s.stopped) throw new Error(`the sync stopped early (${s.stopped}) after ${s.synced} of ${s.total} chats`);
+      if (s.failedBatches > 0) {
+        throw new Error(`${s.failedChats} of ${s.total} chats were not synced: ${s.failedBatches} SyncBatch calls failed after their retries`);
+      }
+      if (chatJid && s.total === 0) throw new Error(`WhatsApp has no chat ${chatJid}`);
     },
     send: async (chatJid, text) => {
       const msg = await client.sendMessage(toWwebjsId(chatJid), text);

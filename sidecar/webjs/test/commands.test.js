@@ -100,6 +100,18 @@ test("WatchCommands never runs a redelivered command twice; it completes it agai
   assert.ok(lines.some((l) => l.msg === "Command delivered again; completing it with its first outcome" && l.command_id === "c1"));
 });
 
+test("a resync command fails when its sync left chats unsynced, stopped, or found no chat", async () => {
+  const summary = (over) => ({ runId: "r", total: 10, synced: 10, accepted: 10, rejected: 0, batches: 1, duplicates: 0,
+    failedBatches: 0, failedChats: 0, skipped: 0, stopped: null, durationMs: 1, ...over });
+  const handlers = (s) => clientHandlers(new FakeWhatsAppClient(), async () => s);
+  await handlers(summary({})).resync("");
+  await handlers(undefined).resync("");
+  await assert.rejects(handlers(summary({ synced: 0, failedBatches: 1, failedChats: 10 })).resync(""), /10 of 10 chats were not synced/);
+  await assert.rejects(handlers(summary({ synced: 4, stopped: "unauthenticated" })).resync(""), /stopped early \(unauthenticated\) after 4 of 10/);
+  await assert.rejects(handlers(summary({ total: 0, synced: 0 })).resync("1@s.whatsapp.net"), /WhatsApp has no chat 1@s.whatsapp.net/);
+  await handlers(summary({ total: 0, synced: 0 })).resync(""); // an account without chats
+});
+
 test("WatchCommands reconnects with exponential backoff", async (t) => {
   const server = await startFakeServer({
     sessions: { [SESSION_ID]: SECRET },
