@@ -13,8 +13,10 @@ import { syncAllChats, syncLiveMessage } from "./sync.js";
  * @param {(qr: string) => void} [p.showQr] defaults to qrcode-terminal
  * @param {(ms: number, signal?: AbortSignal) => Promise<void>} [p.sleep]
  * @param {() => number} [p.now]
+ * @param {(summary: import("./sync.js").SyncSummary, chatJid: string) => void} [p.onSynced]
+ *   called after each sync (on ready, or for a resync command; chatJid "" = all chats)
  */
-export function createSidecar({ client, config, api, logger, showQr, sleep, now }) {
+export function createSidecar({ client, config, api, logger, showQr, sleep, now, onSynced }) {
   const sessionId = config.sessionId;
   const stop = new AbortController();
   const deps = { api, logger, sleep, now, signal: stop.signal };
@@ -22,9 +24,15 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now 
   let again = false; // a full resync asked for while one runs
   let watching = null;
 
+  const syncOnce = async (chatJid) => {
+    const summary = await syncAllChats(client, sessionId, config, chatJid ? { ...deps, chatJid } : deps);
+    onSynced?.(summary, chatJid);
+    return summary;
+  };
+
   /** Runs a full sync, or one chat's; full syncs never overlap. */
   const resync = async (chatJid = "") => {
-    if (chatJid) return syncAllChats(client, sessionId, config, { ...deps, chatJid });
+    if (chatJid) return syncOnce(chatJid);
     if (running) {
       again = true;
       return running;
@@ -34,7 +42,7 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now 
         let summary;
         do {
           again = false;
-          summary = await syncAllChats(client, sessionId, config, deps);
+          summary = await syncOnce("");
         } while (again && !stop.signal.aborted && summary.stopped !== "unauthenticated");
         return summary;
       } finally {
