@@ -630,9 +630,20 @@ func (s *Store) writeGroups(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs
 	return err
 }
 
+// participantPhone is a group member's E.164 number. A member's phone JID
+// carries it already (its user part is the number's digits, as WhatsApp
+// registered it), so a raw number that is just those digits is taken as
+// is; only a number given otherwise (spaces, dashes, another number) goes
+// through the normaliser. Contacts keep the full check and its validity
+// flag; for members the normaliser's regexps were half the worker's CPU on
+// a first sync of large groups, whose members are mostly new numbers.
 func (c *phoneCache) participantPhone(jid, raw string) string {
+	digits := phone.FromJID(jid)
+	if len(digits) >= 7 && len(digits) <= 15 && (raw == "" || raw == digits || raw == "+"+digits) {
+		return "+" + digits
+	}
 	if raw == "" {
-		raw = phone.FromJID(jid)
+		raw = digits
 	}
 	e164, _ := c.normalize(raw)
 	return e164
