@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -497,15 +498,35 @@ func TestFilteredStreamStillGetsHeartbeats(t *testing.T) {
 	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) { p.Heartbeat = 50 * time.Millisecond }})
 	a := newTenant(t, env, "a", chatsync.ProviderWebJS, chatsync.ProviderWebJS)
 	s := openStream(t, env.Clients(a.token), &chatsyncv1.StreamChatUpdatesRequest{SessionIds: []string{fmt.Sprint(a.sessions[1].ID)}})
+	// An unfiltered observer paces the publisher: the next event goes out
+	// once the server delivered the last, so no queue ever overflows.
+	observer := openStream(t, env.Clients(a.token), &chatsyncv1.StreamChatUpdatesRequest{})
 	pub := events.NewPublisher(env.Redis, 0)
 	ctx, cancel := context.WithTimeout(t.Context(), deadline)
 	defer cancel()
 	busy := make(chan error, 1)
 	go func() {
 		for ctx.Err() == nil {
-			if _, err := pub.Publish(ctx, chatEvent(a.ws, a.sessions[0].ID, "other session")); err != nil && ctx.Err() == nil {
-				busy <- err
+			ids, err := pub.Publish(ctx, chatEvent(a.ws, a.sessions[0].ID, "other session"))
+			if err != nil {
+				busy <- nil // cancelled
 				return
+			}
+			for {
+				select {
+				case m, ok := <-observer.msgs:
+					if !ok {
+						busy <- errors.New("observer stream ended")
+						return
+					}
+					if m.GetEventId() != ids[0] {
+						continue // a heartbeat
+					}
+				case <-ctx.Done():
+					busy <- nil
+					return
+				}
+				break
 			}
 		}
 		busy <- nil
