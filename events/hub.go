@@ -382,8 +382,8 @@ func (h *Hub) backlog(ctx context.Context, ws int64, raw string, from streamID, 
 
 // Subscription is one subscriber's view of a workspace's events.
 type Subscription struct {
-	hub  *Hub
-	ws   int64
+	hub *Hub
+	ws  int64
 	// c holds live events, shared read-only by every subscription of the
 	// workspace: a pointer a slot keeps an idle stream's queue small
 	// (8 KiB for 1,024 slots, not 115 KiB).
