@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +50,144 @@ func TestChatViewsMatchListChats(t *testing.T) {
 		}
 		if none, err := s.ChatViews(ctx, f.ws, nil); err != nil || none != nil {
 			t.Fatalf("views of no chats = %+v, %v", none, err)
+		}
+	})
+}
+
+// Two reports of one chat in a chunk merge into the newest one's state,
+// with the messages of both.
+func TestWriteChunkMergesRepeatedChats(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		newer := private(1, t0.Add(time.Hour), msg("new", t0.Add(time.Hour), "newer"))
+		newer.UnreadCount = 2
+		older := private(1, t0, msg("old", t0, "older"))
+		older.UnreadCount = 7
+		older.Contact.FullName = "Only In The Older"
+		newer.Contact = nil
+		w := f.write(t, newer, older)
+		if len(w.ChatIDs) != 1 || len(w.Messages) != 2 {
+			t.Fatalf("written = %d chats, %d messages", len(w.ChatIDs), len(w.Messages))
+		}
+		got, err := s.Chat(ctx, f.ws, w.ChatIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.UnreadCount != 2 || got.LastMessagePreview != "newer" || got.ContactName != "Only In The Older" {
+			t.Fatalf("merged chat = %+v", got)
+		}
+	})
+}
+
+// A chunk the database refuses rolls back whole, names the refused step,
+// counts as a data error, and leaves the connection usable.
+func TestWriteChunkRefusal(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		check := "ALTER TABLE chats ADD CONSTRAINT no_poison CHECK (name <> 'poison')"
+		if !s.Postgres() {
+			// SQLite cannot add a constraint to a table: refuse by trigger.
+			check = "CREATE TRIGGER no_poison BEFORE INSERT ON chats WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: no_poison'); END"
+		}
+		if _, err := s.DB().ExecContext(ctx, check); err != nil {
+			t.Fatal(err)
+		}
+		bad := private(2, t0)
+		bad.Name = "poison"
+		for i := range 3 {
+			_, err := s.WriteChunk(ctx, f.ws, f.session.ID, []chatsync.ChatInput{private(1, t0), bad}, nil)
+			if err == nil || !strings.Contains(err.Error(), "chats") || !strings.Contains(err.Error(), "no_poison") {
+				t.Fatalf("attempt %d: err = %v", i, err)
+			}
+			if s.Postgres() && !store.IsDataError(err) {
+				t.Fatalf("a refused chunk is not a data error: %v", err)
+			}
+		}
+		if n, err := s.ListChats(ctx, store.ChatFilter{WorkspaceID: f.ws}, nil, 10); err != nil || len(n) != 0 {
+			t.Fatalf("chats after refused chunks = %d, %v; the chunk must roll back whole", len(n), err)
+		}
+		f.write(t, private(1, t0))
+	})
+}
+
+func TestSyncSession(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		sess, nonce, err := s.SyncSession(t.Context(), f.session.ID)
+		if err != nil || sess.ID != f.session.ID || sess.WorkspaceID != f.ws || string(nonce) != "nonce" {
+			t.Fatalf("SyncSession = %+v, %q, %v", sess, nonce, err)
+		}
+		if _, _, err := s.SyncSession(t.Context(), 1<<40); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("SyncSession of a missing session: %v", err)
+		}
+	})
+}
+
+// A completion carrying its attempt counts only while that attempt still
+// runs the batch; of two runs, the later one's result counts.
+func TestCompleteBatchAttemptGuard(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		b, _, err := s.AcceptBatch(ctx, store.NewBatch{WorkspaceID: f.ws, SessionID: f.session.ID, BatchID: "b", Kind: chatsync.BatchLive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _, err := s.StartBatch(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, _, _, err := s.StartBatch(ctx, b.ID) // a redelivered task while the first runs
+		if err != nil || second.Attempts != first.Attempts+1 {
+			t.Fatalf("second start = %+v, %v", second, err)
+		}
+		if _, _, err := s.CompleteBatch(ctx, b.ID, store.BatchResult{Written: 5, Attempt: first.Attempts}); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("the superseded attempt's result: %v, want ErrSuperseded", err)
+		}
+		sess, pending, err := s.CompleteBatch(ctx, b.ID, store.BatchResult{Written: 5, Attempt: second.Attempts})
+		if err != nil || sess.TotalSynced != 5 || pending != 0 || sess.SyncStatus != chatsync.SyncSynced || sess.ID != f.session.ID {
+			t.Fatalf("the current attempt's result = %+v, %d, %v", sess, pending, err)
+		}
+		if _, _, err := s.CompleteBatch(ctx, b.ID, store.BatchResult{Written: 5, Attempt: second.Attempts}); !errors.Is(err, store.ErrSuperseded) {
+			t.Fatalf("completing twice: %v, want ErrSuperseded", err)
+		}
+		if _, _, err := s.CompleteBatch(ctx, 1<<40, store.BatchResult{}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("completing a missing batch: %v", err)
+		}
+	})
+}
+
+// Group members: a number that is the JID's digits is taken as is, one
+// given otherwise is normalised, a LID member has none.
+func TestMemberPhones(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		g := chatsync.ChatInput{JID: "120363041234567890@g.us", Type: chatsync.ChatGroup, LastActivity: t0, Group: &chatsync.GroupInput{
+			Participants: []chatsync.ParticipantInput{
+				{JID: "15550001111@s.whatsapp.net"},
+				{JID: "6281234567001@s.whatsapp.net", Phone: "+62 812-3456-7001"},
+				{JID: "123456789012345@lid"},
+			},
+		}}
+		w := f.write(t, g)
+		parts, err := s.Participants(ctx, f.ws, w.ChatIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, p := range parts {
+			got[p.JID] = p.Phone
+		}
+		if got["15550001111@s.whatsapp.net"] != "+15550001111" || got["6281234567001@s.whatsapp.net"] != "+6281234567001" || got["123456789012345@lid"] != "" {
+			t.Fatalf("member phones = %v", got)
 		}
 	})
 }
