@@ -22,7 +22,8 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   const deps = { api, logger, sleep, now, signal: stop.signal };
   let running = null; // the sync in progress
   let again = false; // a full resync asked for while one runs
-  let watching = null;
+  let watching = null; // the command stream's watchCommands, while it runs
+  let stopWatching = null; // ends that stream
 
   const syncOnce = async (chatJid) => {
     const summary = await syncAllChats(client, sessionId, config, chatJid ? { ...deps, chatJid } : deps);
@@ -64,13 +65,30 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   });
   client.on("authenticated", () => logger.info("WhatsApp session authenticated"));
   client.on("auth_failure", (m) => logger.error({ error: String(m) }, "WhatsApp authentication failed; delete the auth dir and pair again"));
-  client.on("disconnected", (reason) => logger.warn({ reason: String(reason) }, "WhatsApp disconnected"));
+  // The command stream is open only while WhatsApp is ready: chatsync
+  // counts the session connected (and sends through it) while a stream is
+  // open, so a disconnected client closes it and sends fail over at once.
+  const watch = () => {
+    if (!config.watchCommands || stop.signal.aborted) return;
+    if (watching) {
+      if (stopWatching.signal.aborted) watching.then(watch); // still closing: reopen after
+      return;
+    }
+    stopWatching = new AbortController();
+    watching = watchCommands(clientHandlers(client, resync), {
+      ...deps, sessionId, config, signal: AbortSignal.any([stop.signal, stopWatching.signal]), commandSignal: stop.signal,
+    }).finally(() => {
+      watching = null;
+    });
+  };
+  client.on("disconnected", (reason) => {
+    logger.warn({ reason: String(reason) }, "WhatsApp disconnected; closing the command stream until it is ready again");
+    stopWatching?.abort(new Error("WhatsApp disconnected"));
+  });
   client.on("ready", () => {
     logger.info("WhatsApp client ready");
     resync().catch((err) => logger.error({ error: String(err?.message ?? err) }, "Chat sync crashed"));
-    if (config.watchCommands && !watching) {
-      watching = watchCommands(clientHandlers(client, resync), { ...deps, sessionId, config });
-    }
+    watch();
   });
   client.on("message", onLive);
   // 'message' only fires for incoming messages; own messages sent from the

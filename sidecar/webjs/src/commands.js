@@ -112,13 +112,16 @@ const REMEMBERED_COMMANDS = 1000;
  * @param {CommandHandlers} handlers
  * @param {{api: any, sessionId: string, config: import("./config.js").Config, logger: any,
  *   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>, signal?: AbortSignal,
- *   onConnected?: () => void}} deps
+ *   commandSignal?: AbortSignal, onConnected?: () => void}} deps
+ *   signal stops watching; commandSignal (default: signal) stops reporting the
+ *   commands already received, which are otherwise completed before this returns
  * @returns {Promise<"aborted" | "unauthenticated">}
  */
 export async function watchCommands(handlers, deps) {
   const { api, sessionId, config, logger, signal } = deps;
   const sleep = deps.sleep ?? realSleep;
   const log = logger.child({ stream: "WatchCommands" });
+  const completeDeps = { ...deps, sleep, signal: deps.commandSignal ?? signal };
   let queue = Promise.resolve();
   /** @type {Map<string, Promise<Outcome>>} command ID → outcome, oldest first */
   const outcomes = new Map();
@@ -153,7 +156,7 @@ export async function watchCommands(handlers, deps) {
           queue = queue.then(async () => settle(await perform(cmd, handlers, clog)));
         }
         const reported = outcome;
-        queue = queue.then(async () => complete(cmd, await reported, { ...deps, sleep })).catch((err) =>
+        queue = queue.then(async () => complete(cmd, await reported, completeDeps)).catch((err) =>
           clog.error({ error: String(err?.message ?? err) }, "CompleteCommand failed"),
         );
       }

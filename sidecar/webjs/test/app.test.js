@@ -75,3 +75,51 @@ test("a full resync asked for during a sync runs once more afterwards, never in 
   assert.equal(maxSyncs, 1);
   await sidecar.close();
 });
+
+test("the command stream is open only while WhatsApp is ready; a command in flight is still completed", async (t) => {
+  const open = new Set();
+  let streams = 0;
+  let releaseSend;
+  const server = await startFakeServer({
+    sessions: { [SESSION_ID]: SECRET },
+    async *watchCommands(req, signal) {
+      const n = ++streams;
+      open.add(n);
+      try {
+        yield {};
+        if (n === 1) yield { command: { commandId: "s1", command: { case: "send", value: { chatJid: "15550000000@s.whatsapp.net", text: "hi" } } } };
+        if (!signal.aborted) await once(signal, "abort");
+      } finally {
+        open.delete(n);
+      }
+    },
+  });
+  const config = testConfig(server.url);
+  const { logger, lines } = captureLogger();
+  const client = new FakeWhatsAppClient(makeChats(3, { messages: 0 }));
+  const sendMessage = client.sendMessage.bind(client);
+  client.sendMessage = async (...args) => {
+    await new Promise((resolve) => (releaseSend = resolve));
+    return sendMessage(...args);
+  };
+  const sidecar = createSidecar({ client, config, api: createSyncApi(config), logger });
+  t.after(async () => {
+    releaseSend?.();
+    await sidecar.close();
+    await server.close();
+  });
+
+  client.emit("ready");
+  await waitFor(() => open.has(1) && releaseSend, 5_000, "the first stream and its send command");
+  client.emit("disconnected", "NAVIGATION");
+  await waitFor(() => open.size === 0, 5_000, "the stream to close on disconnected");
+  client.emit("ready"); // while the first watcher still waits for its send
+  releaseSend();
+  await waitFor(() => server.state.completed.length === 1 && open.has(2), 5_000, "the send completed and a new stream");
+  assert.deepEqual([server.state.completed[0].commandId, server.state.completed[0].error, server.state.completed[0].messageId], ["s1", "", "3EB0SENT0"]);
+  assert.equal(streams, 2);
+  assert.ok(lines.some((l) => l.msg.startsWith("WhatsApp disconnected")));
+
+  await sidecar.close();
+  await waitFor(() => open.size === 0, 5_000, "the stream to close on close()");
+});
