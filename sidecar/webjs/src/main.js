@@ -41,7 +41,7 @@ logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer defa
 try {
   await client.initialize();
 } catch (err) {
-  logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start (is CHROMIUM_PATH a Chromium binary?)");
+  logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start: check CHROMIUM_PATH (a Chromium binary) and that https://web.whatsapp.com is reachable");
   await sidecar.close();
   process.exit(1);
 }
