@@ -242,20 +242,23 @@ type callKey struct{}
 
 var _ connect.Interceptor = (*logInterceptor)(nil)
 
-func (l *logInterceptor) done(ctx context.Context, procedure string, start time.Time, err error) {
+func (l *logInterceptor) done(ctx context.Context, procedure string, start time.Time, msg any, err error) {
 	if err == nil {
 		return
 	}
 	code := connect.CodeOf(err)
 	attrs := []slog.Attr{slog.String("procedure", procedure), slog.String("code", code.String()), slog.Duration("duration", time.Since(start))}
+	signed := false
 	if p, ok := principalFrom(ctx); ok {
 		attrs = append(attrs, slog.Int64("workspace_id", p.workspaceID))
 		if p.sessionID != 0 {
+			signed = true
 			attrs = append(attrs, slog.Int64("session_id", p.sessionID))
 		}
 	} else if c, ok := ctx.Value(callKey{}).(*call); ok && c.workspaceID != 0 {
 		attrs = append(attrs, slog.Int64("workspace_id", c.workspaceID))
 	}
+	attrs = append(attrs, requestIDs(msg, !signed)...)
 	level := slog.LevelInfo
 	var ie internalError
 	if errors.As(err, &ie) {
@@ -267,12 +270,27 @@ func (l *logInterceptor) done(ctx context.Context, procedure string, start time.
 	l.log.LogAttrs(ctx, level, "rpc failed", attrs...)
 }
 
+// requestIDs names the session and batch a request is about, so every
+// line about a batch carries workspace_id, session_id and batch_id.
+func requestIDs(msg any, withSession bool) []slog.Attr {
+	var attrs []slog.Attr
+	if m, ok := msg.(interface{ GetSessionId() string }); ok && withSession {
+		if id, err := strconv.ParseInt(m.GetSessionId(), 10, 64); err == nil {
+			attrs = append(attrs, slog.Int64("session_id", id))
+		}
+	}
+	if m, ok := msg.(interface{ GetBatchId() string }); ok && m.GetBatchId() != "" {
+		attrs = append(attrs, slog.String("batch_id", truncate(m.GetBatchId(), 64)))
+	}
+	return attrs
+}
+
 func (l *logInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		start := time.Now()
 		ctx = context.WithValue(ctx, callKey{}, &call{})
 		res, err := next(ctx, req)
-		l.done(ctx, req.Spec().Procedure, start, err)
+		l.done(ctx, req.Spec().Procedure, start, req.Any(), err)
 		return res, err
 	}
 }
@@ -286,7 +304,7 @@ func (l *logInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 		start := time.Now()
 		ctx = context.WithValue(ctx, callKey{}, &call{})
 		err := next(ctx, conn)
-		l.done(ctx, conn.Spec().Procedure, start, err)
+		l.done(ctx, conn.Spec().Procedure, start, nil, err)
 		return err
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,7 +58,9 @@ func checkRetryAfter(t *testing.T, err error, perMinute int) {
 // recorded; another session is unaffected; a session's sync config
 // overrides the server's rate.
 func TestRateLimit(t *testing.T) {
-	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) { p.SyncRatePerMinute = 60 }})
+	var logs syncBuffer
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Tune: func(p *server.Params) { p.SyncRatePerMinute = 60 }})
 	_, token := env.Workspace(t, "limited")
 	api := env.Clients(token)
 	a := createSidecar(t, api, "a", nil)
@@ -84,6 +87,11 @@ func TestRateLimit(t *testing.T) {
 		checkRetryAfter(t, err, 60)
 		if n := batchesOf(t, env, a.id); n != refused-1 {
 			t.Fatalf("%d batches stored, want %d: the refused call must not be recorded", n, refused-1)
+		}
+		// The refusal's log line names workspace, session and batch.
+		want := fmt.Sprintf(`"session_id":%s,"batch_id":"a-%d"`, a.id, refused)
+		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), `"code":"resource_exhausted"`) {
+			t.Fatalf("no refusal line with %s in\n%s", want, logs.String())
 		}
 	})
 	t.Run("another session is unaffected", func(t *testing.T) {
