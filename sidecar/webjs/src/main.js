@@ -37,6 +37,17 @@ const shutdown = async (signal) => {
 process.once("SIGINT", shutdown);
 process.once("SIGTERM", shutdown);
 
+// whatsapp-web.js does not come back by itself after "disconnected" (a
+// logout, or the browser page dying). Exit non-zero so the process manager
+// (systemd, Kubernetes, pm2) restarts the sidecar: a fresh client reconnects
+// with the saved session, or shows a new QR code after a logout.
+client.on("disconnected", async (reason) => {
+  logger.warn({ reason: String(reason) }, "WhatsApp disconnected; exiting for a restart");
+  await sidecar.close();
+  await client.destroy().catch(() => {});
+  process.exit(1);
+});
+
 logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
 try {
   await client.initialize();
