@@ -213,7 +213,12 @@ func TestRetriesThenFailure(t *testing.T) {
 	if retried := e.logs.lines(t, "sync attempt failed, will retry"); len(retried) != tasks.MaxAttempts-1 {
 		t.Fatalf("%d retry lines, want %d", len(retried), tasks.MaxAttempts-1)
 	}
-	failed := e.logs.lines(t, "sync failed")
+	// The failure is logged after the batch is marked failed: wait for it.
+	var failed []map[string]any
+	waitFor(t, 10*time.Second, func() bool {
+		failed = e.logs.lines(t, "sync failed")
+		return len(failed) > 0
+	}, func() string { return "no sync failed line" })
 	if len(failed) != 1 {
 		t.Fatalf("sync failed lines: %v", failed)
 	}
