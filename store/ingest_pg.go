@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,12 +56,8 @@ const (
 		set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 )
 
-// The ID of the session's ($1) chat of a JID.
-const (
-	chatOfVJID     = "(SELECT c.id FROM chats AS c WHERE c.session_id = $1 AND c.jid = v.jid)"
-	chatOfVChatJID = "(SELECT c.id FROM chats AS c WHERE c.session_id = $1 AND c.jid = v.chat_jid)"
-	chatOfParam    = "(SELECT c.id FROM chats AS c WHERE c.session_id = $1 AND c.jid = $2)"
-)
+// The ID of the session's ($1) chat of a JID ($2).
+const chatOfParam = "(SELECT c.id FROM chats AS c WHERE c.session_id = $1 AND c.jid = $2)"
 
 const (
 	sqlPhoneContacts = `INSERT INTO contacts AS ct (workspace_id, phone_jid, phone_e164, phone_raw, phone_valid, push_name, full_name, updated_at)
@@ -72,46 +70,10 @@ const (
 		FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[]) AS v(jid, e164, raw, valid, push, fname)
 		ON CONFLICT (workspace_id, lid_jid) DO UPDATE SET ` + contactSet
 
-	// A private chat points at the contact of its JID, which the contact
-	// statements above have just written.
-	sqlChats = `INSERT INTO chats AS c (workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
-			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at)
-		SELECT $1, $2, v.jid, v.type, v.name,
-			CASE WHEN v.type = 'private' THEN COALESCE(
-				(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = $1 AND ct.phone_jid = v.jid),
-				(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = $1 AND ct.lid_jid = v.jid)) END,
-			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, $3, $3
-		FROM unnest($4::text[], $5::text[], $6::text[], $7::int4[], $8::bool[], $9::bool[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
-			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search)
-		ON CONFLICT (session_id, jid) DO UPDATE SET `
-
-	// sqlCountedChats is sqlChats for groups whose complete member list
-	// the chunk carries: their participant count is that list's size, set
-	// here rather than recounted by an UPDATE that would write every chat
-	// row (and its indexes) a second time.
-	sqlCountedChats = `INSERT INTO chats AS c (workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
-			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at, participant_count)
-		SELECT $1, $2, v.jid, v.type, v.name, NULL,
-			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, $3, $3, v.members
-		FROM unnest($4::text[], $5::text[], $6::text[], $7::int4[], $8::bool[], $9::bool[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::int4[])
-			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members)
-		ON CONFLICT (session_id, jid) DO UPDATE SET participant_count = EXCLUDED.participant_count, `
-
-	sqlGroups = `INSERT INTO groups AS g (chat_id, subject, description, owner_jid, updated_at)
-		SELECT ` + chatOfVJID + `, v.subject, v.description, v.owner, $2
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS v(jid, subject, description, owner)
-		ON CONFLICT (chat_id) DO UPDATE SET ` + groupSet
-
-	// A complete member list replaces the stored one. This and the
-	// recount below run once per group, with plain equality: in a generic
-	// plan, "jid = ANY($2)" turned into a scan of the session's chats
-	// filtered by the array, even with enable_seqscan off.
-	sqlClearMembers = `DELETE FROM group_participants WHERE chat_id = ` + chatOfParam
-
-	sqlMembers = `INSERT INTO group_participants (chat_id, jid, phone_e164, role)
-		SELECT ` + chatOfVChatJID + `, v.jid, v.phone, v.role
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(chat_jid, jid, phone, role)`
-
+	// Membership changes, one statement each (rare), with plain
+	// equality: in a generic plan, "jid = ANY($2)" turned into a scan of
+	// the session's chats filtered by the array, even with enable_seqscan
+	// off.
 	sqlMemberLeave = `DELETE FROM group_participants WHERE chat_id = ` + chatOfParam + ` AND jid = $3`
 
 	sqlMemberJoin = `INSERT INTO group_participants (chat_id, jid, phone_e164, role)
@@ -123,16 +85,6 @@ const (
 		ON CONFLICT (chat_id, jid) DO UPDATE SET role = EXCLUDED.role`
 
 	sqlRecount = `UPDATE chats AS c SET ` + participantCount + ` WHERE c.session_id = $1 AND c.jid = $2`
-
-	// Messages are immutable: a redelivered message changes nothing and is
-	// not reported as new.
-	sqlMessages = `INSERT INTO messages (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, created_at)
-		SELECT ` + chatOfVChatJID + `, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, $2
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[], $8::text[], $9::text[])
-			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, ord)
-		ORDER BY v.ord
-		ON CONFLICT (chat_id, wa_id) DO NOTHING
-		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type`
 )
 
 // pipeline is a pgx batch whose statements have names, so an error says
@@ -205,48 +157,31 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 	var pl pipeline
 	pl.exec("begin", "BEGIN")
 	pl.exec("begin", writeSettings)
-	s.queueContacts(&pl, p)
 
 	byJID := make(map[string]int64, len(p.chats))
-	scanIDs := func(rows pgx.Rows) error {
-		var id int64
-		var jid string
-		_, err := pgx.ForEachRow(rows, []any{&id, &jid}, func() error { byJID[jid] = id; return nil })
-		return err
-	}
-	var plain, counted chatColumns
-	for i := range p.chats {
-		if n, ok := p.counts[p.chats[i].JID]; ok {
-			counted.add(&p.chats[i])
-			counted.members = append(counted.members, n)
-		} else {
-			plain.add(&p.chats[i])
-		}
-	}
-	if c := plain; len(c.jid) > 0 {
-		pl.query("chats", sqlChats+s.chatSet()+" RETURNING id, jid", scanIDs,
-			p.wsID, p.sessionID, p.now, c.jid, c.typ, c.name, c.unread, c.archived, c.pinned, c.la, c.lm, c.preview, c.search)
-	}
-	if c := counted; len(c.jid) > 0 {
-		pl.query("chats", sqlCountedChats+s.chatSet()+" RETURNING id, jid", scanIDs,
-			p.wsID, p.sessionID, p.now, c.jid, c.typ, c.name, c.unread, c.archived, c.pinned, c.la, c.lm, c.preview, c.search, c.members)
-	}
-	queueGroups(&pl, p)
-
 	var msgs []chatsync.Message
-	if len(p.messages) > 0 {
-		var m messageColumns
-		for i := range p.messages {
-			m.add(&p.messages[i])
+	if len(p.chats) == 0 {
+		s.queueContacts(&pl, p) // contacts alone: the batch's top-level ones
+	} else {
+		st := s.chunkStatement(p)
+		if !st.contacts {
+			s.queueContacts(&pl, p)
 		}
-		pl.query("messages", sqlMessages, func(rows pgx.Rows) error {
+		pl.query("chunk", st.sql(), func(rows pgx.Rows) error {
+			var isChat bool
+			var jid string
 			var r messageRow
-			_, err := pgx.ForEachRow(rows, []any{&r.ID, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType}, func() error {
-				msgs = append(msgs, r.domain())
+			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType}, func() error {
+				if isChat {
+					byJID[jid] = r.ID
+				} else {
+					msgs = append(msgs, r.domain())
+				}
 				return nil
 			})
 			return err
-		}, p.sessionID, p.now, m.chatJID, m.waID, m.sender, m.fromMe, m.sentAt, m.text, m.media)
+		}, st.args...)
+		queueChanges(&pl, p)
 	}
 	pl.exec("commit", "COMMIT")
 
@@ -260,6 +195,189 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 	return ids, msgs, nil
 }
 
+// chunkSQL is the statement that writes a chunk's contacts, chats, groups,
+// members and messages: one data-modifying CTE per table. One statement
+// instead of one per table (and one per group to clear its members) was
+// the biggest saving at 10 chats per chunk: PostgreSQL's fixed cost of
+// executing a statement (binding, locking its relations and indexes,
+// starting and ending its executor) was about half of a chunk's time.
+// It also lets later CTEs take chat IDs from the chats' RETURNING instead
+// of looking each member's and message's chat up in the chats index.
+//
+// All CTEs see the snapshot taken at the statement's start, not each
+// other's rows, so:
+//   - chats find their contacts in the contacts CTE's RETURNING first (the
+//     table lookups behind it find contacts written by earlier statements);
+//   - no row may be written by two CTEs: the chats of the two chat CTEs
+//     differ (mergeChats), and a complete member list is upserted while
+//     the members it no longer names are deleted, two disjoint sets of
+//     rows (a DELETE and an INSERT of the same member in one statement
+//     would depend on the order PostgreSQL runs them in);
+//   - LID-only contacts are written by their own statements before it
+//     (queueContacts): a LID contact and a phone contact of the chunk can
+//     be one stored person, and one statement may not upsert a row twice.
+//
+// Lookups stay scalar subqueries (on a CTE here), never joins: see the
+// plan notes at the top of this file.
+type chunkSQL struct {
+	ctes     []string
+	selects  []string
+	args     []any
+	contacts bool // the phone contacts are part of the statement
+}
+
+// arg adds a parameter and returns its placeholder.
+func (q *chunkSQL) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+// unnest adds array parameters and returns "unnest($n::type[], …)";
+// arrays alternate with their element types.
+func (q *chunkSQL) unnest(arrays ...any) string {
+	ph := make([]string, 0, len(arrays)/2)
+	for i := 0; i < len(arrays); i += 2 {
+		ph = append(ph, q.arg(arrays[i])+"::"+arrays[i+1].(string)+"[]")
+	}
+	return "unnest(" + strings.Join(ph, ", ") + ")"
+}
+
+func (q *chunkSQL) sql() string {
+	return "WITH " + strings.Join(q.ctes, ",\n") + "\n" + strings.Join(q.selects, "\nUNION ALL\n")
+}
+
+// chatOfCTE is the ID of the chat of a JID column, from the chats the
+// statement wrote (CTE ch).
+func chatOfCTE(col string) string { return "(SELECT ch.id FROM ch WHERE ch.jid = " + col + ")" }
+
+// chunkStatement builds the chunk's statement (p has chats). Its rows are
+// the written chats (true, id, jid) and then the new messages (false, …).
+func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
+	var q chunkSQL
+	ws, sess, now := q.arg(p.wsID), q.arg(p.sessionID), q.arg(p.now)
+
+	var phones contactColumns
+	lids := false
+	for _, r := range p.contacts {
+		if r.PhoneJID == nil {
+			lids = true
+			break
+		}
+		phones.add(*r.PhoneJID, r)
+	}
+	// A private chat points at the contact of its JID.
+	contactOf := "COALESCE("
+	if !lids && len(phones.jid) > 0 {
+		q.contacts = true
+		q.ctes = append(q.ctes, `ctp AS (INSERT INTO contacts AS ct (workspace_id, phone_jid, phone_e164, phone_raw, phone_valid, push_name, full_name, updated_at)
+		SELECT `+ws+`, v.jid, v.e164, v.raw, v.valid, v.push, v.fname, `+now+`
+		FROM `+q.unnest(phones.jid, "text", phones.e164, "text", phones.raw, "text", phones.valid, "bool", phones.push, "text", phones.full, "text")+`
+			AS v(jid, e164, raw, valid, push, fname)
+		ON CONFLICT (workspace_id, phone_jid) DO UPDATE SET `+contactSet+`
+		RETURNING ct.id, ct.phone_jid)`)
+		contactOf += "(SELECT ctp.id FROM ctp WHERE ctp.phone_jid = v.jid),\n\t\t\t"
+	}
+	contactOf += "(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = " + ws + " AND ct.phone_jid = v.jid),\n\t\t\t" +
+		"(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = " + ws + " AND ct.lid_jid = v.jid))"
+
+	// Chats: groups whose complete member list the chunk carries set their
+	// participant count to that list's size (no recount, which would write
+	// the chat row and its indexes a second time); the others keep theirs.
+	var plain, counted chatColumns
+	for i := range p.chats {
+		if n, ok := p.counts[p.chats[i].JID]; ok {
+			counted.add(&p.chats[i])
+			counted.members = append(counted.members, n)
+		} else {
+			plain.add(&p.chats[i])
+		}
+	}
+	const chatCols = `workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
+			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at`
+	chatArrays := func(c chatColumns) []any {
+		return []any{c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
+			c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text"}
+	}
+	var chatCTEs []string
+	if c := plain; len(c.jid) > 0 {
+		q.ctes = append(q.ctes, `chp AS (INSERT INTO chats AS c (`+chatCols+`)
+		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, CASE WHEN v.type = 'private' THEN `+contactOf+` END,
+			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, `+now+`, `+now+`
+		FROM `+q.unnest(chatArrays(c)...)+`
+			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search)
+		ON CONFLICT (session_id, jid) DO UPDATE SET `+s.chatSet()+`
+		RETURNING c.id, c.jid)`)
+		chatCTEs = append(chatCTEs, "SELECT id, jid FROM chp")
+	}
+	if c := counted; len(c.jid) > 0 {
+		q.ctes = append(q.ctes, `chc AS (INSERT INTO chats AS c (`+chatCols+`, participant_count)
+		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, NULL,
+			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, `+now+`, `+now+`, v.members
+		FROM `+q.unnest(append(chatArrays(c), c.members, "int4")...)+`
+			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members)
+		ON CONFLICT (session_id, jid) DO UPDATE SET participant_count = EXCLUDED.participant_count, `+s.chatSet()+`
+		RETURNING c.id, c.jid)`)
+		chatCTEs = append(chatCTEs, "SELECT id, jid FROM chc")
+	}
+	q.ctes = append(q.ctes, "ch AS ("+strings.Join(chatCTEs, " UNION ALL ")+")")
+	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text FROM ch`)
+
+	if len(p.groups) > 0 {
+		var jid, subject, description, owner []string
+		for _, g := range p.groups {
+			jid = append(jid, g.chatJID)
+			subject = append(subject, g.row.Subject)
+			description = append(description, g.row.Description)
+			owner = append(owner, g.row.OwnerJID)
+		}
+		q.ctes = append(q.ctes, `gr AS (INSERT INTO groups AS g (chat_id, subject, description, owner_jid, updated_at)
+		SELECT `+chatOfCTE("v.jid")+`, v.subject, v.description, v.owner, `+now+`
+		FROM `+q.unnest(jid, "text", subject, "text", description, "text", owner, "text")+` AS v(jid, subject, description, owner)
+		ON CONFLICT (chat_id) DO UPDATE SET `+groupSet+`)`)
+	}
+	if len(p.snapshot) > 0 {
+		// A complete member list replaces the stored one: its members are
+		// upserted (a member whose phone and role are unchanged is not
+		// rewritten), and the stored members it does not name are deleted.
+		var chat, member, phone, role []string
+		for _, m := range p.snapshot {
+			chat = append(chat, m.chatJID)
+			member = append(member, m.row.JID)
+			phone = append(phone, m.row.PhoneE164)
+			role = append(role, m.row.Role)
+		}
+		chats, members := q.arg(chat), q.arg(member)
+		q.ctes = append(q.ctes, `gpu AS (INSERT INTO group_participants AS gp (chat_id, jid, phone_e164, role)
+		SELECT `+chatOfCTE("v.chat_jid")+`, v.jid, v.phone, v.role
+		FROM unnest(`+chats+`::text[], `+members+`::text[], `+q.arg(phone)+`::text[], `+q.arg(role)+`::text[]) AS v(chat_jid, jid, phone, role)
+		ON CONFLICT (chat_id, jid) DO UPDATE SET phone_e164 = EXCLUDED.phone_e164, role = EXCLUDED.role
+		WHERE (gp.phone_e164, gp.role) IS DISTINCT FROM (EXCLUDED.phone_e164, EXCLUDED.role))`,
+			`gpd AS (DELETE FROM group_participants AS gp
+		WHERE gp.chat_id = ANY (ARRAY(SELECT `+chatOfCTE("j")+` FROM unnest(`+q.arg(p.snapshotChats)+`::text[]) AS j))
+			AND NOT EXISTS (SELECT 1 FROM unnest(`+chats+`::text[], `+members+`::text[]) AS m(chat_jid, jid)
+				WHERE m.jid = gp.jid AND `+chatOfCTE("m.chat_jid")+` = gp.chat_id))`)
+	}
+	if len(p.messages) > 0 {
+		// Messages are immutable: a redelivered message changes nothing and
+		// is not reported as new.
+		var m messageColumns
+		for i := range p.messages {
+			m.add(&p.messages[i])
+		}
+		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, created_at)
+		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, `+now+`
+		FROM `+q.unnest(m.chatJID, "text", m.waID, "text", m.sender, "text", m.fromMe, "bool", m.sentAt, "timestamptz", m.text, "text", m.media, "text")+`
+			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, ord)
+		ORDER BY v.ord
+		ON CONFLICT (chat_id, wa_id) DO NOTHING
+		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type)`)
+		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type FROM msg`)
+	}
+	return q
+}
+
+// queueContacts queues the contact statements of a chunk whose contacts
+// its chunk statement does not write (see chunkSQL).
 func (s *Store) queueContacts(pl *pipeline, p chunkPlan) {
 	var phones, lids contactColumns
 	for _, r := range p.contacts {
@@ -281,31 +399,10 @@ func (s *Store) queueContacts(pl *pipeline, p chunkPlan) {
 	}
 }
 
-func queueGroups(pl *pipeline, p chunkPlan) {
-	if len(p.groups) == 0 {
-		return
-	}
-	var jid, subject, description, owner []string
-	for _, g := range p.groups {
-		jid = append(jid, g.chatJID)
-		subject = append(subject, g.row.Subject)
-		description = append(description, g.row.Description)
-		owner = append(owner, g.row.OwnerJID)
-	}
-	pl.exec("groups", sqlGroups, p.sessionID, p.now, jid, subject, description, owner)
-	if len(p.snapshot) > 0 {
-		for _, jid := range p.snapshotChats {
-			pl.exec("participants", sqlClearMembers, p.sessionID, jid)
-		}
-		var chat, member, phone, role []string
-		for _, m := range p.snapshot {
-			chat = append(chat, m.chatJID)
-			member = append(member, m.row.JID)
-			phone = append(phone, m.row.PhoneE164)
-			role = append(role, m.row.Role)
-		}
-		pl.exec("participants", sqlMembers, p.sessionID, chat, member, phone, role)
-	}
+// queueChanges queues a chunk's membership changes and the recounts they
+// need, after the chunk's statement (they find their groups in the table,
+// which now holds the chunk's chats). They are rare: one statement each.
+func queueChanges(pl *pipeline, p chunkPlan) {
 	for _, c := range p.changes {
 		ch := c.change
 		ph := p.phones.participantPhone(ch.JID, ch.Phone)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -188,6 +189,63 @@ func TestMemberPhones(t *testing.T) {
 		}
 		if got["15550001111@s.whatsapp.net"] != "+15550001111" || got["6281234567001@s.whatsapp.net"] != "+6281234567001" || got["123456789012345@lid"] != "" {
 			t.Fatalf("member phones = %v", got)
+		}
+	})
+}
+
+// A complete member list replaces the stored one: members it no longer
+// names are removed, changed roles and phones follow, and writing it again
+// changes nothing. On PostgreSQL the list is upserted and the rest deleted
+// within one statement (ingest_pg.go), so this covers both halves.
+func TestMemberListReplacesStoredOne(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		group := func(at time.Time, members ...chatsync.ParticipantInput) chatsync.ChatInput {
+			return chatsync.ChatInput{JID: "120363041234567890@g.us", Type: chatsync.ChatGroup, LastActivity: at,
+				Group: &chatsync.GroupInput{Subject: "Team", Participants: members}}
+		}
+		a := chatsync.ParticipantInput{JID: "6281234567001@s.whatsapp.net", Role: chatsync.RoleSuperAdmin}
+		b := chatsync.ParticipantInput{JID: "6281234567002@s.whatsapp.net"}
+		c := chatsync.ParticipantInput{JID: "6281234567003@s.whatsapp.net"}
+		d := chatsync.ParticipantInput{JID: "6281234567004@s.whatsapp.net", Phone: "+62 812-3456-7004"}
+		// Another group's members stay untouched.
+		other := chatsync.ChatInput{JID: "120363049999999999@g.us", Type: chatsync.ChatGroup, LastActivity: t0,
+			Group: &chatsync.GroupInput{Subject: "Other", Participants: []chatsync.ParticipantInput{a, b}}}
+		f.write(t, group(t0, a, b, c), other)
+
+		promoted := b
+		promoted.Role = chatsync.RoleAdmin
+		for range 2 { // the second time is a redelivery
+			w := f.write(t, group(t0.Add(time.Minute), promoted, d))
+			parts, err := s.Participants(ctx, f.ws, w.ChatIDs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, p := range parts {
+				got[p.JID] = string(p.Role) + " " + p.Phone
+			}
+			want := map[string]string{b.JID: "admin +6281234567002", d.JID: "member +6281234567004"}
+			if !maps.Equal(got, want) {
+				t.Fatalf("members = %v, want %v", got, want)
+			}
+			if len(w.Chats) != 1 || w.Chats[0].ParticipantCount != 2 {
+				t.Fatalf("written = %+v", w.Chats)
+			}
+		}
+		listed, err := s.ListChats(ctx, store.ChatFilter{WorkspaceID: f.ws}, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range listed {
+			if v.JID != other.JID {
+				continue
+			}
+			if parts, err := s.Participants(ctx, f.ws, v.ID); err != nil || len(parts) != 2 || v.ParticipantCount != 2 {
+				t.Fatalf("the other group's members = %+v, count %d, %v", parts, v.ParticipantCount, err)
+			}
 		}
 	})
 }
