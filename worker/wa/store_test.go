@@ -30,17 +30,14 @@ func testDatabaseURL() string {
 }
 
 // openPostgres returns a handle on a freshly created chatsync_test_wa_devices
-// database, dropped in Cleanup. Without a server the test skips, unless
-// CHATSYNC_REQUIRE_DB=1 as in CI.
+// database, dropped in Cleanup. Without a server the test fails: PostgreSQL
+// is required, never skipped.
 func openPostgres(t *testing.T) *sql.DB {
 	t.Helper()
 	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(testDatabaseURL())))
 	t.Cleanup(func() { _ = admin.Close() })
 	if err := admin.PingContext(t.Context()); err != nil {
-		if os.Getenv("CHATSYNC_REQUIRE_DB") == "1" {
-			t.Fatalf("postgres: %v", err)
-		}
-		t.Skipf("postgres not reachable (%v); set TEST_DATABASE_URL", err)
+		t.Fatalf("PostgreSQL is required (TEST_DATABASE_URL=%s): %v", testDatabaseURL(), err)
 	}
 	const name = "chatsync_test_wa_devices"
 	mustExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
