@@ -83,7 +83,10 @@ func (p *Processor) Mux() *asynq.ServeMux {
 	return mux
 }
 
-// asynqLogger sends asynq's logs to slog.
+// AsynqLogger sends asynq's logs to log.
+func AsynqLogger(log *slog.Logger) asynq.Logger { return asynqLogger{log} }
+
+// asynqLogger adapts slog to asynq.Logger.
 type asynqLogger struct{ log *slog.Logger }
 
 func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }

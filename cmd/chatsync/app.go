@@ -357,18 +357,6 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// asynqLogger sends asynq's logs to slog.
-type asynqLogger struct{ log *slog.Logger }
-
-func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
-func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
-func (l asynqLogger) Fatal(args ...any) {
-	l.log.Error(fmt.Sprint(args...))
-	os.Exit(1)
-}
-
 // newLogger builds the process logger: JSON, or text on a terminal.
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo

@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 
+	"github.com/chatsync/chatsync/worker"
 	"github.com/chatsync/chatsync/worker/tasks"
 )
 
@@ -33,7 +34,7 @@ func TestAsynqRunsOnEmbeddedRedis(t *testing.T) {
 		DelayedTaskCheckInterval: 50 * time.Millisecond,
 		TaskCheckInterval:        20 * time.Millisecond,
 		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond },
-		Logger:                   asynqLogger{quietLog()},
+		Logger:                   worker.AsynqLogger(quietLog()),
 	})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeSyncBatch, func(ctx context.Context, task *asynq.Task) error {
