@@ -124,11 +124,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if _, err := wake.Receive(ctx); err != nil {
 		return fmt.Errorf("subscribe to %s: %w", WakeChannel, err)
 	}
-	resp := NewResponder(ctx, s.p.Redis, s.log)
+	// The responder outlives the runners: each one stops serving its
+	// session's requests as it ends, which needs the subscription open.
+	respCtx, stopResp := context.WithCancel(context.WithoutCancel(ctx))
+	resp := NewResponder(respCtx, s.p.Redis, s.log)
 	respDone := make(chan struct{})
-	go func() { defer close(respDone); resp.Run(ctx) }()
+	go func() { defer close(respDone); resp.Run(respCtx) }()
 	defer func() {
 		s.wg.Wait()
+		stopResp()
 		<-respDone
 	}()
 	t := time.NewTicker(s.p.Poll)
