@@ -52,7 +52,3 @@ func invalidArgument(format string, args ...any) error {
 func notFound(what string) error {
 	return connect.NewError(connect.CodeNotFound, fmt.Errorf("%s not found", what))
 }
-
-func unimplemented(rpc, issue string) error {
-	return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("%s is not implemented yet (%s)", rpc, issue))
-}

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,7 +211,7 @@ type healthChecker struct {
 }
 
 func (c *healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
-	if req.Service != "" && !contains(c.services, req.Service) {
+	if req.Service != "" && !slices.Contains(c.services, req.Service) {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("unknown service"))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -222,13 +223,4 @@ func (c *healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest)
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
