@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -96,9 +95,5 @@ func (s *Store) locked(ctx context.Context, m *migrate.Migrator, fn func() error
 		}
 	}
 	defer func() { _ = m.Unlock(context.WithoutCancel(ctx)) }()
-	err := fn()
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return err
+	return fn()
 }
