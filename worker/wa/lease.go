@@ -32,11 +32,16 @@ type Leases struct {
 	rdb   redis.UniversalClient
 	owner string
 	ttl   time.Duration
+	// renew and release act only while owner holds the lease.
+	renew, release *redis.Script
 }
 
 // NewLeases returns leases held as owner (unique per process or pairing).
 func NewLeases(rdb redis.UniversalClient, owner string, ttl time.Duration) *Leases {
-	return &Leases{rdb: rdb, owner: owner, ttl: ttl}
+	return &Leases{
+		rdb: rdb, owner: owner, ttl: ttl,
+		renew: redis.NewScript(renewScript), release: redis.NewScript(releaseScript),
+	}
 }
 
 // NewOwnerID returns a random lease owner ID with a readable prefix.
@@ -61,24 +66,24 @@ func (l *Leases) Acquire(ctx context.Context, sessionID int64) (ok bool, err err
 	return l.Renew(ctx, sessionID)
 }
 
-var renewScript = redis.NewScript(`
+const renewScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
-`)
+`
 
-var releaseScript = redis.NewScript(`
+const releaseScript = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-`)
+`
 
 // Renew extends a lease this owner holds; false when it does not (it
 // expired and another process took it).
 func (l *Leases) Renew(ctx context.Context, sessionID int64) (bool, error) {
-	n, err := renewScript.Run(ctx, l.rdb, []string{leaseKey(sessionID)}, l.owner, l.ttl.Milliseconds()).Int()
+	n, err := l.renew.Run(ctx, l.rdb, []string{leaseKey(sessionID)}, l.owner, l.ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("renew lease of session %d: %w", sessionID, err)
 	}
@@ -87,7 +92,7 @@ func (l *Leases) Renew(ctx context.Context, sessionID int64) (bool, error) {
 
 // Release gives a lease up, if this owner holds it.
 func (l *Leases) Release(ctx context.Context, sessionID int64) error {
-	if err := releaseScript.Run(ctx, l.rdb, []string{leaseKey(sessionID)}, l.owner).Err(); err != nil {
+	if err := l.release.Run(ctx, l.rdb, []string{leaseKey(sessionID)}, l.owner).Err(); err != nil {
 		return fmt.Errorf("release lease of session %d: %w", sessionID, err)
 	}
 	return nil
