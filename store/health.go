@@ -55,7 +55,7 @@ func (r figuresRow) figures() BatchFigures {
 // figuresQuery selects the figures of the batches q's joins and filters
 // leave, since a point in time.
 func (s *Store) figuresQuery(q *bun.SelectQuery, since time.Time) *bun.SelectQuery {
-	pending := bun.In([]string{string(chatsync.BatchQueued), string(chatsync.BatchProcessing)})
+	pending := bun.In(pendingStatuses())
 	return q.
 		ColumnExpr("COALESCE(SUM(CASE WHEN b.status IN (?) THEN 1 ELSE 0 END), 0) AS pending", pending).
 		ColumnExpr("COALESCE(SUM(CASE WHEN b.status = ? AND b.finished_at >= ? THEN 1 ELSE 0 END), 0) AS completed", string(chatsync.BatchCompleted), since).
