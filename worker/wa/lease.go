@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -96,6 +97,32 @@ func (l *Leases) Release(ctx context.Context, sessionID int64) error {
 		return fmt.Errorf("release lease of session %d: %w", sessionID, err)
 	}
 	return nil
+}
+
+// keep renews a lease every third of its TTL until ctx is done. Losing it
+// (it expired and another process took it, or Redis lost the key) calls
+// lost, since two processes must not run one device; a Redis error is only
+// logged, as the lease lives on for the rest of its TTL.
+func (l *Leases) keep(ctx context.Context, sessionID int64, log *slog.Logger, lost func()) {
+	t := time.NewTicker(l.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := l.Renew(ctx, sessionID)
+		if err != nil {
+			log.WarnContext(ctx, "renew lease", slog.String("error", err.Error()))
+			continue
+		}
+		if !ok {
+			log.WarnContext(ctx, "lease lost; stopping")
+			lost()
+			return
+		}
+	}
 }
 
 // Holder returns who holds a session's lease; "" when no one does.

@@ -104,7 +104,7 @@ func (m *Manager) Pair(ctx context.Context, sess chatsync.Session, phone string,
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		keepLease(ctx, leases, sess.ID, cancel, log)
+		leases.keep(ctx, sess.ID, log, cancel)
 	}()
 	defer func() {
 		cancel()
@@ -154,25 +154,6 @@ func (m *Manager) linked(ctx context.Context, sessionID int64, cli *whatsmeow.Cl
 		return fmt.Errorf("record paired device: %w", err)
 	}
 	return m.p.Sink.SetPaired(ctx, sessionID, chatsync.SessionDisconnected, "paired; a worker connects it next", step.JID, step.PushName)
-}
-
-// keepLease renews a lease until ctx is done, and cancels when it is lost.
-func keepLease(ctx context.Context, l *Leases, sessionID int64, lost context.CancelFunc, log *slog.Logger) {
-	t := time.NewTicker(l.TTL() / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ok, err := l.Renew(ctx, sessionID)
-		if err == nil && !ok {
-			log.WarnContext(ctx, "pairing lease lost; stopping")
-			lost()
-			return
-		}
-	}
 }
 
 // Call errors the server maps: the session is not running anywhere, or its

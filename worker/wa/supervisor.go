@@ -260,7 +260,7 @@ func (r *runner) run(ctx context.Context) {
 		r.sup.finished(r, loggedOut)
 	}()
 	renewDone := make(chan struct{})
-	go func() { defer close(renewDone); r.renew(ctx, log) }()
+	go func() { defer close(renewDone); r.sup.leases.keep(ctx, sid, log, r.cancel) }()
 	defer func() { r.cancel(); <-renewDone }()
 
 	sess, err := r.open(ctx, log)
@@ -395,31 +395,6 @@ func (r *runner) forgetDevice(ctx context.Context, log *slog.Logger, reason stri
 		log.ErrorContext(ctx, "unlink logged-out device", slog.String("error", err.Error()))
 	}
 	log.InfoContext(ctx, "session logged out; it must be paired again")
-}
-
-// renew keeps the lease; losing it (Redis lost the key, another process
-// took it) stops the session, since two processes must not run one device.
-func (r *runner) renew(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(r.sup.leases.TTL() / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ok, err := r.sup.leases.Renew(ctx, r.dev.Session.ID)
-		if err != nil {
-			// A Redis hiccup: the lease lives on for the rest of its TTL.
-			log.WarnContext(ctx, "renew lease", slog.String("error", err.Error()))
-			continue
-		}
-		if !ok {
-			log.WarnContext(ctx, "lease lost; stopping the session")
-			r.cancel()
-			return
-		}
-	}
 }
 
 // handle answers a request of another process.
