@@ -60,9 +60,9 @@ func (p *Publisher) Publish(ctx context.Context, evs ...chatsync.Event) ([]strin
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	if err := publishScript.Load(ctx, p.rdb).Err(); err != nil {
-		return nil, fmt.Errorf("load publish script: %w", err)
-	}
+	// EVAL rather than SCRIPT LOAD + EVALSHA: loading first cost a round
+	// trip of its own on every call, and EVALSHA alone fails with
+	// NOSCRIPT after a Redis restart. Redis caches the script by its hash.
 	pipe := p.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(evs))
 	for i, ev := range evs {
@@ -70,7 +70,7 @@ func (p *Publisher) Publish(ctx context.Context, evs ...chatsync.Event) ([]strin
 		if err != nil {
 			return nil, fmt.Errorf("encode %s event: %w", ev.Type, err)
 		}
-		cmds[i] = publishScript.EvalSha(ctx, pipe, []string{streamKey(ev.WorkspaceID), channelKey(ev.WorkspaceID)}, p.retention, b)
+		cmds[i] = publishScript.Eval(ctx, pipe, []string{streamKey(ev.WorkspaceID), channelKey(ev.WorkspaceID)}, p.retention, b)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("publish %d events: %w", len(evs), err)
