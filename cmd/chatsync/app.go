@@ -70,12 +70,9 @@ func NewMain(cfg Config, log *slog.Logger) *Main {
 
 // Open connects to the database (migrating it) and Redis.
 func (m *Main) Open(ctx context.Context) error {
-	dsn := m.cfg.DatabaseURL
-	if m.cfg.Embedded() {
-		if err := os.MkdirAll(m.cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("create data directory: %w", err)
-		}
-		dsn = filepath.Join(m.cfg.DataDir, "chatsync.db")
+	dsn, err := m.cfg.databaseDSN()
+	if err != nil {
+		return err
 	}
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -95,11 +92,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("connect to redis: %w", err)
 	}
-	key := m.cfg.SecretKey
-	if len(key) == 0 {
-		if key, err = embeddedSecretKey(m.cfg.DataDir); err != nil {
-			return err
-		}
+	key, err := m.cfg.masterKey()
+	if err != nil {
+		return err
 	}
 	if m.keys, err = server.NewKeys(key); err != nil {
 		return err
@@ -141,6 +136,26 @@ func (m *Main) openRedis() error {
 	}
 	m.rdb = rdb
 	return nil
+}
+
+// databaseDSN is what store.Open takes: DatabaseURL, or in the embedded
+// mode the SQLite file in DataDir, which it creates when missing.
+func (c Config) databaseDSN() (string, error) {
+	if !c.Embedded() {
+		return c.DatabaseURL, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	return filepath.Join(c.DataDir, "chatsync.db"), nil
+}
+
+// masterKey is CHATSYNC_SECRET_KEY, or else the embedded mode's key.
+func (c Config) masterKey() ([]byte, error) {
+	if len(c.SecretKey) > 0 {
+		return c.SecretKey, nil
+	}
+	return embeddedSecretKey(c.DataDir)
 }
 
 // embeddedSecretKey reads, or creates, the embedded mode's master key.

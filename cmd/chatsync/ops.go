@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/server"
@@ -21,12 +19,9 @@ func openStore(ctx context.Context, getenv func(string) string, migrate bool) (*
 	if err != nil {
 		return nil, cfg, nil, err
 	}
-	dsn := cfg.DatabaseURL
-	if cfg.Embedded() {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, cfg, nil, err
-		}
-		dsn = filepath.Join(cfg.DataDir, "chatsync.db")
+	dsn, err := cfg.databaseDSN()
+	if err != nil {
+		return nil, cfg, nil, err
 	}
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -157,11 +152,9 @@ func sessionCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer closeDB()
-	key := cfg.SecretKey
-	if len(key) == 0 {
-		if key, err = embeddedSecretKey(cfg.DataDir); err != nil {
-			return err
-		}
+	key, err := cfg.masterKey()
+	if err != nil {
+		return err
 	}
 	keys, err := server.NewKeys(key)
 	if err != nil {
