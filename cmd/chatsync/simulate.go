@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
-	"time"
 
 	"github.com/chatsync/chatsync/client"
 	"github.com/chatsync/chatsync/simulate"
@@ -48,21 +46,8 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "history: %d chats, %d messages in %d batches, %s, %.0f chats/s\n",
-		sum.Chats, sum.Messages, sum.Batches, sum.HistoryDuration.Round(time.Millisecond), sum.ChatsPerSecond)
-	fmt.Fprintf(stdout, "accepted %d, rejected %d, duplicate batches %d, failed batches %d, retries %d\n",
-		sum.Accepted, sum.Rejected, sum.Duplicates, sum.FailedBatches, sum.Retries)
-	fmt.Fprintf(stdout, "SyncBatch latency: %+v\n", sum.Latency)
-	if sum.LiveMessages > 0 {
-		fmt.Fprintf(stdout, "live: %d messages in %s, latency %+v\n", sum.LiveMessages, sum.LiveDuration.Round(time.Millisecond), sum.LiveLatency)
-	}
-	codes := make([]string, 0, len(sum.Errors))
-	for c := range sum.Errors {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	for _, c := range codes {
-		fmt.Fprintf(stdout, "errors %s: %d\n", c, sum.Errors[c])
+	if err := sum.WriteText(stdout); err != nil {
+		return err
 	}
 	if sum.FailedBatches > 0 {
 		return fmt.Errorf("%d batches failed", sum.FailedBatches)
