@@ -34,7 +34,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	m := NewMain(cfg, log)
 	defer func() {
 		if err := m.Close(); err != nil {
-			log.Error("shutdown", slog.String("error", err.Error()))
+			log.ErrorContext(ctx, "shutdown", slog.String("error", err.Error()))
 		}
 	}()
 	if err := m.Open(ctx); err != nil {
@@ -48,9 +48,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	printBanner(stdout, cfg, m, token)
-	log.Info("chatsync started", slog.String("role", cfg.Role), slog.String("url", m.URL()), slog.Bool("embedded", cfg.Embedded()))
+	log.InfoContext(ctx, "chatsync started", slog.String("role", cfg.Role), slog.String("url", m.URL()), slog.Bool("embedded", cfg.Embedded()))
 	<-ctx.Done()
-	log.Info("shutting down")
+	log.InfoContext(ctx, "shutting down")
 	return nil
 }
 
