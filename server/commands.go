@@ -226,19 +226,7 @@ type commandServer struct {
 // signature it must be the signing session; with an API token, a session
 // of the token's workspace. Another workspace's session is not_found.
 func (s *commandServer) sidecarSession(ctx context.Context, raw string) (chatsync.Session, error) {
-	p := mustPrincipal(ctx)
-	id, err := parseID("session_id", raw)
-	if err != nil {
-		return chatsync.Session{}, err
-	}
-	if p.sessionID != 0 && p.sessionID != id {
-		return chatsync.Session{}, connect.NewError(connect.CodeUnauthenticated,
-			errors.New("session_id in the body differs from the X-Chatsync-Session header"))
-	}
-	sess, err := s.store.Session(ctx, p.workspaceID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return sess, notFound("session")
-	}
+	sess, err := callerSession(ctx, s.store, raw)
 	if err != nil {
 		return sess, toConnect(err)
 	}

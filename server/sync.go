@@ -39,9 +39,15 @@ type syncServer struct {
 
 var _ chatsyncv1connect.SyncServiceHandler = (*syncServer)(nil)
 
-// sessionOf resolves the session a SyncService call names, for a token of
-// its workspace or a signature of that very session.
-func (s *syncServer) sessionOf(ctx context.Context, raw string) (chatsync.Session, error) {
+// sessionLoader loads a session of a workspace.
+type sessionLoader interface {
+	Session(ctx context.Context, workspaceID, id int64) (chatsync.Session, error)
+}
+
+// callerSession resolves the session a SyncService call names, for a token
+// of its workspace or a signature of that very session. Errors other than
+// the connect errors it makes itself are the store's.
+func callerSession(ctx context.Context, sessions sessionLoader, raw string) (chatsync.Session, error) {
 	p := mustPrincipal(ctx)
 	id, err := parseID("session_id", raw)
 	if err != nil {
@@ -53,7 +59,7 @@ func (s *syncServer) sessionOf(ctx context.Context, raw string) (chatsync.Sessio
 	if p.session != nil && p.session.ID == id {
 		return *p.session, nil // loaded a moment ago to verify the signature
 	}
-	sess, err := s.store.Session(ctx, p.workspaceID, id)
+	sess, err := sessions.Session(ctx, p.workspaceID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return sess, notFound("session")
 	}
@@ -64,7 +70,7 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	if !s.enabled {
 		return nil, connect.NewError(connect.CodeUnavailable, errors.New("sync is disabled on this server (CHATSYNC_SYNC_ENABLED=false)"))
 	}
-	sess, err := s.sessionOf(ctx, req.GetSessionId())
+	sess, err := callerSession(ctx, s.store, req.GetSessionId())
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -121,7 +127,7 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 }
 
 func (s *syncServer) GetSyncBatch(ctx context.Context, req *chatsyncv1.GetSyncBatchRequest) (*chatsyncv1.GetSyncBatchResponse, error) {
-	sess, err := s.sessionOf(ctx, req.GetSessionId())
+	sess, err := callerSession(ctx, s.store, req.GetSessionId())
 	if err != nil {
 		return nil, toConnect(err)
 	}
