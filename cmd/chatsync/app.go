@@ -54,9 +54,12 @@ type Main struct {
 
 	listener net.Listener
 	httpSrv  *http.Server
-	asynqSrv *asynq.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// cancelRequests ends the contexts of requests still running during
+	// Close's grace period.
+	cancelRequests context.CancelFunc
+	asynqSrv       *asynq.Server
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
 
 	// OperatorToken is the effective operator token (generated in the
 	// embedded mode when none is configured).
@@ -317,7 +320,16 @@ func (m *Main) startServer(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.cfg.HTTPAddr, err)
 	}
 	m.listener = ln
-	m.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Requests run on their own context, cancelled during Close after a
+	// grace period, so long-lived streams without an end of their own
+	// (WatchCommands, PairSession) do not hold shutdown for its whole
+	// timeout while unary calls still get to finish.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancelRequests = cancelRequests
+	m.httpSrv = &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx },
+	}
 	// HTTP/1.1 and HTTP/2 without TLS (h2c) on one port: gRPC clients work
 	// against a plaintext local server.
 	m.httpSrv.Protocols = new(http.Protocols)
@@ -350,11 +362,14 @@ func (m *Main) Close() error {
 		m.cancel() // ends the event hub, hence every stream
 	}
 	if m.httpSrv != nil {
+		grace := time.AfterFunc(min(5*time.Second, m.cfg.ShutdownTimeout/2), m.cancelRequests)
 		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
 		if err := m.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		cancel()
+		grace.Stop()
+		m.cancelRequests()
 	}
 	if m.asynqSrv != nil {
 		m.asynqSrv.Shutdown()

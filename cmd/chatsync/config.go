@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -147,6 +148,10 @@ func (c Config) validate() error {
 	case "", "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("CHATSYNC_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("CHATSYNC_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
 }

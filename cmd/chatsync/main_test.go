@@ -324,6 +324,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad role":               {"CHATSYNC_ROLE": "chef"},
 		"embedded split role":    {"CHATSYNC_ROLE": "worker"},
 		"bad log format":         {"CHATSYNC_LOG_FORMAT": "xml"},
+		"bad log level":          {"CHATSYNC_LOG_LEVEL": "loud"},
 	}
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -361,5 +362,50 @@ func TestServeRunsUntilCancelled(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"serve", "--role", "chef"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Fatal("bad role accepted")
+	}
+}
+
+// TestShutdownEndsCommandStreams: a sidecar's WatchCommands stream has no
+// end of its own; Close must still shut down cleanly within its budget
+// instead of timing out on it.
+func TestShutdownEndsCommandStreams(t *testing.T) {
+	cfg := embeddedConfig(t)
+	cfg.ShutdownTimeout = 4 * time.Second
+	m := NewMain(cfg, quietLog())
+	if err := m.Open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Bootstrap(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	opts := connect.WithInterceptors(authed("bootstrap-token"))
+	created, err := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), opts).CreateSession(t.Context(),
+		&chatsyncv1.CreateSessionRequest{DisplayName: "sidecar", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := chatsyncv1connect.NewSyncServiceClient(h2c(), m.URL(), opts).WatchCommands(t.Context(),
+		&chatsyncv1.WatchCommandsRequest{SessionId: created.GetSession().GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() {
+		t.Fatalf("WatchCommands did not open: %v", stream.Err())
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Close() }()
+	for stream.Receive() {
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close with a command stream open: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return")
 	}
 }
