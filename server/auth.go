@@ -165,16 +165,21 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 		}
 		p, body, reason := m.verify(r)
 		if reason != nil {
-			code := connect.CodeUnauthenticated
-			if errors.Is(reason, errBodyTooLarge) {
+			code, wire := connect.CodeUnauthenticated, reason
+			switch {
+			case errors.Is(reason, errBodyTooLarge):
 				code = connect.CodeResourceExhausted
+			case errors.Is(reason, errLookup):
+				// Not the caller's fault: retrying may succeed, and the
+				// database's error stays in the log.
+				code, wire = connect.CodeUnavailable, errLookup
 			}
 			// The reason names what is wrong, never the secret or the
 			// expected signature.
 			m.log.WarnContext(r.Context(), "sidecar signature refused",
 				slog.String("reason", reason.Error()), slog.String("session_header", truncate(h.Get(signing.HeaderSession), 24)),
 				slog.String("procedure", r.URL.Path), slog.String("remote_addr", r.RemoteAddr))
-			_ = m.errw.Write(w, r, connect.NewError(code, fmt.Errorf("sidecar signature: %w", reason)))
+			_ = m.errw.Write(w, r, connect.NewError(code, fmt.Errorf("sidecar signature: %w", wire)))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -186,6 +191,9 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 var (
 	errUnknownSession = errors.New("unknown session")
 	errBodyTooLarge   = errors.New("request body too large")
+	// errLookup: the session could not be loaded (the database is down),
+	// so the signature could not be checked.
+	errLookup = errors.New("the session cannot be looked up right now; retry")
 )
 
 func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error) {
@@ -209,7 +217,7 @@ func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error)
 		return principal{}, nil, errUnknownSession
 	}
 	if err != nil {
-		return principal{}, nil, fmt.Errorf("look up session: %w", err)
+		return principal{}, nil, fmt.Errorf("%w: %w", errLookup, err)
 	}
 	secret := m.keys.SidecarSecret(id, nonce)
 	if err := signing.Verify([]byte(secret), r.Header.Get(signing.HeaderTimestamp), r.Header.Get(signing.HeaderSignature), body, m.now()); err != nil {
