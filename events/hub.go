@@ -35,7 +35,7 @@ type Hub struct {
 	poll   time.Duration
 
 	mu     sync.Mutex
-	ctx    context.Context
+	starts chan *workspace // new workspaces whose reader Run starts
 	ps     *redis.PubSub
 	ws     map[int64]*workspace
 	closed bool
@@ -60,14 +60,13 @@ func NewHub(rdb redis.UniversalClient, log *slog.Logger, buffer int, poll time.D
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}
-	return &Hub{rdb: rdb, log: log, buffer: buffer, poll: poll, ws: map[int64]*workspace{}}
+	return &Hub{rdb: rdb, log: log, buffer: buffer, poll: poll, ws: map[int64]*workspace{}, starts: make(chan *workspace)}
 }
 
 // Run receives wake-ups until ctx ends, then ends every subscription with
 // ErrStopped.
 func (h *Hub) Run(ctx context.Context) error {
 	h.mu.Lock()
-	h.ctx = ctx
 	h.ps = h.rdb.Subscribe(ctx)
 	ps := h.ps
 	h.mu.Unlock()
@@ -77,6 +76,10 @@ func (h *Hub) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case w := <-h.starts:
+			// Readers live as long as the hub, not as the request that
+			// brought their first subscriber.
+			go h.read(ctx, w)
 		case m, ok := <-ch:
 			if !ok {
 				return errors.New("pub/sub channel closed")
@@ -197,7 +200,8 @@ func (h *Hub) workspace(ctx context.Context, id int64) (*workspace, error) {
 		return nil, errors.New("event hub is not running")
 	}
 	w := h.ws[id]
-	if w == nil {
+	created := w == nil
+	if created {
 		w = &workspace{
 			id: id, subs: map[*Subscription]struct{}{}, ready: make(chan struct{}), positioned: make(chan struct{}),
 			wake: make(chan struct{}, 1), stop: make(chan struct{}),
@@ -208,9 +212,16 @@ func (h *Hub) workspace(ctx context.Context, id int64) (*workspace, error) {
 			h.mu.Unlock()
 			return nil, fmt.Errorf("subscribe to workspace %d: %w", id, err)
 		}
-		go h.read(w)
 	}
 	h.mu.Unlock()
+	if created {
+		// Run's loop takes it at once (it only ever waits on channels).
+		select {
+		case h.starts <- w:
+		case <-w.stop: // the hub stopped
+			return nil, ErrStopped
+		}
+	}
 	select {
 	case <-w.positioned:
 	case <-w.stop:
@@ -223,8 +234,7 @@ func (h *Hub) workspace(ctx context.Context, id int64) (*workspace, error) {
 
 // read delivers a workspace's new stream entries to its subscribers until
 // the workspace has none left.
-func (h *Hub) read(w *workspace) {
-	ctx := h.ctx
+func (h *Hub) read(ctx context.Context, w *workspace) {
 	// Position at the stream's end only once Redis confirmed the
 	// subscription: no wake-up after the position can be missed.
 	select {
@@ -330,7 +340,7 @@ func (h *Hub) remove(s *Subscription) {
 	if len(w.subs) == 0 && !h.closed {
 		delete(h.ws, s.ws)
 		close(w.stop)
-		_ = h.ps.Unsubscribe(context.WithoutCancel(h.ctx), channelKey(s.ws))
+		_ = h.ps.Unsubscribe(context.Background(), channelKey(s.ws)) // only writes the command
 	}
 }
 
