@@ -253,8 +253,7 @@ func (s *Store) completePG(ctx context.Context, pk int64, r BatchResult, failed 
 	found := false
 	now := s.now()
 	var pl pipeline
-	pl.exec("begin", "BEGIN")
-	pl.exec("begin", writeSettings)
+	s.beginWrite(&pl)
 	pl.query("complete", sqlComplete, func(rows pgx.Rows) error {
 		var status string
 		var last time.Time
@@ -265,8 +264,7 @@ func (s *Store) completePG(ctx context.Context, pk int64, r BatchResult, failed 
 		})
 		return err
 	}, pk, r.Written, failed, now, r.Attempt)
-	pl.exec("commit", "COMMIT")
-	if err := s.withPgx(ctx, func(c *pgx.Conn) error { return pl.run(ctx, c) }); err != nil {
+	if err := s.runWrite(ctx, &pl); err != nil {
 		return sess, 0, fmt.Errorf("finish batch %d: %w", pk, err)
 	}
 	if !found && r.Attempt == 0 {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -130,9 +131,14 @@ func (p *pipeline) run(ctx context.Context, conn *pgx.Conn) error {
 	return err
 }
 
-// withPgx runs fn on a pgx connection of the store's pool.
+// withPgx runs fn on a pgx connection of the store's main pool.
 func (s *Store) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
-	conn, err := s.db.DB.Conn(ctx)
+	return withPgxOf(ctx, s.db.DB, fn)
+}
+
+// withPgxOf runs fn on a pgx connection of db.
+func withPgxOf(ctx context.Context, db *sql.DB, fn func(*pgx.Conn) error) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -151,12 +157,34 @@ func (s *Store) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
 	})
 }
 
+// beginWrite starts the pipeline of an asynchronous write (a chunk, a
+// batch's completion). On the write pool (writepool.go) its connection
+// carries writeSettings already, and the pipeline needs neither BEGIN nor
+// COMMIT: pgx sends a batch with one Sync at its end, and PostgreSQL runs
+// the statements before a Sync as one implicit transaction, committed at
+// the Sync, or rolled back whole if one fails. Without the write pool the
+// pipeline is a transaction that sets writeSettings first.
+func (s *Store) beginWrite(pl *pipeline) {
+	if s.writes == nil {
+		pl.exec("begin", "BEGIN")
+		pl.exec("begin", writeSettings)
+	}
+}
+
+// runWrite ends a pipeline started by beginWrite and runs it.
+func (s *Store) runWrite(ctx context.Context, pl *pipeline) error {
+	if s.writes == nil {
+		pl.exec("commit", "COMMIT")
+		return s.withPgx(ctx, func(c *pgx.Conn) error { return pl.run(ctx, c) })
+	}
+	return withPgxOf(ctx, s.writes, func(c *pgx.Conn) error { return pl.run(ctx, c) })
+}
+
 // writePipelined writes a planned chunk in one round trip and returns the
 // IDs of its chats (in plan order) and its new messages.
 func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []chatsync.Message, error) {
 	var pl pipeline
-	pl.exec("begin", "BEGIN")
-	pl.exec("begin", writeSettings)
+	s.beginWrite(&pl)
 
 	byJID := make(map[string]int64, len(p.chats))
 	var msgs []chatsync.Message
@@ -183,9 +211,7 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 		}, st.args...)
 		queueChanges(&pl, p)
 	}
-	pl.exec("commit", "COMMIT")
-
-	if err := s.withPgx(ctx, func(c *pgx.Conn) error { return pl.run(ctx, c) }); err != nil {
+	if err := s.runWrite(ctx, &pl); err != nil {
 		return nil, nil, err
 	}
 	ids := make([]int64, 0, len(p.chats))

@@ -26,6 +26,10 @@ type Store struct {
 	now    func() time.Time
 	pg     bool
 	phones *phoneCache
+	// writes is the PostgreSQL write pool (writepool.go); nil when db was
+	// not opened by Open, and the writes then set their settings per
+	// transaction on the main pool.
+	writes *sql.DB
 }
 
 // New wraps an open database.
@@ -36,6 +40,7 @@ func New(db *bun.DB) *Store {
 		pg:  db.Dialect().Name() == dialect.PG,
 		// About 6 MB at most: a few large syncs' worth of people.
 		phones: newPhoneCache(50000),
+		writes: writePool(db.DB),
 	}
 }
 
@@ -51,7 +56,7 @@ func (s *Store) Postgres() bool { return s.pg }
 // timeout, and one connection, since SQLite takes one writer at a time.
 func Open(ctx context.Context, dsn string) (*bun.DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		sqldb, err := sql.Open("pgx", dsn)
+		sqldb, err := openPostgres(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
