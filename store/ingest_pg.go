@@ -234,8 +234,8 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 // other's rows, so:
 //   - chats find their contacts in the contacts CTE's RETURNING first (the
 //     table lookups behind it find contacts written by earlier statements);
-//   - no row may be written by two CTEs: the chats of the two chat CTEs
-//     differ (mergeChats), and a complete member list is upserted while
+//   - no row may be written twice: the chat upsert's JIDs are distinct
+//     (mergeChats), and a complete member list is upserted while
 //     the members it no longer names are deleted, two disjoint sets of
 //     rows (a DELETE and an INSERT of the same member in one statement
 //     would depend on the order PostgreSQL runs them in);
@@ -306,46 +306,29 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	contactOf += "(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = " + ws + " AND ct.phone_jid = v.jid),\n\t\t\t" +
 		"(SELECT ct.id FROM contacts AS ct WHERE ct.workspace_id = " + ws + " AND ct.lid_jid = v.jid))"
 
-	// Chats: groups whose complete member list the chunk carries set their
-	// participant count to that list's size (no recount, which would write
-	// the chat row and its indexes a second time); the others keep theirs.
-	var plain, counted chatColumns
+	// Chats, in one upsert: groups whose complete member list the chunk
+	// carries set their participant count to that list's size (no
+	// recount, which would write the chat row and its indexes a second
+	// time); the others keep theirs. Such a list has at least one member,
+	// so a count of 0 stands for "none given" (and is the column's default
+	// for a new chat).
+	var c chatColumns
 	for i := range p.chats {
-		if n, ok := p.counts[p.chats[i].JID]; ok {
-			counted.add(&p.chats[i])
-			counted.members = append(counted.members, n)
-		} else {
-			plain.add(&p.chats[i])
-		}
+		c.add(&p.chats[i])
+		c.members = append(c.members, p.counts[p.chats[i].JID])
 	}
 	const chatCols = `workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
-			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at`
-	chatArrays := func(c chatColumns) []any {
-		return []any{c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
-			c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text"}
-	}
-	var chatCTEs []string
-	if c := plain; len(c.jid) > 0 {
-		q.ctes = append(q.ctes, `chp AS (INSERT INTO chats AS c (`+chatCols+`)
+			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at, participant_count`
+	q.ctes = append(q.ctes, `ch AS (INSERT INTO chats AS c (`+chatCols+`)
 		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, CASE WHEN v.type = 'private' THEN `+contactOf+` END,
-			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, `+now+`, `+now+`
-		FROM `+q.unnest(chatArrays(c)...)+`
-			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search)
-		ON CONFLICT (session_id, jid) DO UPDATE SET `+s.chatSet()+`
-		RETURNING c.id, c.jid)`)
-		chatCTEs = append(chatCTEs, "SELECT id, jid FROM chp")
-	}
-	if c := counted; len(c.jid) > 0 {
-		q.ctes = append(q.ctes, `chc AS (INSERT INTO chats AS c (`+chatCols+`, participant_count)
-		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, NULL,
 			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, `+now+`, `+now+`, v.members
-		FROM `+q.unnest(append(chatArrays(c), c.members, "int4")...)+`
+		FROM `+q.unnest(c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
+		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4")+`
 			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members)
-		ON CONFLICT (session_id, jid) DO UPDATE SET participant_count = EXCLUDED.participant_count, `+s.chatSet()+`
+		ON CONFLICT (session_id, jid) DO UPDATE SET
+		participant_count = CASE WHEN EXCLUDED.participant_count > 0 THEN EXCLUDED.participant_count ELSE c.participant_count END,
+		`+s.chatSet()+`
 		RETURNING c.id, c.jid)`)
-		chatCTEs = append(chatCTEs, "SELECT id, jid FROM chc")
-	}
-	q.ctes = append(q.ctes, "ch AS ("+strings.Join(chatCTEs, " UNION ALL ")+")")
 	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text FROM ch`)
 
 	if len(p.groups) > 0 {

@@ -249,3 +249,31 @@ func TestMemberListReplacesStoredOne(t *testing.T) {
 		}
 	})
 }
+
+// A group written without its member list keeps its participant count,
+// also when the same chunk's other chats carry one or are private chats.
+func TestGroupWithoutMemberListKeepsCount(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		members := []chatsync.ParticipantInput{{JID: "6281234567001@s.whatsapp.net"}, {JID: "6281234567002@s.whatsapp.net"}, {JID: "6281234567003@s.whatsapp.net"}}
+		g1 := chatsync.ChatInput{JID: "120363041234567890@g.us", Type: chatsync.ChatGroup, LastActivity: t0,
+			Group: &chatsync.GroupInput{Subject: "One", Participants: members}}
+		g2 := chatsync.ChatInput{JID: "120363049999999999@g.us", Type: chatsync.ChatGroup, LastActivity: t0,
+			Group: &chatsync.GroupInput{Subject: "Two", Participants: members[:2]}}
+		priv := chatsync.ChatInput{JID: "6281234567009@s.whatsapp.net", Type: chatsync.ChatPrivate, LastActivity: t0}
+		f.write(t, g1, priv)
+		bare := g1
+		bare.LastActivity = t0.Add(time.Minute)
+		bare.Group = &chatsync.GroupInput{Subject: "One again"}
+		w := f.write(t, bare, g2, priv)
+		counts := map[string]int32{}
+		for _, c := range w.Chats {
+			counts[c.JID] = c.ParticipantCount
+		}
+		want := map[string]int32{g1.JID: 3, g2.JID: 2, priv.JID: 0}
+		if !maps.Equal(counts, want) {
+			t.Fatalf("participant counts = %v, want %v", counts, want)
+		}
+	})
+}
