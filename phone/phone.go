@@ -13,6 +13,20 @@ import (
 // international, so a number without a leading + is read as digits after
 // the + (as WhatsApp JIDs carry them), not in any home region.
 func Normalize(raw string) (string, bool) {
+	s, ok := prepare(raw)
+	if !ok {
+		return "", false
+	}
+	n, err := phonenumbers.Parse(s, "ZZ")
+	if err != nil || !isValid(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// prepare is raw as Normalize hands it to the parser: trimmed, read as
+// international.
+func prepare(raw string) (string, bool) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", false
@@ -20,11 +34,7 @@ func Normalize(raw string) (string, bool) {
 	if !strings.HasPrefix(s, "+") {
 		s = "+" + strings.TrimLeft(s, "0")
 	}
-	n, err := phonenumbers.Parse(s, "ZZ")
-	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", false
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	return s, true
 }
 
 // FromJID returns the digits of a phone JID's user part as a raw number
