@@ -20,13 +20,16 @@ import (
 // The PostgreSQL write path. A chunk is a handful of set-based statements
 // (one per table, rows passed as arrays and unnested, so the SQL text is
 // constant and pgx prepares each statement once per connection), sent as
-// one pipeline between BEGIN and COMMIT: one round trip for the whole
-// chunk, where the Bun path spends about ten. Statements find the rows of
+// one pipeline that is one transaction (see beginWrite): one round trip
+// for the whole chunk, where the Bun path spends about ten. Statements find the rows of
 // earlier ones by WhatsApp identity (session and JID), not by IDs read back
 // in between; that is what lets them share the round trip.
 //
-// Settings of the transactions of this file, made in one statement at
-// their start (set_config with is_local: they end with the transaction).
+// Settings of the writes of this file (chunks, a batch's completion):
+// session settings of the store's write pool (writepool.go), whose
+// connections serve those writes alone; on a store without one, made in
+// one statement at the start of each transaction (set_config with
+// is_local: they end with the transaction).
 //
 // synchronous_commit off: chunks commit asynchronously. That is safe: the
 // batch row is committed durably before processing; a crash that loses the
