@@ -256,3 +256,33 @@ func TestSignatureScope(t *testing.T) {
 		t.Fatalf("%d batches stored, want 1", n)
 	}
 }
+
+// When the signing session cannot be loaded because the database is down,
+// a signed call is answered unavailable (the sidecar retries) rather than
+// unauthenticated (which a sidecar takes for a bad secret), and the
+// database's error stays in the log, off the wire.
+func TestSignatureLookupFailureIsUnavailable(t *testing.T) {
+	var logs syncBuffer
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	_, token := env.Workspace(t, "outage")
+	a := createSidecar(t, env.Clients(token), "a", nil)
+	signed := syncClient(env, &client.Transport{Base: env.HTTP.Transport, SessionID: a.id, Secret: a.secret}, nil)
+	if _, err := signed.SyncBatch(t.Context(), oneChatBatch(a.id, "before-outage")); err != nil {
+		t.Fatalf("signed call before the outage: %v", err)
+	}
+
+	// A real fault of the dependency: the store's connections are closed.
+	if err := env.Store.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := signed.SyncBatch(t.Context(), oneChatBatch(a.id, "during-outage"))
+	if connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("signed call with the database down: %v, want unavailable", err)
+	}
+	if !strings.Contains(err.Error(), "retry") || strings.Contains(err.Error(), "closed") {
+		t.Errorf("error on the wire %q: want the retry hint without the database's error", err)
+	}
+	if !strings.Contains(logs.String(), "database is closed") {
+		t.Errorf("the log does not keep the database's error:\n%s", logs.String())
+	}
+}
