@@ -165,8 +165,11 @@ func (s *Supervisor) reconcile(ctx context.Context, resp *Responder) error {
 	for _, d := range devs {
 		want[d.Session.ID] = d
 	}
+	// The lock is not held across Redis calls: Running and finished
+	// (runners ending) must not wait for a slow Redis. Only Run calls
+	// reconcile, so nothing else starts runners in between.
+	var candidates []store.WhatsmeowDevice
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, r := range s.running {
 		d, ok := want[id]
 		if !ok || d.DeviceJID != r.deviceJID {
@@ -181,10 +184,14 @@ func (s *Supervisor) reconcile(ctx context.Context, resp *Responder) error {
 		}
 	}
 	for _, d := range devs {
-		id := d.Session.ID
-		if s.running[id] != nil || s.gone[id] == d.DeviceJID {
-			continue
+		if s.running[d.Session.ID] == nil && s.gone[d.Session.ID] != d.DeviceJID {
+			candidates = append(candidates, d)
 		}
+	}
+	s.mu.Unlock()
+
+	for _, d := range candidates {
+		id := d.Session.ID
 		ok, err := s.leases.Acquire(ctx, id)
 		if err != nil {
 			return err
@@ -195,8 +202,10 @@ func (s *Supervisor) reconcile(ctx context.Context, resp *Responder) error {
 		r := &runner{sup: s, resp: resp, dev: d, deviceJID: d.DeviceJID, done: make(chan struct{})}
 		var rctx context.Context
 		rctx, r.cancel = context.WithCancel(ctx)
+		s.mu.Lock()
 		s.running[id] = r
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
 			r.run(rctx)
