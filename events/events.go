@@ -33,13 +33,23 @@ var ErrBadToken = errors.New("resume token is not an event ID")
 func streamKey(ws int64) string  { return "chatsync:events:{" + strconv.FormatInt(ws, 10) + "}" }
 func channelKey(ws int64) string { return "chatsync:events:{" + strconv.FormatInt(ws, 10) + "}:live" }
 
-// publishScript appends ARGV[2] to the stream KEYS[1] (trimmed to about
-// ARGV[1] entries) and publishes "<id> <json>" on KEYS[2].
+// publishScript appends each of ARGV[2..] to the stream KEYS[1] (trimmed
+// to about ARGV[1] entries) and publishes "<id> <json>" on KEYS[2], in
+// order; it returns the entry IDs. One call carries many events: a Lua
+// call per event cost Redis more than the XADD and PUBLISH it ran.
 var publishScript = redis.NewScript(`
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
-redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
-return id
+local ids = {}
+for i = 2, #ARGV do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i])
+  redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[i])
+  ids[i - 1] = id
+end
+return ids
 `)
+
+// maxPerCall bounds the events of one script call, and so how long it
+// holds Redis (a script runs alone).
+const maxPerCall = 256
 
 // Publisher publishes events after the changes they describe committed.
 type Publisher struct {
@@ -56,6 +66,9 @@ func NewPublisher(rdb redis.UniversalClient, retention int64) *Publisher {
 }
 
 // Publish appends events in one pipelined round trip and returns their IDs.
+// Consecutive events of one workspace go in one script call (up to
+// maxPerCall), so each workspace's stream and channel keep the events'
+// order.
 func (p *Publisher) Publish(ctx context.Context, evs ...chatsync.Event) ([]string, error) {
 	if len(evs) == 0 {
 		return nil, nil
@@ -64,20 +77,38 @@ func (p *Publisher) Publish(ctx context.Context, evs ...chatsync.Event) ([]strin
 	// trip of its own on every call, and EVALSHA alone fails with
 	// NOSCRIPT after a Redis restart. Redis caches the script by its hash.
 	pipe := p.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(evs))
-	for i, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s event: %w", ev.Type, err)
+	type call struct {
+		cmd   *redis.Cmd
+		first int // index in evs of the call's first event
+		n     int
+	}
+	var calls []call
+	for start := 0; start < len(evs); {
+		ws := evs[start].WorkspaceID
+		args := []any{p.retention}
+		end := start
+		for end < len(evs) && evs[end].WorkspaceID == ws && end-start < maxPerCall {
+			b, err := json.Marshal(evs[end])
+			if err != nil {
+				return nil, fmt.Errorf("encode %s event: %w", evs[end].Type, err)
+			}
+			args = append(args, b)
+			end++
 		}
-		cmds[i] = publishScript.Eval(ctx, pipe, []string{streamKey(ev.WorkspaceID), channelKey(ev.WorkspaceID)}, p.retention, b)
+		cmd := publishScript.Eval(ctx, pipe, []string{streamKey(ws), channelKey(ws)}, args...)
+		calls = append(calls, call{cmd: cmd, first: start, n: end - start})
+		start = end
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("publish %d events: %w", len(evs), err)
 	}
 	ids := make([]string, len(evs))
-	for i, c := range cmds {
-		ids[i], _ = c.Val().(string)
+	for _, c := range calls {
+		got, err := c.cmd.StringSlice()
+		if err != nil || len(got) != c.n {
+			return nil, fmt.Errorf("publish %d events: script returned %d IDs: %v", c.n, len(got), err)
+		}
+		copy(ids[c.first:], got)
 	}
 	return ids, nil
 }

@@ -9,7 +9,7 @@ import (
 
 // testRedis returns a client on this package's own Redis DB (2), flushed.
 // Redis is required: without it the tests fail, they never skip.
-func testRedis(t *testing.T) *redis.Client {
+func testRedis(t testing.TB) *redis.Client {
 	t.Helper()
 	addr := os.Getenv("TEST_REDIS_ADDR")
 	if addr == "" {
