@@ -16,10 +16,15 @@ import (
 // was about two thirds of Normalize's time. TestValidMatchesLibrary and
 // FuzzValidMatchesLibrary compare the two.
 func isValid(n *phonenumbers.PhoneNumber) bool {
+	return validNSN(int(n.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(n))
+}
+
+// validNSN is isValid of the number with country calling code cc and
+// national significant number nsn (GetNationalSignificantNumber), the only
+// parts of a number IsValidNumber looks at.
+func validNSN(cc int, nsn string) bool {
 	meta := loadMetadata()
-	cc := int(n.GetCountryCode())
 	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
-	nsn := phonenumbers.GetNationalSignificantNumber(n)
 	// GetRegionCodeForNumber.
 	var region string
 	switch len(regions) {
@@ -67,6 +72,14 @@ type metadata struct {
 	// pattern differs from the fixed line's.
 	types  []desc
 	mobile *desc
+
+	// What parsing needs (see parse.go): the national prefix for parsing,
+	// anchored at the start as the library anchors it, nil without one; its
+	// transform rule; and the general description's local-only lengths
+	// (general.lengths are its possible lengths).
+	nationalPrefix *regexp.Regexp
+	transform      string
+	localLengths   []int32
 }
 
 type desc struct {
@@ -114,6 +127,11 @@ func compileMetadata(pm *phonenumbers.PhoneMetadata) *metadata {
 	if ld := pm.GetLeadingDigits(); len(ld) > 0 {
 		m.leading = regexp.MustCompile("^(?:" + ld + ")")
 	}
+	if np := pm.GetNationalPrefixForParsing(); len(np) > 0 {
+		m.nationalPrefix = regexp.MustCompile("^(?:" + np + ")")
+	}
+	m.transform = pm.GetNationalPrefixTransformRule()
+	m.localLengths = pm.GetGeneralDesc().GetPossibleLengthLocalOnly()
 	for _, d := range []*phonenumbers.PhoneNumberDesc{pm.GetPremiumRate(), pm.GetTollFree(), pm.GetSharedCost(), pm.GetVoip(),
 		pm.GetPersonalNumber(), pm.GetPager(), pm.GetUan(), pm.GetVoicemail(), pm.GetFixedLine()} {
 		m.types = append(m.types, compileDesc(d))

@@ -2,7 +2,9 @@ package phone
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -33,7 +35,7 @@ func testNumbers() []string {
 		phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER,
 		phonenumbers.PAGER, phonenumbers.UAN, phonenumbers.VOICEMAIL}
 	ccs := map[int]bool{}
-	for region := range phonenumbers.GetSupportedRegions() {
+	for _, region := range slices.Sorted(maps.Keys(phonenumbers.GetSupportedRegions())) {
 		ccs[phonenumbers.GetCountryCodeForRegion(region)] = true
 		for _, typ := range types {
 			ex := phonenumbers.GetExampleNumberForType(region, typ)
@@ -52,7 +54,7 @@ func testNumbers() []string {
 	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
 		ccs[cc] = true
 	}
-	for cc := range ccs {
+	for _, cc := range slices.Sorted(maps.Keys(ccs)) {
 		for range 20 {
 			n := 2 + r.IntN(15)
 			out = append(out, "+"+strconv.Itoa(cc)+fmt.Sprintf("%0*d", n, r.Int64N(int64(pow10(min(n, 18))))))
