@@ -114,6 +114,45 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	})
 }
 
+// Batch payloads are lz4-compressed on PostgreSQL (this server has lz4; a
+// server without it keeps pglz, see the migration), and a stored payload
+// reads back whole.
+func TestBatchPayloadsUseLZ4(t *testing.T) {
+	t.Parallel()
+	s := storetest.Postgres(t)
+	ctx := t.Context()
+	var method string
+	err := s.DB().NewRaw(`SELECT attcompression::text FROM pg_attribute
+		WHERE attrelid = 'sync_batches'::regclass AND attname = 'payload'`).Scan(ctx, &method)
+	if err != nil || method != "l" {
+		t.Fatalf("payload compression %q, %v; want l (lz4)", method, err)
+	}
+	ws, _, err := s.EnsureWorkspace(ctx, "lz4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := s.CreateSession(ctx, store.NewSession{WorkspaceID: ws.ID, DisplayName: "s", Provider: chatsync.ProviderWebJS, SecretNonce: []byte("n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p chatsync.BatchPayload
+	for i := range 200 { // well over the 2 KB at which PostgreSQL compresses
+		p.Chats = append(p.Chats, chatsync.ChatInput{JID: fmt.Sprintf("1555%07d@s.whatsapp.net", i), Type: chatsync.ChatPrivate, Name: fmt.Sprintf("Contact %d", i)})
+	}
+	b, _, err := s.AcceptBatch(ctx, store.NewBatch{WorkspaceID: ws.ID, SessionID: sess.ID, BatchID: "lz4", Kind: chatsync.BatchHistory, Payload: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := s.DB().NewRaw("SELECT pg_column_compression(payload) FROM sync_batches WHERE id = ?", b.ID).Scan(ctx, &stored); err != nil || stored != "lz4" {
+		t.Fatalf("stored payload compression %q, %v; want lz4", stored, err)
+	}
+	_, got, _, err := s.StartBatch(ctx, b.ID)
+	if err != nil || len(got.Chats) != len(p.Chats) || got.Chats[199].JID != p.Chats[199].JID {
+		t.Fatalf("payload read back: %d chats, %v", len(got.Chats), err)
+	}
+}
+
 func TestTokens(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

@@ -1,0 +1,1 @@
+ALTER TABLE sync_batches ALTER COLUMN payload SET COMPRESSION default;
