@@ -52,22 +52,22 @@ const maxFastDigits = 20
 // Unhandled: a national number the transform rule turns into something
 // other than digits (no metadata does) and metadata without possible
 // lengths (where the library panics).
-func parseE164(s string) (cc int, nsn string, err error, handled bool) {
+func parseE164(s string) (cc int, nsn string, handled bool, err error) {
 	if len(s) < 2 || len(s) > 1+maxFastDigits || s[0] != '+' {
-		return 0, "", nil, false
+		return 0, "", false, nil
 	}
 	digits := s[1:]
 	for i := 0; i < len(digits); i++ {
 		if c := digits[i]; c < '0' || c > '9' {
-			return 0, "", nil, false
+			return 0, "", false, nil
 		}
 	}
 	if len(digits) < 3 { // isViablePhoneNumber
-		return 0, "", phonenumbers.ErrNotANumber, true
+		return 0, "", true, phonenumbers.ErrNotANumber
 	}
 	// extractCountryCode.
 	if digits[0] == '0' {
-		return 0, "", phonenumbers.ErrInvalidCountryCode, true
+		return 0, "", true, phonenumbers.ErrInvalidCountryCode
 	}
 	codes := callingCodes()
 	n := 0
@@ -79,15 +79,15 @@ func parseE164(s string) (cc int, nsn string, err error, handled bool) {
 		}
 	}
 	if !codes[cc] {
-		return 0, "", phonenumbers.ErrInvalidCountryCode, true
+		return 0, "", true, phonenumbers.ErrInvalidCountryCode
 	}
 	nn := digits[n:]
 	if len(nn) < 2 {
-		return 0, "", phonenumbers.ErrTooShortNSN, true
+		return 0, "", true, phonenumbers.ErrTooShortNSN
 	}
 	if m := parseMetadata(cc); m != nil {
 		if len(m.general.lengths) == 0 {
-			return 0, "", nil, false
+			return 0, "", false, nil
 		}
 		if p := m.stripNationalPrefix(nn); p != nn {
 			switch testNumberLength(len(p), m.general.lengths, m.localLengths) {
@@ -97,17 +97,17 @@ func parseE164(s string) (cc int, nsn string, err error, handled bool) {
 		}
 	}
 	if len(nn) < 2 {
-		return 0, "", phonenumbers.ErrTooShortNSN, true
+		return 0, "", true, phonenumbers.ErrTooShortNSN
 	}
 	if len(nn) > 17 {
-		return 0, "", phonenumbers.ErrNumTooLong, true
+		return 0, "", true, phonenumbers.ErrNumTooLong
 	}
 	for i := 0; i < len(nn); i++ {
 		if c := nn[i]; c < '0' || c > '9' {
-			return 0, "", nil, false
+			return 0, "", false, nil
 		}
 	}
-	return cc, nn, nil, true
+	return cc, nn, true, nil
 }
 
 // callingCodes is the set of country calling codes the library knows

@@ -31,7 +31,7 @@ func checkFast(t testing.TB, raw string, withIsValidNumber bool) (handled, valid
 	if !prepared {
 		return false, ok
 	}
-	cc, nsn, ferr, handled := parseE164(s)
+	cc, nsn, handled, ferr := parseE164(s)
 	if !handled && !withIsValidNumber {
 		return false, ok
 	}
@@ -248,7 +248,7 @@ func TestFastMatchesLibrary(t *testing.T) {
 				}
 				h++
 				s, _ := prepare(raw)
-				_, _, err, _ := parseE164(s)
+				_, _, _, err := parseE164(s)
 				e[err]++
 				if isValid {
 					v++
@@ -291,7 +291,7 @@ func TestFastStripsNationalPrefixes(t *testing.T) {
 		if !ok {
 			continue
 		}
-		cc, nsn, err, handled := parseE164(s)
+		cc, nsn, handled, err := parseE164(s)
 		if !handled || err != nil {
 			continue
 		}
@@ -313,12 +313,12 @@ func TestFastHandlesCanonicalOnly(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "+", "15551234567", " +15551234567", "+1 5551234567", "+1555123456a", "++15551234567",
 		"+１5551234567", "+" + strings.Repeat("1", maxFastDigits+1)} {
-		if _, _, _, handled := parseE164(s); handled {
+		if _, _, handled, _ := parseE164(s); handled {
 			t.Errorf("parseE164(%q) handled", s)
 		}
 	}
 	for _, s := range []string{"+1", "+15551234567", "+" + strings.Repeat("1", maxFastDigits)} {
-		if _, _, _, handled := parseE164(s); !handled {
+		if _, _, handled, _ := parseE164(s); !handled {
 			t.Errorf("parseE164(%q) not handled", s)
 		}
 	}

@@ -24,7 +24,7 @@ func Normalize(raw string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if cc, nsn, err, handled := parseE164(s); handled {
+	if cc, nsn, handled, err := parseE164(s); handled {
 		if err != nil || !validNSN(cc, nsn) {
 			return "", false
 		}
