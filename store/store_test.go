@@ -127,19 +127,12 @@ func TestBatchPayloadsUseLZ4(t *testing.T) {
 	if err != nil || method != "l" {
 		t.Fatalf("payload compression %q, %v; want l (lz4)", method, err)
 	}
-	ws, _, err := s.EnsureWorkspace(ctx, "lz4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := s.CreateSession(ctx, store.NewSession{WorkspaceID: ws.ID, DisplayName: "s", Provider: chatsync.ProviderWebJS, SecretNonce: []byte("n")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, s)
 	var p chatsync.BatchPayload
 	for i := range 200 { // well over the 2 KB at which PostgreSQL compresses
 		p.Chats = append(p.Chats, chatsync.ChatInput{JID: fmt.Sprintf("1555%07d@s.whatsapp.net", i), Type: chatsync.ChatPrivate, Name: fmt.Sprintf("Contact %d", i)})
 	}
-	b, _, err := s.AcceptBatch(ctx, store.NewBatch{WorkspaceID: ws.ID, SessionID: sess.ID, BatchID: "lz4", Kind: chatsync.BatchHistory, Payload: p})
+	b, _, err := s.AcceptBatch(ctx, store.NewBatch{WorkspaceID: f.ws, SessionID: f.session.ID, BatchID: "lz4", Kind: chatsync.BatchHistory, Payload: p})
 	if err != nil {
 		t.Fatal(err)
 	}
