@@ -138,12 +138,17 @@ func TestWatchCommandsDeliversOpenThenNewCommands(t *testing.T) {
 			// Closing the stream detaches the sidecar.
 			stop()
 			waitUntil(t, "disconnected", func() bool { return sessionStatus(t, env, sess.ID).Status == chatsync.SessionDisconnected })
+			// The event is published after the status is stored: wait for it too.
 			var statuses []chatsync.SessionStatus
-			for _, ev := range publishedEvents(t, env, tn.ws) {
-				if ev.Type == chatsync.EventSessionStatus {
-					statuses = append(statuses, ev.Status.Status)
+			waitUntil(t, "two session_status events", func() bool {
+				statuses = statuses[:0]
+				for _, ev := range publishedEvents(t, env, tn.ws) {
+					if ev.Type == chatsync.EventSessionStatus {
+						statuses = append(statuses, ev.Status.Status)
+					}
 				}
-			}
+				return len(statuses) >= 2
+			})
 			if len(statuses) != 2 || statuses[0] != chatsync.SessionConnected || statuses[1] != chatsync.SessionDisconnected {
 				t.Errorf("session_status events %v, want connected then disconnected", statuses)
 			}
