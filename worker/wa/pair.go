@@ -62,7 +62,11 @@ func PairSteps(ctx context.Context, items <-chan whatsmeow.QRChannelItem, now fu
 				return
 			case it, ok := <-items:
 				if !ok {
-					yield(PairStep{Kind: PairFailure, Reason: "pairing ended without a result"})
+					// whatsmeow closes the channel when ctx ends too, and
+					// select may see that first: a cancellation, not a failure.
+					if ctx.Err() == nil {
+						yield(PairStep{Kind: PairFailure, Reason: "pairing ended without a result"})
+					}
 					return
 				}
 				step, ok := pairStep(it, now, paired)

@@ -154,6 +154,18 @@ func TestPairStepsContext(t *testing.T) {
 			t.Errorf("got %+v, want the one QR step", got)
 		}
 	})
+	t.Run("channel closed by the cancellation is not a failure", func(t *testing.T) {
+		t.Parallel()
+		// whatsmeow closes the channel when the context ends; both are
+		// ready, and whichever select picks, no failure step comes out.
+		for range 100 {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if got := slices.Collect(PairSteps(ctx, feed(true), fixedNow, pairedAs("", ""))); len(got) != 0 {
+				t.Fatalf("got %+v after cancel, want no steps", got)
+			}
+		}
+	})
 	t.Run("consumer stops early", func(t *testing.T) {
 		t.Parallel()
 		items := feed(true, code("2@a", time.Minute), code("2@b", time.Minute))
