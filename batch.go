@@ -67,14 +67,19 @@ type MessageInput struct {
 	MediaType MediaType `json:"media,omitempty"`
 }
 
-// ChatInput is one chat as a provider sees it.
+// ChatInput is one chat as a provider sees it. The state fields are
+// pointers: nil means the report does not know them (a live message), and
+// the stored value is kept; see docs/architecture.md, "Merge rules".
 type ChatInput struct {
-	JID          string         `json:"jid"`
-	Type         ChatType       `json:"type"`
-	Name         string         `json:"name,omitempty"`
-	UnreadCount  int32          `json:"unread,omitempty"`
-	Archived     bool           `json:"archived,omitempty"`
-	Pinned       bool           `json:"pinned,omitempty"`
+	JID  string   `json:"jid"`
+	Type ChatType `json:"type"`
+	// Name, when non-empty, replaces the stored name; empty keeps it.
+	Name string `json:"name,omitempty"`
+	// UnreadCount is the phone's count; nil raises the stored count by one
+	// for each new message not from me.
+	UnreadCount  *int32         `json:"unread,omitempty"`
+	Archived     *bool          `json:"archived,omitempty"`
+	Pinned       *bool          `json:"pinned,omitempty"`
 	LastActivity time.Time      `json:"last_activity,omitzero"`
 	Contact      *ContactInput  `json:"contact,omitempty"`
 	Group        *GroupInput    `json:"group,omitempty"`

@@ -40,7 +40,7 @@ func (c *ChatInput) Validate(now time.Time) error {
 	default:
 		return errors.New("type: must be private or group")
 	}
-	if c.UnreadCount < 0 {
+	if c.UnreadCount != nil && *c.UnreadCount < 0 {
 		return errors.New("unread_count: negative")
 	}
 	if err := checkText("name", c.Name, 1024); err != nil {

@@ -83,7 +83,7 @@ func syntheticChats(n int, at time.Time) []chatsync.ChatInput {
 	for i := range out {
 		last := at.Add(-time.Duration(i) * time.Minute)
 		msg := chatsync.MessageInput{ID: fmt.Sprintf("3EB0%08X", i), Timestamp: last, Text: "see you tomorrow"}
-		c := chatsync.ChatInput{LastActivity: last, UnreadCount: int32(i % 4), Messages: []chatsync.MessageInput{msg}}
+		c := chatsync.ChatInput{LastActivity: last, UnreadCount: new(int32(i % 4)), Messages: []chatsync.MessageInput{msg}}
 		if i%5 == 4 {
 			c.JID, c.Type, c.Name = fmt.Sprintf("120363%012d@g.us", i), chatsync.ChatGroup, fmt.Sprintf("Group %d", i)
 			g := &chatsync.GroupInput{Subject: c.Name, Description: "synthetic group"}

@@ -79,7 +79,7 @@ func newListFixture(t *testing.T) listFixture {
 
 	f.alice = privateChat(5001, t0.Add(time.Hour), 3)
 	f.alice.Contact.FullName = "Alice Wonderland"
-	f.alice.Archived, f.alice.Pinned = true, true
+	f.alice.Archived, f.alice.Pinned = new(true), new(true)
 	f.alice.Messages = []chatsync.MessageInput{{ID: "m1", Timestamp: t0.Add(time.Hour), Text: "see you at noon"}}
 	f.ops = groupChat(5002, t0.Add(30*time.Minute), "Ops Team")
 	f.input[0] = append(manyChats(1, 130, t0), f.alice, f.ops)
@@ -145,10 +145,10 @@ func TestListChatsFilters(t *testing.T) {
 				return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_PRIVATE && c.GetPhone() != ""
 			}},
 		{"unread", &chatsyncv1.ListChatsRequest{UnreadOnly: true},
-			f.want(both, func(c chatsync.ChatInput) bool { return c.UnreadCount > 0 }),
+			f.want(both, func(c chatsync.ChatInput) bool { return unreadOf(c) > 0 }),
 			func(c *chatsyncv1.Chat) bool { return c.GetUnreadCount() > 0 }},
 		{"session, groups, unread", &chatsyncv1.ListChatsRequest{SessionIds: []string{id(s0)}, Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP, UnreadOnly: true},
-			f.want([]int{0}, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatGroup && c.UnreadCount > 0 }),
+			f.want([]int{0}, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatGroup && unreadOf(c) > 0 }),
 			func(c *chatsyncv1.Chat) bool { return c.GetSessionId() == id(s0) }},
 		{"search contact name", &chatsyncv1.ListChatsRequest{Query: "WONDER"}, []string{f.alice.JID}, nil},
 		{"search first name, other workspace hidden", &chatsyncv1.ListChatsRequest{Query: "alice"}, []string{f.alice.JID}, nil},

@@ -57,7 +57,7 @@ func (tn tenant) write(t *testing.T, env *servertest.Env, session int, chats ...
 func privateChat(n int, at time.Time, unread int32) chatsync.ChatInput {
 	jid := fmt.Sprintf("62812%07d@s.whatsapp.net", n)
 	return chatsync.ChatInput{
-		JID: jid, Type: chatsync.ChatPrivate, LastActivity: at, UnreadCount: unread,
+		JID: jid, Type: chatsync.ChatPrivate, LastActivity: at, UnreadCount: &unread,
 		Contact: &chatsync.ContactInput{JID: jid, PushName: fmt.Sprintf("Person %d", n)},
 	}
 }
@@ -90,9 +90,17 @@ func manyChats(first, n int, newest time.Time) []chatsync.ChatInput {
 			c = privateChat(first+i, at, 0)
 		}
 		if (first+i)%3 == 0 {
-			c.UnreadCount = 2
+			c.UnreadCount = new(int32(2))
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// unreadOf is the unread count an input reports, 0 when it reports none.
+func unreadOf(c chatsync.ChatInput) int32 {
+	if c.UnreadCount == nil {
+		return 0
+	}
+	return *c.UnreadCount
 }

@@ -118,8 +118,8 @@ func start(t *testing.T, s *syncServer) simulate.Params {
 // validation judges it.
 func toInput(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 	in := chatsync.ChatInput{
-		JID: c.GetJid(), Name: c.GetName(), UnreadCount: c.GetUnreadCount(),
-		Archived: c.GetArchived(), Pinned: c.GetPinned(), LastActivity: c.GetLastActivityTime().AsTime(),
+		JID: c.GetJid(), Name: c.GetName(), UnreadCount: new(c.GetUnreadCount()),
+		Archived: new(c.GetArchived()), Pinned: new(c.GetPinned()), LastActivity: c.GetLastActivityTime().AsTime(),
 	}
 	switch c.GetType() {
 	case chatsyncv1.ChatType_CHAT_TYPE_PRIVATE:

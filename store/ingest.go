@@ -112,8 +112,11 @@ type chunkPlan struct {
 	// link is set when a contact carries both its phone JID and its LID:
 	// linking them may merge two stored contacts (linkLID).
 	link bool
-	// chats, one per JID; ContactID is resolved when writing.
+	// chats, one per JID; ContactID is resolved when writing. Their
+	// unread count, archived and pinned are the report's or zero; state
+	// (same index) says which of them the report carries.
 	chats  []chatRow
+	state  []chatState
 	groups []groupPlan
 	// snapshotChats are the groups whose complete member list is given;
 	// snapshot holds those members.
@@ -128,6 +131,15 @@ type chunkPlan struct {
 	changed  []string
 	counts   map[string]int32
 	messages []messagePlan
+}
+
+// chatState is what a report says about a chat's state (nil: it does not
+// know), and how many of its messages are not from me (they raise the
+// stored unread count when the report carries none, if they are new).
+type chatState struct {
+	unread           *int32
+	archived, pinned *bool
+	fromThem         int32
 }
 
 type groupPlan struct {
@@ -174,8 +186,10 @@ func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []
 	p.contacts, p.link = s.contactRows(wsID, all, p.now)
 
 	p.chats = make([]chatRow, len(chats))
+	p.state = make([]chatState, len(chats))
 	for i, c := range chats {
 		p.chats[i] = s.chatRow(wsID, sessionID, c, p.now)
+		p.state[i] = chatState{unread: c.UnreadCount, archived: c.Archived, pinned: c.Pinned}
 		p.planGroup(c)
 		seen := make(map[string]bool, len(c.Messages))
 		for _, m := range c.Messages {
@@ -183,6 +197,9 @@ func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []
 				continue
 			}
 			seen[m.ID] = true
+			if !m.FromMe {
+				p.state[i].fromThem++
+			}
 			p.messages = append(p.messages, messagePlan{chatJID: c.JID, row: messageRow{
 				WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
 				Text: m.Text, MediaType: string(m.MediaType), CreatedAt: p.now,
@@ -252,6 +269,9 @@ func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.
 		if msgs, err = s.insertMessages(ctx, tx, p, chatIDs); err != nil {
 			return fmt.Errorf("messages: %w", err)
 		}
+		if err := s.mergeState(ctx, tx, p, chatIDs, msgs); err != nil {
+			return fmt.Errorf("chat state: %w", err)
+		}
 		ids = make([]int64, 0, len(chatIDs))
 		for _, c := range p.chats {
 			ids = append(ids, chatIDs[c.JID])
@@ -263,8 +283,8 @@ func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.
 
 // mergeChats folds repeated JIDs of one chunk into one input, since one
 // upsert statement may not touch a row twice: the newest report's fields
-// (by activity, as the stored state is kept forward only), the other's
-// contact or group when it has none, and every message.
+// (by activity), the other's where the newest does not carry them (state,
+// contact, group), and every message.
 func mergeChats(in []chatsync.ChatInput) []chatsync.ChatInput {
 	idx := make(map[string]int, len(in))
 	out := make([]chatsync.ChatInput, 0, len(in))
@@ -285,6 +305,9 @@ func mergeChats(in []chatsync.ChatInput) []chatsync.ChatInput {
 		if newer.Group == nil {
 			newer.Group = older.Group
 		}
+		newer.UnreadCount = cmp.Or(newer.UnreadCount, older.UnreadCount)
+		newer.Archived = cmp.Or(newer.Archived, older.Archived)
+		newer.Pinned = cmp.Or(newer.Pinned, older.Pinned)
 		if newer.LastActivity.Before(older.LastActivity) {
 			newer.LastActivity = older.LastActivity
 		}
@@ -475,7 +498,7 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 func (s *Store) chatRow(wsID, sessionID int64, c chatsync.ChatInput, now time.Time) chatRow {
 	r := chatRow{
 		WorkspaceID: wsID, SessionID: sessionID, JID: c.JID, Type: string(c.Type), Name: c.Name,
-		UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned,
+		UnreadCount: deref(c.UnreadCount), Archived: deref(c.Archived), Pinned: deref(c.Pinned),
 		LastActivityAt: epoch, LastMessageAt: epoch, CreatedAt: now, UpdatedAt: now,
 	}
 	if !c.LastActivity.IsZero() {
@@ -509,22 +532,67 @@ func (s *Store) chatRow(wsID, sessionID int64, c chatsync.ChatInput, now time.Ti
 	return r
 }
 
-// chatSet is the ON CONFLICT update of a chat (alias c): forward only.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// chatSet is the ON CONFLICT update of a chat (alias c) but for its state
+// (unread count, archived, pinned; see mergeState and chunkStatement):
+// last activity and the preview move forward only; names are not
+// time-stamped, so the latest non-empty one wins.
 func (s *Store) chatSet() string {
 	g := s.greatest()
 	return `name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE c.name END,
 		search_text = CASE WHEN EXCLUDED.search_text <> '' THEN EXCLUDED.search_text ELSE c.search_text END,
 		contact_id = COALESCE(EXCLUDED.contact_id, c.contact_id),
-		unread_count = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.unread_count ELSE c.unread_count END,
-		archived = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.archived ELSE c.archived END,
-		pinned = CASE WHEN EXCLUDED.last_activity_at >= c.last_activity_at THEN EXCLUDED.pinned ELSE c.pinned END,
 		last_message_preview = CASE WHEN EXCLUDED.last_message_at > c.last_message_at THEN EXCLUDED.last_message_preview ELSE c.last_message_preview END,
 		last_message_at = ` + g + `(EXCLUDED.last_message_at, c.last_message_at),
 		last_activity_at = ` + g + `(EXCLUDED.last_activity_at, c.last_activity_at),
 		updated_at = EXCLUDED.updated_at`
-	// State the phone reports (unread, archived, pinned) follows the newest
-	// report only; names are not time-stamped, so the latest non-empty one
-	// wins.
+}
+
+// mergeState applies the chunk's chat state on the Bun path, after its
+// chats and messages are written (the upsert leaves the state of a stored
+// chat alone): a field the report carries replaces the stored one; with no
+// unread count, each new message not from me (msgs holds only the
+// messages this write inserted, so a replay adds nothing) raises it by one.
+// A new chat was inserted with the report's state or zeros, so the same
+// rule gives its first state.
+func (s *Store) mergeState(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64, msgs []chatsync.Message) error {
+	fresh := make(map[int64]int32, len(p.chats))
+	for _, m := range msgs {
+		if !m.FromMe {
+			fresh[m.ChatID]++
+		}
+	}
+	for i, c := range p.chats {
+		st, id := p.state[i], chatIDs[c.JID]
+		q := tx.NewUpdate().Model((*chatRow)(nil)).Where("id = ?", id)
+		set := false
+		switch {
+		case st.unread != nil:
+			q, set = q.Set("unread_count = ?", *st.unread), true
+		case fresh[id] > 0:
+			q, set = q.Set("unread_count = unread_count + ?", fresh[id]), true
+		}
+		if st.archived != nil {
+			q, set = q.Set("archived = ?", *st.archived), true
+		}
+		if st.pinned != nil {
+			q, set = q.Set("pinned = ?", *st.pinned), true
+		}
+		if !set {
+			continue
+		}
+		if _, err := q.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, p chunkPlan, contactIDs map[string]int64) (map[string]int64, error) {
@@ -533,6 +601,8 @@ func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, p chunkPlan, contact
 	}
 	rows := slices.Clone(p.chats)
 	for i := range rows {
+		// mergeState sets the state once the messages are in.
+		rows[i].UnreadCount, rows[i].Archived, rows[i].Pinned = 0, false, false
 		if rows[i].Type != string(chatsync.ChatPrivate) {
 			continue
 		}

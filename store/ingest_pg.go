@@ -317,19 +317,33 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	// for a new chat).
 	var c chatColumns
 	for i := range p.chats {
-		c.add(&p.chats[i])
+		c.add(&p.chats[i], p.state[i])
 		c.members = append(c.members, p.counts[p.chats[i].JID])
 	}
+	// The chunk's messages, before the chats: a chat's unread count
+	// depends on which of them are new.
+	var m messageColumns
+	for i := range p.messages {
+		m.add(&p.messages[i])
+	}
+	if len(p.messages) > 0 {
+		q.ctes = append(q.ctes, `mv AS (SELECT * FROM `+q.unnest(m.chatJID, "text", m.waID, "text", m.sender, "text", m.fromMe, "bool",
+			m.sentAt, "timestamptz", m.text, "text", m.media, "text")+`
+			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, ord))`)
+	}
+	q.ctes = append(q.ctes, `cv AS (SELECT * FROM `+q.unnest(c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
+		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4", c.fromThem, "int4")+`
+			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members, from_them))`)
 	const chatCols = `workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
 			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at, participant_count`
 	q.ctes = append(q.ctes, `ch AS (INSERT INTO chats AS c (`+chatCols+`)
 		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, CASE WHEN v.type = 'private' THEN `+contactOf+` END,
-			v.unread, v.archived, v.pinned, v.la, v.lm, v.preview, v.search, `+now+`, `+now+`, v.members
-		FROM `+q.unnest(c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
-		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4")+`
-			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members)
+			COALESCE(v.unread, v.from_them), COALESCE(v.archived, false), COALESCE(v.pinned, false),
+			v.la, v.lm, v.preview, v.search, `+now+`, `+now+`, v.members
+		FROM cv AS v
 		ON CONFLICT (session_id, jid) DO UPDATE SET
 		participant_count = CASE WHEN EXCLUDED.participant_count > 0 THEN EXCLUDED.participant_count ELSE c.participant_count END,
+		`+stateSet(len(p.messages) > 0)+`,
 		`+s.chatSet()+`
 		RETURNING c.id, c.jid)`)
 	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text FROM ch`)
@@ -372,20 +386,36 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	if len(p.messages) > 0 {
 		// Messages are immutable: a redelivered message changes nothing and
 		// is not reported as new.
-		var m messageColumns
-		for i := range p.messages {
-			m.add(&p.messages[i])
-		}
 		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, created_at)
 		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, `+now+`
-		FROM `+q.unnest(m.chatJID, "text", m.waID, "text", m.sender, "text", m.fromMe, "bool", m.sentAt, "timestamptz", m.text, "text", m.media, "text")+`
-			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, ord)
+		FROM mv AS v
 		ORDER BY v.ord
 		ON CONFLICT (chat_id, wa_id) DO NOTHING
 		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type)`)
 		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type FROM msg`)
 	}
 	return q
+}
+
+// stateSet is the ON CONFLICT update of a stored chat's state (alias c):
+// a field the report carries (not NULL in cv) replaces the stored one;
+// with no unread count, each of the chunk's messages (CTE mv, when it has
+// any) that is not from me and not stored yet raises it by one, so a
+// replay adds nothing. The messages CTE inserts in the same statement but
+// cannot be seen here: the snapshot is the statement's start, which is
+// exactly "stored before this write".
+func stateSet(messages bool) string {
+	of := func(col string) string { return "(SELECT v." + col + " FROM cv AS v WHERE v.jid = EXCLUDED.jid)" }
+	fresh := "0"
+	if messages {
+		fresh = `(SELECT count(*) FROM mv AS m WHERE m.chat_jid = EXCLUDED.jid AND NOT m.from_me
+			AND NOT EXISTS (SELECT 1 FROM messages AS x WHERE x.chat_id = c.id AND x.wa_id = m.wa_id))::int4`
+	}
+	return `unread_count = CASE WHEN ` + of("unread") + ` IS NOT NULL THEN EXCLUDED.unread_count
+			WHEN EXCLUDED.unread_count = 0 THEN c.unread_count
+			ELSE c.unread_count + ` + fresh + ` END,
+		archived = COALESCE(` + of("archived") + `, c.archived),
+		pinned = COALESCE(` + of("pinned") + `, c.pinned)`
 }
 
 // queueContacts queues the contact statements of a chunk whose contacts
@@ -450,20 +480,24 @@ func (c *contactColumns) add(jid string, r *contactRow) {
 	c.full = append(c.full, r.FullName)
 }
 
+// chatColumns: unread, archived and pinned are NULL where the report does
+// not carry them.
 type chatColumns struct {
 	jid, typ, name, preview, search []string
-	unread, members                 []int32
-	archived, pinned                []bool
+	members, fromThem               []int32
+	unread                          []*int32
+	archived, pinned                []*bool
 	la, lm                          []time.Time
 }
 
-func (c *chatColumns) add(r *chatRow) {
+func (c *chatColumns) add(r *chatRow, st chatState) {
 	c.jid = append(c.jid, r.JID)
 	c.typ = append(c.typ, r.Type)
 	c.name = append(c.name, r.Name)
-	c.unread = append(c.unread, r.UnreadCount)
-	c.archived = append(c.archived, r.Archived)
-	c.pinned = append(c.pinned, r.Pinned)
+	c.unread = append(c.unread, st.unread)
+	c.archived = append(c.archived, st.archived)
+	c.pinned = append(c.pinned, st.pinned)
+	c.fromThem = append(c.fromThem, st.fromThem)
 	c.la = append(c.la, r.LastActivityAt)
 	c.lm = append(c.lm, r.LastMessageAt)
 	c.preview = append(c.preview, r.LastMessagePreview)

@@ -63,9 +63,9 @@ func TestWriteChunkMergesRepeatedChats(t *testing.T) {
 		ctx := t.Context()
 		f := newFixture(t, s)
 		newer := private(1, t0.Add(time.Hour), msg("new", t0.Add(time.Hour), "newer"))
-		newer.UnreadCount = 2
+		newer.UnreadCount = new(int32(2))
 		older := private(1, t0, msg("old", t0, "older"))
-		older.UnreadCount = 7
+		older.UnreadCount = new(int32(7))
 		older.Contact.FullName = "Only In The Older"
 		newer.Contact = nil
 		w := f.write(t, newer, older)

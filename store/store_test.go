@@ -352,7 +352,7 @@ func TestWriteChunkIsIdempotentAndForwardOnly(t *testing.T) {
 		ctx := t.Context()
 		f := newFixture(t, s)
 		newer := private(1, t0.Add(time.Hour), msg("m2", t0.Add(time.Hour), "newer"))
-		newer.UnreadCount = 3
+		newer.UnreadCount = new(int32(3))
 		newer.Name = "Alice"
 		group := chatsync.ChatInput{
 			JID: "120363041234567890@g.us", Type: chatsync.ChatGroup, LastActivity: t0,
@@ -371,10 +371,11 @@ func TestWriteChunkIsIdempotentAndForwardOnly(t *testing.T) {
 		if len(again.Messages) != 0 {
 			t.Fatalf("rewrite reported %d new messages", len(again.Messages))
 		}
-		// Older state for the same chat changes nothing but adds its message.
+		// An older report with no state moves neither activity nor preview
+		// back, and its message from me leaves the unread count.
 		older := private(1, t0, msg("m1", t0, "older"))
+		older.Messages[0].FromMe = true
 		older.Name = "Old name"
-		older.UnreadCount = 9
 		f.write(t, older)
 
 		chats, err := s.ListChats(ctx, store.ChatFilter{WorkspaceID: f.ws}, nil, 10)
@@ -535,7 +536,7 @@ func TestListChatsKeysetAndFilters(t *testing.T) {
 		for i := range 25 {
 			c := private(i, t0.Add(time.Duration(i%7)*time.Minute)) // ties on time
 			if i%5 == 0 {
-				c.UnreadCount = 2
+				c.UnreadCount = new(int32(2))
 			}
 			if i%2 == 0 {
 				batch1 = append(batch1, c)

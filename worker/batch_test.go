@@ -389,12 +389,12 @@ func TestRowsThroughTheWorker(t *testing.T) {
 	})
 	t.Run("messages and forward-only state", func(t *testing.T) {
 		c := private(3, t0, msg("x1", t0, "newest"))
-		c.UnreadCount = 4
+		c.UnreadCount = new(int32(4))
 		run(t, chatsync.BatchLive, []chatsync.ChatInput{c})
 		again := private(3, t0, msg("x1", t0, "newest"))
-		again.UnreadCount = 4
+		again.UnreadCount = new(int32(4))
 		older := private(3, t0.Add(-time.Hour), msg("x0", t0.Add(-time.Hour), "older"))
-		older.UnreadCount = 9
+		older.UnreadCount = new(int32(9))
 		run(t, chatsync.BatchHistory, []chatsync.ChatInput{again, older})
 		if got := query(t, "SELECT count(*)::text FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.jid = $1", c.JID); got != "2" {
 			t.Fatalf("%s messages, want 2 (x1 once, x0)", got)

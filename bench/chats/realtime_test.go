@@ -94,7 +94,7 @@ func BenchmarkRealtime(b *testing.B) {
 		i++
 		now := time.Now().UTC()
 		chat := chatsync.ChatInput{
-			JID: fmt.Sprintf("62812%07d@s.whatsapp.net", i%1000), Type: chatsync.ChatPrivate, LastActivity: now, UnreadCount: 1,
+			JID: fmt.Sprintf("62812%07d@s.whatsapp.net", i%1000), Type: chatsync.ChatPrivate, LastActivity: now, UnreadCount: new(int32(1)),
 			Messages: []chatsync.MessageInput{{ID: fmt.Sprint("m", i), Timestamp: now, Text: "hello"}},
 		}
 		bt, _, err := st.AcceptBatch(ctx, store.NewBatch{

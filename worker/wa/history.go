@@ -142,13 +142,16 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 	if raw == "" {
 		return chatsync.ChatInput{}, ReasonNotAChat
 	}
-	chat := chatsync.ChatInput{
-		UnreadCount: clampUnread(conv.GetUnreadCount()),
-		Archived:    conv.GetArchived(),
-		Pinned:      conv.GetPinned() != 0, // pinned holds the time it was pinned
+	// A history conversation is the phone's view of the chat: its state is
+	// reported whole (an absent field is WhatsApp's zero, not "unknown").
+	unread := clampUnread(conv.GetUnreadCount())
+	if unread == 0 && conv.GetMarkedAsUnread() {
+		unread = 1
 	}
-	if chat.UnreadCount == 0 && conv.GetMarkedAsUnread() {
-		chat.UnreadCount = 1
+	chat := chatsync.ChatInput{
+		UnreadCount: &unread,
+		Archived:    new(conv.GetArchived()),
+		Pinned:      new(conv.GetPinned() != 0), // pinned holds the time it was pinned
 	}
 	name := conv.GetName()
 	if name == "" {

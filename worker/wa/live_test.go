@@ -319,3 +319,38 @@ func TestMessageBatchInvalid(t *testing.T) {
 		t.Errorf("a message from the future: got %v, want a validation error", err)
 	}
 }
+
+// Live reports say nothing about a chat's state: the store keeps what the
+// phone reported in history (pinned, archived, unread) and counts the new
+// message itself. Group info changes carry no state either.
+func TestLiveReportsCarryNoChatState(t *testing.T) {
+	t.Parallel()
+	batches := map[string]func(t *testing.T) (chatsync.BatchPayload, error){
+		"group message": func(t *testing.T) (chatsync.BatchPayload, error) {
+			return MessageBatch(groupTextMessage(t), teamGroup(t), testNow)
+		},
+		"private message": func(t *testing.T) (chatsync.BatchPayload, error) { return MessageBatch(imageMessage(t), nil, testNow) },
+		"from me":         func(t *testing.T) (chatsync.BatchPayload, error) { return MessageBatch(fromMeToLID(t), nil, testNow) },
+		"group info": func(t *testing.T) (chatsync.BatchPayload, error) {
+			return GroupInfoBatch(&events.GroupInfo{
+				JID: mustJID(t, "120363000000000001@g.us"), Timestamp: testNow.Add(-time.Hour),
+				Name: &types.GroupName{Name: "Team (2025)"}, Leave: []types.JID{mustJID(t, "444444444444444@lid")},
+			}, testNow)
+		},
+	}
+	for name, batch := range batches {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := batch(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Chats) != 1 {
+				t.Fatalf("%d chats, want 1", len(p.Chats))
+			}
+			if c := p.Chats[0]; c.UnreadCount != nil || c.Archived != nil || c.Pinned != nil {
+				t.Errorf("live report carries state: unread %v, archived %v, pinned %v", c.UnreadCount, c.Archived, c.Pinned)
+			}
+		})
+	}
+}
