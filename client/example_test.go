@@ -43,8 +43,8 @@ func Example() {
 		BatchId: "example:0000",
 		Kind:    chatsyncv1.BatchKind_BATCH_KIND_HISTORY,
 		Chats: []*chatsyncv1.SyncChat{
-			{Jid: "15551234567@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: "Alice"},
-			{Jid: "120363041234567890@g.us", Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP, Name: "Team"},
+			{Jid: "15551234567@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new("Alice")},
+			{Jid: "120363041234567890@g.us", Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP, Name: new("Team")},
 		},
 	})
 	if err != nil {

@@ -216,9 +216,8 @@ func contactFromProto(c *chatsyncv1.SyncContact) *chatsync.ContactInput {
 func chatFromProto(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 	in := chatsync.ChatInput{
 		JID: c.GetJid(), Type: chatTypeFromProto(c.GetType()), Name: c.GetName(), Contact: contactFromProto(c.GetContact()),
-		// Until SyncChat's state fields carry presence, a report carries
-		// them all.
-		UnreadCount: new(c.GetUnreadCount()), Archived: new(c.GetArchived()), Pinned: new(c.GetPinned()),
+		// Unset state fields stay nil: the stored state is kept.
+		UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned,
 	}
 	if c.GetLastActivityTime() != nil {
 		in.LastActivity = c.GetLastActivityTime().AsTime()

@@ -88,3 +88,20 @@ func TestEnumConversions(t *testing.T) {
 		t.Error("batch kind conversions")
 	}
 }
+
+// A state field the report leaves unset stays unset in the domain, so the
+// store keeps the stored value; an explicit zero is a value.
+func TestChatFromProtoKeepsPresence(t *testing.T) {
+	live := chatFromProto(&chatsyncv1.SyncChat{Jid: "15551234567@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE})
+	if live.UnreadCount != nil || live.Archived != nil || live.Pinned != nil || live.Name != "" {
+		t.Errorf("unset fields = unread %v, archived %v, pinned %v, name %q; want none", live.UnreadCount, live.Archived, live.Pinned, live.Name)
+	}
+	history := chatFromProto(&chatsyncv1.SyncChat{
+		Jid: "15551234567@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new("Alice"),
+		UnreadCount: new(int32(0)), Archived: new(false), Pinned: new(true),
+	})
+	if history.UnreadCount == nil || *history.UnreadCount != 0 || history.Archived == nil || *history.Archived ||
+		history.Pinned == nil || !*history.Pinned || history.Name != "Alice" {
+		t.Errorf("explicit fields = unread %v, archived %v, pinned %v, name %q", history.UnreadCount, history.Archived, history.Pinned, history.Name)
+	}
+}

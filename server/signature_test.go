@@ -83,7 +83,7 @@ func oneChatBatch(session, batchID string) *chatsyncv1.SyncBatchRequest {
 	return &chatsyncv1.SyncBatchRequest{
 		SessionId: session, BatchId: batchID, Kind: chatsyncv1.BatchKind_BATCH_KIND_LIVE,
 		Chats: []*chatsyncv1.SyncChat{{
-			Jid: "6281234567001@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: "Alice", LastActivityTime: at,
+			Jid: "6281234567001@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new("Alice"), LastActivityTime: at,
 			Contact:  &chatsyncv1.SyncContact{Phone: "+6281234567001", PushName: "Alice"},
 			Messages: []*chatsyncv1.SyncMessage{{Id: "3EB0A1", Timestamp: at, Text: "hi"}},
 		}},

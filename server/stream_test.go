@@ -154,7 +154,7 @@ func TestStreamFanOutToEveryReplica(t *testing.T) {
 	session := fmt.Sprint(a.sessions[0].ID)
 	req := &chatsyncv1.SyncBatchRequest{SessionId: session, BatchId: "live-1", Kind: chatsyncv1.BatchKind_BATCH_KIND_LIVE}
 	for i := range 3 {
-		c := &chatsyncv1.SyncChat{Jid: fmt.Sprintf("62812000000%d@s.whatsapp.net", i), Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: fmt.Sprint("chat ", i)}
+		c := &chatsyncv1.SyncChat{Jid: fmt.Sprintf("62812000000%d@s.whatsapp.net", i), Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new(fmt.Sprint("chat ", i))}
 		if i == 0 {
 			for j := range 2 {
 				c.Messages = append(c.Messages, &chatsyncv1.SyncMessage{Id: fmt.Sprint("m", j), Text: "hi", Timestamp: timestamppbNow()})
@@ -371,7 +371,7 @@ func TestStreamOfOneWorkspaceCarriesNoneOfAnothers(t *testing.T) {
 	sb := openStream(t, two.Clients(b.token), &chatsyncv1.StreamChatUpdatesRequest{})
 	if _, err := one.Clients(b.token).Sync.SyncBatch(t.Context(), &chatsyncv1.SyncBatchRequest{
 		SessionId: fmt.Sprint(b.sessions[0].ID), BatchId: "b-1", Kind: chatsyncv1.BatchKind_BATCH_KIND_LIVE,
-		Chats: []*chatsyncv1.SyncChat{{Jid: "628120000001@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: "B's customer"}},
+		Chats: []*chatsyncv1.SyncChat{{Jid: "628120000001@s.whatsapp.net", Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new("B's customer")}},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -61,8 +61,8 @@ func vectorInputs(t *testing.T) []vector {
 			{
 				Jid:              "15551234567@s.whatsapp.net",
 				Type:             chatsyncv1.ChatType_CHAT_TYPE_PRIVATE,
-				Name:             "Alice",
-				UnreadCount:      2,
+				Name:             new("Alice"),
+				UnreadCount:      new(int32(2)),
 				LastActivityTime: timestamppb.New(time.Unix(1700000000, 0)),
 				Contact:          &chatsyncv1.SyncContact{Phone: "+1 555 123 4567", PushName: "Alice"},
 				Messages: []*chatsyncv1.SyncMessage{{
@@ -73,7 +73,7 @@ func vectorInputs(t *testing.T) []vector {
 			{
 				Jid:  "120363041234567890@g.us",
 				Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP,
-				Name: "Team",
+				Name: new("Team"),
 				Group: &chatsyncv1.SyncGroup{
 					Subject: "Team", OwnerJid: "15551234567@s.whatsapp.net",
 					Participants: []*chatsyncv1.SyncParticipant{

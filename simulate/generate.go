@@ -54,16 +54,16 @@ func (g generator) chat(i int) *chatsyncv1.SyncChat {
 	// Newest chats first in index order: chat 0 was active most recently.
 	last := g.p.Start.Add(-time.Duration(i) * time.Minute)
 	c := &chatsyncv1.SyncChat{
-		UnreadCount:      int32(r.IntN(4)),
-		Archived:         r.IntN(20) == 0,
-		Pinned:           i < 3,
+		UnreadCount:      new(int32(r.IntN(4))),
+		Archived:         new(r.IntN(20) == 0),
+		Pinned:           new(i < 3),
 		LastActivityTime: timestamppb.New(last),
 	}
 	var senders []string
 	if g.isGroup(i) {
 		c.Jid = groupJID(i)
 		c.Type = chatsyncv1.ChatType_CHAT_TYPE_GROUP
-		c.Name = fmt.Sprintf("Group %d", i)
+		c.Name = new(fmt.Sprintf("Group %d", i))
 		c.Group = g.group(i, r)
 		for _, p := range c.Group.GetParticipants() {
 			senders = append(senders, p.GetJid())
@@ -71,7 +71,7 @@ func (g generator) chat(i int) *chatsyncv1.SyncChat {
 	} else {
 		c.Jid = phoneJID(i)
 		c.Type = chatsyncv1.ChatType_CHAT_TYPE_PRIVATE
-		c.Name = fmt.Sprintf("Person %d", i)
+		c.Name = new(fmt.Sprintf("Person %d", i))
 		c.Contact = &chatsyncv1.SyncContact{Phone: "+" + c.GetJid()[:11], PushName: c.GetName()}
 	}
 	for j := range g.p.Messages {
@@ -149,6 +149,9 @@ func (g generator) liveBatch(n int, at time.Time) *chatsyncv1.SyncBatchRequest {
 	msg.Id = fmt.Sprintf("3EB1%08X%08X", uint32(i), uint32(n))
 	c.Messages = []*chatsyncv1.SyncMessage{msg}
 	c.LastActivityTime = timestamppb.New(at)
+	// A live message knows nothing of the chat's state: the server keeps
+	// the stored state and counts the message as unread.
+	c.UnreadCount, c.Archived, c.Pinned = nil, nil, nil
 	return &chatsyncv1.SyncBatchRequest{
 		SessionId: g.p.SessionID,
 		BatchId:   fmt.Sprintf("sim-%s-l%06d", g.p.RunID, n),

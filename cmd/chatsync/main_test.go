@@ -409,3 +409,74 @@ func TestShutdownEndsCommandStreams(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 }
+
+// TestLiveMessageKeepsChatState is the merge issue's black-box check, run
+// as a sidecar would (Connect JSON) against the real server and worker,
+// embedded and on PostgreSQL + Redis: a history batch stores a chat with
+// 2 unread, pinned and archived; a live batch with only the chat's JID,
+// type, last activity and a new message from the other side leaves it
+// pinned and archived with 3 unread and the new preview.
+func TestLiveMessageKeepsChatState(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  func(*testing.T) Config
+	}{{"production", productionConfig}, {"embedded", embeddedConfig}} {
+		t.Run(mode.name, func(t *testing.T) {
+			m := start(t, mode.cfg(t))
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			opts := []connect.ClientOption{connect.WithProtoJSON(), connect.WithInterceptors(authed("bootstrap-token"))}
+			sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), opts...)
+			syncs := chatsyncv1connect.NewSyncServiceClient(h2c(), m.URL(), opts...)
+			chats := chatsyncv1connect.NewChatServiceClient(h2c(), m.URL(), opts...)
+			created, err := sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "Support", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sid := created.GetSession().GetId()
+			jid := "6281234567099@s.whatsapp.net"
+			t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+			t1 := t0.Add(30 * time.Minute)
+			send := func(id string, kind chatsyncv1.BatchKind, c *chatsyncv1.SyncChat) {
+				t.Helper()
+				if _, err := syncs.SyncBatch(ctx, &chatsyncv1.SyncBatchRequest{SessionId: sid, BatchId: id, Kind: kind, Chats: []*chatsyncv1.SyncChat{c}}); err != nil {
+					t.Fatalf("SyncBatch %s: %v", id, err)
+				}
+				for {
+					b, err := syncs.GetSyncBatch(ctx, &chatsyncv1.GetSyncBatchRequest{SessionId: sid, BatchId: id})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if b.GetBatch().GetStatus() == chatsyncv1.BatchStatus_BATCH_STATUS_COMPLETED {
+						return
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("batch %s not completed: %v", id, b)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			send("history-1", chatsyncv1.BatchKind_BATCH_KIND_HISTORY, &chatsyncv1.SyncChat{
+				Jid: jid, Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: new("Xavier"),
+				UnreadCount: new(int32(2)), Pinned: new(true), Archived: new(true), LastActivityTime: timestamppb.New(t0),
+				Messages: []*chatsyncv1.SyncMessage{{Id: "h1", SenderJid: jid, Timestamp: timestamppb.New(t0), Text: "first"}},
+			})
+			send("live-1", chatsyncv1.BatchKind_BATCH_KIND_LIVE, &chatsyncv1.SyncChat{
+				Jid: jid, Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, LastActivityTime: timestamppb.New(t1),
+				Messages: []*chatsyncv1.SyncMessage{{Id: "l1", SenderJid: jid, Timestamp: timestamppb.New(t1), Text: "are you there?"}},
+			})
+			got, err := chats.ListChats(ctx, &chatsyncv1.ListChatsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.GetChats()) != 1 {
+				t.Fatalf("ListChats = %d chats, want 1", len(got.GetChats()))
+			}
+			c := got.GetChats()[0]
+			if c.GetUnreadCount() != 3 || !c.GetPinned() || !c.GetArchived() || c.GetLastMessagePreview() != "are you there?" ||
+				c.GetName() != "Xavier" || !c.GetLastActivityTime().AsTime().Equal(t1) {
+				t.Fatalf("chat after a live message = %v, want unread 3, pinned, archived, the new preview", c)
+			}
+		})
+	}
+}

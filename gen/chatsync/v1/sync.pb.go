@@ -597,7 +597,11 @@ func (x *SyncMessage) GetMediaType() MediaType {
 	return MediaType_MEDIA_TYPE_UNSPECIFIED
 }
 
-// SyncChat is one chat as a provider sees it.
+// SyncChat is one chat as a provider sees it. A report changes only the
+// fields it carries: a live report sets jid, type, last_activity_time and
+// its messages, and leaves the state fields (name, unread_count, archived,
+// pinned) unset, so the stored state stays; a history report sets what the
+// phone shows. The merge rules are in docs/architecture.md.
 type SyncChat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The chat's JID: "<digits>@s.whatsapp.net" or "<digits>@lid" for private
@@ -605,15 +609,18 @@ type SyncChat struct {
 	Jid string `protobuf:"bytes,1,opt,name=jid,proto3" json:"jid,omitempty"`
 	// Private or group; must agree with the JID's server.
 	Type ChatType `protobuf:"varint,2,opt,name=type,proto3,enum=chatsync.v1.ChatType" json:"type,omitempty"`
-	// Display name as the provider shows it.
-	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	// Unread messages on the phone, >= 0.
-	UnreadCount int32 `protobuf:"varint,4,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
-	// Archived on the phone.
-	Archived bool `protobuf:"varint,5,opt,name=archived,proto3" json:"archived,omitempty"`
-	// Pinned on the phone.
-	Pinned bool `protobuf:"varint,6,opt,name=pinned,proto3" json:"pinned,omitempty"`
-	// Time of the newest activity; older values never overwrite newer state.
+	// Display name as the provider shows it. Unset or empty keeps the stored
+	// name.
+	Name *string `protobuf:"bytes,3,opt,name=name,proto3,oneof" json:"name,omitempty"`
+	// Unread messages on the phone, >= 0. Unset: the stored count, raised by
+	// one for each new message of this report that is not from me.
+	UnreadCount *int32 `protobuf:"varint,4,opt,name=unread_count,json=unreadCount,proto3,oneof" json:"unread_count,omitempty"`
+	// Archived on the phone. Unset keeps the stored value.
+	Archived *bool `protobuf:"varint,5,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// Pinned on the phone. Unset keeps the stored value.
+	Pinned *bool `protobuf:"varint,6,opt,name=pinned,proto3,oneof" json:"pinned,omitempty"`
+	// Time of the newest activity. It and the chat's preview move forward
+	// only: an older report never moves them back.
 	LastActivityTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_activity_time,json=lastActivityTime,proto3" json:"last_activity_time,omitempty"`
 	// Private chats: the other person.
 	Contact *SyncContact `protobuf:"bytes,8,opt,name=contact,proto3" json:"contact,omitempty"`
@@ -670,29 +677,29 @@ func (x *SyncChat) GetType() ChatType {
 }
 
 func (x *SyncChat) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *SyncChat) GetUnreadCount() int32 {
-	if x != nil {
-		return x.UnreadCount
+	if x != nil && x.UnreadCount != nil {
+		return *x.UnreadCount
 	}
 	return 0
 }
 
 func (x *SyncChat) GetArchived() bool {
-	if x != nil {
-		return x.Archived
+	if x != nil && x.Archived != nil {
+		return *x.Archived
 	}
 	return false
 }
 
 func (x *SyncChat) GetPinned() bool {
-	if x != nil {
-		return x.Pinned
+	if x != nil && x.Pinned != nil {
+		return *x.Pinned
 	}
 	return false
 }
@@ -1257,19 +1264,23 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x12\n" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x125\n" +
 	"\n" +
-	"media_type\x18\x06 \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\"\x94\x03\n" +
+	"media_type\x18\x06 \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\"\xda\x03\n" +
 	"\bSyncChat\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12)\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x15.chatsync.v1.ChatTypeR\x04type\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12!\n" +
-	"\funread_count\x18\x04 \x01(\x05R\vunreadCount\x12\x1a\n" +
-	"\barchived\x18\x05 \x01(\bR\barchived\x12\x16\n" +
-	"\x06pinned\x18\x06 \x01(\bR\x06pinned\x12H\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x15.chatsync.v1.ChatTypeR\x04type\x12\x17\n" +
+	"\x04name\x18\x03 \x01(\tH\x00R\x04name\x88\x01\x01\x12&\n" +
+	"\funread_count\x18\x04 \x01(\x05H\x01R\vunreadCount\x88\x01\x01\x12\x1f\n" +
+	"\barchived\x18\x05 \x01(\bH\x02R\barchived\x88\x01\x01\x12\x1b\n" +
+	"\x06pinned\x18\x06 \x01(\bH\x03R\x06pinned\x88\x01\x01\x12H\n" +
 	"\x12last_activity_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x10lastActivityTime\x122\n" +
 	"\acontact\x18\b \x01(\v2\x18.chatsync.v1.SyncContactR\acontact\x12,\n" +
 	"\x05group\x18\t \x01(\v2\x16.chatsync.v1.SyncGroupR\x05group\x124\n" +
 	"\bmessages\x18\n" +
-	" \x03(\v2\x18.chatsync.v1.SyncMessageR\bmessages\"N\n" +
+	" \x03(\v2\x18.chatsync.v1.SyncMessageR\bmessagesB\a\n" +
+	"\x05_nameB\x0f\n" +
+	"\r_unread_countB\v\n" +
+	"\t_archivedB\t\n" +
+	"\a_pinned\"N\n" +
 	"\fRejectedChat\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x10\n" +
 	"\x03jid\x18\x02 \x01(\tR\x03jid\x12\x16\n" +
@@ -1403,6 +1414,7 @@ func file_chatsync_v1_sync_proto_init() {
 		return
 	}
 	file_chatsync_v1_chat_proto_init()
+	file_chatsync_v1_sync_proto_msgTypes[5].OneofWrappers = []any{}
 	file_chatsync_v1_sync_proto_msgTypes[9].OneofWrappers = []any{
 		(*SidecarCommand_Resync)(nil),
 		(*SidecarCommand_Send)(nil),

@@ -245,7 +245,11 @@ export declare type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
 export declare const SyncMessageSchema: GenMessage<SyncMessage>;
 
 /**
- * SyncChat is one chat as a provider sees it.
+ * SyncChat is one chat as a provider sees it. A report changes only the
+ * fields it carries: a live report sets jid, type, last_activity_time and
+ * its messages, and leaves the state fields (name, unread_count, archived,
+ * pinned) unset, so the stored state stays; a history report sets what the
+ * phone shows. The merge rules are in docs/architecture.md.
  *
  * @generated from message chatsync.v1.SyncChat
  */
@@ -266,35 +270,38 @@ export declare type SyncChat = Message<"chatsync.v1.SyncChat"> & {
   type: ChatType;
 
   /**
-   * Display name as the provider shows it.
+   * Display name as the provider shows it. Unset or empty keeps the stored
+   * name.
    *
-   * @generated from field: string name = 3;
+   * @generated from field: optional string name = 3;
    */
-  name: string;
+  name?: string | undefined;
 
   /**
-   * Unread messages on the phone, >= 0.
+   * Unread messages on the phone, >= 0. Unset: the stored count, raised by
+   * one for each new message of this report that is not from me.
    *
-   * @generated from field: int32 unread_count = 4;
+   * @generated from field: optional int32 unread_count = 4;
    */
-  unreadCount: number;
+  unreadCount?: number | undefined;
 
   /**
-   * Archived on the phone.
+   * Archived on the phone. Unset keeps the stored value.
    *
-   * @generated from field: bool archived = 5;
+   * @generated from field: optional bool archived = 5;
    */
-  archived: boolean;
+  archived?: boolean | undefined;
 
   /**
-   * Pinned on the phone.
+   * Pinned on the phone. Unset keeps the stored value.
    *
-   * @generated from field: bool pinned = 6;
+   * @generated from field: optional bool pinned = 6;
    */
-  pinned: boolean;
+  pinned?: boolean | undefined;
 
   /**
-   * Time of the newest activity; older values never overwrite newer state.
+   * Time of the newest activity. It and the chat's preview move forward
+   * only: an older report never moves them back.
    *
    * @generated from field: google.protobuf.Timestamp last_activity_time = 7;
    */
