@@ -128,28 +128,49 @@ export function mapGroup(chat) {
 }
 
 /**
- * Maps a whatsapp-web.js Chat to a SyncChat, with its newest
- * config.messagesPerChat messages inside the sync window. Returns null for
- * chats chatsync does not store.
+ * Maps a whatsapp-web.js Chat to a SyncChat for a history report: the
+ * chat's state as the phone shows it (unread count, archived, pinned) and
+ * its newest config.messagesPerChat messages inside the sync window.
+ * Returns null for chats chatsync does not store.
  * @param {any} chat
  * @param {{messagesPerChat?: number, syncWindowDays?: number}} config
  * @param {number} [nowMs]
  */
 export async function mapChat(chat, config, nowMs = Date.now()) {
+  return mapChatWith(chat, config, nowMs, true);
+}
+
+/**
+ * Maps a whatsapp-web.js Chat for a live report: the chat's identity (JID,
+ * type, name, contact or group) and none of its state. chatsync keeps the
+ * state the last history report gave, and counts a new message not from me
+ * as unread itself; a live report that carried unreadCount, archived and
+ * pinned would overwrite that state with whatever WhatsApp Web had loaded.
+ * Returns null for chats chatsync does not store.
+ * @param {any} chat
+ */
+export async function mapLiveChat(chat) {
+  return mapChatWith(chat, { messagesPerChat: 0 }, Date.now(), false);
+}
+
+async function mapChatWith(chat, config, nowMs, withState) {
   const jid = toJid(chat?.id);
   if (!jid) return null;
   const isGroup = detectGroupChat(chat);
   // Build the whole init and create() once: create converts nested plain
-  // objects into messages only at init time.
+  // objects into messages only at init time. State fields left out of the
+  // init stay unset on the wire (proto3 optional).
   const init = {
     jid,
     type: isGroup ? ChatType.GROUP : ChatType.PRIVATE,
     name: truncateUtf8(chat.name ?? "", 1024),
-    unreadCount: Math.max(0, chat.unreadCount | 0),
-    archived: Boolean(chat.archived),
-    pinned: Boolean(chat.pinned),
     messages: [],
   };
+  if (withState) {
+    init.unreadCount = Math.max(0, chat.unreadCount | 0);
+    init.archived = Boolean(chat.archived);
+    init.pinned = Boolean(chat.pinned);
+  }
   if (chat.timestamp > 0) init.lastActivityTime = { seconds: BigInt(Math.floor(chat.timestamp)) };
   if (isGroup) {
     init.group = mapGroup(chat);

@@ -8,7 +8,7 @@ import { BatchKind } from "./gen/chatsync/v1/sync_pb.js";
 import { SyncBatchRequestSchema } from "./gen/chatsync/v1/sync_service_pb.js";
 import { createSyncApi } from "./api.js";
 import { createLogger } from "./logger.js";
-import { detectGroupChat, filterChatsByConfig, mapChat, mapMessage } from "./mapping.js";
+import { detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage } from "./mapping.js";
 import { callWithRetry, sleep as realSleep, UnauthenticatedError } from "./retry.js";
 import { toJid, toWwebjsId } from "./jid.js";
 
@@ -264,7 +264,7 @@ export async function syncLiveMessage(msg, sessionId, config, deps = {}) {
   const { cfg, api, logger, sleep } = resolveDeps(sessionId, config, deps);
   const chat = await msg.getChat();
   if (!toJid(chat?.id)) return null;
-  const mapped = await mapChat(chat, { ...cfg, messagesPerChat: 0 });
+  const mapped = await mapLiveChat(chat);
   const m = mapMessage(msg, detectGroupChat(chat));
   if (!mapped || !m) return null;
   mapped.messages.push(m);

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ChatType, MediaType, ParticipantRole } from "../src/gen/chatsync/v1/chat_pb.js";
-import { detectGroupChat, filterChatsByConfig, mapChat, mapMessage, mediaTypeOf, truncateUtf8 } from "../src/mapping.js";
+import { fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
+import { SyncChatSchema } from "../src/gen/chatsync/v1/sync_pb.js";
+import { detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage, mediaTypeOf, truncateUtf8 } from "../src/mapping.js";
 import { fakeMessage, makeChats, wid } from "./support/fake-whatsapp.js";
 
 const DAY = 86_400;
@@ -82,6 +84,33 @@ test("mapMessage", async (t) => {
     assert.equal(mapMessage({ ...fakeMessage({ chatId: priv, n: 6, timestamp: 1 }), id: {} }, false), null);
     assert.equal(mapMessage(fakeMessage({ chatId: priv, n: 7, timestamp: 0 }), false), null);
   });
+});
+
+test("history reports carry the chat's state, live reports none", async (t) => {
+  const [chat] = makeChats(1, { messages: 1 });
+  Object.assign(chat, { unreadCount: 0, archived: false, pinned: false });
+  await t.test("history: explicit zeros stay on the wire", async () => {
+    const c = await mapChat(chat, { messagesPerChat: 10 });
+    const back = fromBinary(SyncChatSchema, toBinary(SyncChatSchema, c));
+    assert.equal(back.unreadCount, 0);
+    assert.equal(back.archived, false);
+    assert.equal(back.pinned, false);
+    assert.deepEqual(Object.keys(toJson(SyncChatSchema, c)).filter((k) => ["unreadCount", "archived", "pinned"].includes(k)).sort(), ["archived", "pinned", "unreadCount"]);
+  });
+  await t.test("live: unset, so the server keeps what it has", async () => {
+    Object.assign(chat, { unreadCount: 4, archived: true, pinned: true });
+    const c = await mapLiveChat(chat);
+    assert.equal(c.jid, "15550000000@s.whatsapp.net");
+    assert.equal(c.name, chat.name);
+    assert.equal(c.messages.length, 0);
+    const json = toJson(SyncChatSchema, c);
+    for (const k of ["unreadCount", "archived", "pinned"]) assert.equal(k in json, false, `${k} is on the wire`);
+    const back = fromBinary(SyncChatSchema, toBinary(SyncChatSchema, c));
+    assert.equal(back.unreadCount, undefined);
+    assert.equal(back.archived, undefined);
+    assert.equal(back.pinned, undefined);
+  });
+  assert.equal(await mapLiveChat({ id: "status@broadcast" }), null);
 });
 
 test("mapChat", async (t) => {

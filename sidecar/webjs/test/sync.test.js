@@ -280,6 +280,12 @@ test("syncLiveMessage sends a live batch; groups carry type, JID and participant
   assert.equal(c.messages.length, 1);
   assert.equal(c.messages[0].senderJid, group.participants[2].id._serialized.replace("@c.us", "@s.whatsapp.net"));
   assert.equal(c.lastActivityTime.seconds, 1_750_000_500n);
+  // A live report carries no state: the server keeps the stored unread
+  // count, archived and pinned, and counts the message as unread itself.
+  assert.equal(group.unreadCount, 1, "the fake chat has state to leave out");
+  assert.equal(c.unreadCount, undefined);
+  assert.equal(c.archived, undefined);
+  assert.equal(c.pinned, undefined);
 
   // The same message again is the same batch: the server sees a duplicate.
   client.emitMessage("message", msg);
