@@ -20,9 +20,15 @@ type rateLimiter struct {
 // refuses it with resource_exhausted, a retry-after header and the seconds
 // in the message when over the limit. The header is the error's metadata:
 // connect-go sends it as a response header (Connect) or in the header block
-// of the trailers-only answer (gRPC).
-func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute int) error {
-	res, err := r.limiter.Allow(ctx, "chatsync:rate:sync:"+strconv.FormatInt(sessionID, 10), redis_rate.PerMinute(perMinute))
+// of the trailers-only answer (gRPC). Live batches have their own budget
+// (key and limit), so a history sync that uses up its budget never holds
+// back a new message.
+func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, live bool, perMinute int) error {
+	key, what := "chatsync:rate:sync:", "SyncBatch calls"
+	if live {
+		key, what = "chatsync:rate:sync-live:", "live SyncBatch calls"
+	}
+	res, err := r.limiter.Allow(ctx, key+strconv.FormatInt(sessionID, 10), redis_rate.PerMinute(perMinute))
 	if err != nil {
 		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("rate limiter: %w", err))
 	}
@@ -34,7 +40,7 @@ func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, perMinute 
 		secs = 1
 	}
 	e := connect.NewError(connect.CodeResourceExhausted,
-		fmt.Errorf("rate limit of %d SyncBatch calls per minute for session %d exceeded; retry after %d s", perMinute, sessionID, secs))
+		fmt.Errorf("rate limit of %d %s per minute for session %d exceeded; retry after %d s", perMinute, what, sessionID, secs))
 	e.Meta().Set("retry-after", strconv.Itoa(secs))
 	return e
 }

@@ -20,6 +20,14 @@ func emptyBatch(session, batchID string) *chatsyncv1.SyncBatchRequest {
 	return &chatsyncv1.SyncBatchRequest{SessionId: session, BatchId: batchID, Kind: chatsyncv1.BatchKind_BATCH_KIND_LIVE}
 }
 
+// historyBatch is an empty history batch: it counts against the
+// session's history budget.
+func historyBatch(session, batchID string) *chatsyncv1.SyncBatchRequest {
+	b := emptyBatch(session, batchID)
+	b.Kind = chatsyncv1.BatchKind_BATCH_KIND_HISTORY
+	return b
+}
+
 func batchesOf(t *testing.T, env *servertest.Env, session string) int {
 	t.Helper()
 	var n int
@@ -33,6 +41,12 @@ func batchesOf(t *testing.T, env *servertest.Env, session string) int {
 // seconds to wait in a retry-after header and in the message.
 func checkRetryAfter(t *testing.T, err error, perMinute int) {
 	t.Helper()
+	checkRefusal(t, err, fmt.Sprintf("%d SyncBatch calls per minute", perMinute))
+}
+
+// checkRefusal is checkRetryAfter with the limit's wording.
+func checkRefusal(t *testing.T, err error, limit string) {
+	t.Helper()
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted {
 		t.Fatalf("err = %v, want resource_exhausted", err)
@@ -45,8 +59,8 @@ func checkRetryAfter(t *testing.T, err error, perMinute int) {
 	if perr != nil || secs < 1 || secs > 60 {
 		t.Fatalf("retry-after = %v", values)
 	}
-	if want := fmt.Sprintf("%d SyncBatch calls per minute", perMinute); !strings.Contains(ce.Message(), want) {
-		t.Fatalf("message %q does not name the limit (%s)", ce.Message(), want)
+	if !strings.Contains(ce.Message(), limit) {
+		t.Fatalf("message %q does not name the limit (%s)", ce.Message(), limit)
 	}
 	if want := fmt.Sprintf("retry after %d s", secs); !strings.Contains(ce.Message(), want) {
 		t.Fatalf("message %q does not say %q", ce.Message(), want)
@@ -73,7 +87,7 @@ func TestRateLimit(t *testing.T) {
 		refused := 0
 		var err error
 		for n := 1; n <= 120 && refused == 0; n++ {
-			if _, err = api.Sync.SyncBatch(ctx, emptyBatch(a.id, fmt.Sprintf("a-%d", n))); err != nil {
+			if _, err = api.Sync.SyncBatch(ctx, historyBatch(a.id, fmt.Sprintf("a-%d", n))); err != nil {
 				refused = n
 			}
 		}
@@ -95,13 +109,13 @@ func TestRateLimit(t *testing.T) {
 		}
 	})
 	t.Run("another session is unaffected", func(t *testing.T) {
-		if _, err := api.Sync.SyncBatch(ctx, emptyBatch(b.id, "b-1")); err != nil {
+		if _, err := api.Sync.SyncBatch(ctx, historyBatch(b.id, "b-1")); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("per-session rate over every protocol", func(t *testing.T) {
 		for n := 1; n <= 5; n++ {
-			if _, err := api.Sync.SyncBatch(ctx, emptyBatch(slow.id, fmt.Sprintf("s-%d", n))); err != nil {
+			if _, err := api.Sync.SyncBatch(ctx, historyBatch(slow.id, fmt.Sprintf("s-%d", n))); err != nil {
 				t.Fatalf("call %d of 5: %v", n, err)
 			}
 		}
@@ -109,7 +123,7 @@ func TestRateLimit(t *testing.T) {
 		// refused in the meantime.
 		for _, p := range servertest.Protocols {
 			t.Run(p.Name, func(t *testing.T) {
-				_, err := env.Clients(token, p.Opts...).Sync.SyncBatch(ctx, emptyBatch(slow.id, "s-over-"+p.Name))
+				_, err := env.Clients(token, p.Opts...).Sync.SyncBatch(ctx, historyBatch(slow.id, "s-over-"+p.Name))
 				checkRetryAfter(t, err, 5)
 			})
 		}
@@ -117,4 +131,37 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("%d batches stored, want 5", n)
 		}
 	})
+}
+
+// TestLiveBudget: live batches have their own per-session budget, so a
+// session whose history budget is used up still gets its live messages in,
+// and the live budget is refused on its own terms.
+func TestLiveBudget(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB,
+		Tune: func(p *server.Params) { p.SyncRatePerMinute, p.SyncLiveRatePerMinute = 5, 10 }})
+	_, token := env.Workspace(t, "live-budget")
+	api := env.Clients(token)
+	sc := createSidecar(t, api, "busy", nil)
+	ctx := t.Context()
+	call := func(req *chatsyncv1.SyncBatchRequest) error {
+		_, err := api.Sync.SyncBatch(ctx, req)
+		return err
+	}
+	for n := 1; n <= 5; n++ {
+		if err := call(historyBatch(sc.id, fmt.Sprintf("h-%d", n))); err != nil {
+			t.Fatalf("history call %d of 5: %v", n, err)
+		}
+	}
+	checkRetryAfter(t, call(historyBatch(sc.id, "h-over")), 5)
+	// GCRA at 10 a minute: a burst of 10, then one every 6 s; the calls
+	// take well under that.
+	for n := 1; n <= 10; n++ {
+		if err := call(emptyBatch(sc.id, fmt.Sprintf("l-%d", n))); err != nil {
+			t.Fatalf("live call %d of 10 with the history budget used up: %v", n, err)
+		}
+	}
+	checkRefusal(t, call(emptyBatch(sc.id, "l-over")), "10 live SyncBatch calls per minute")
+	if n := batchesOf(t, env, sc.id); n != 15 {
+		t.Fatalf("%d batches stored, want 15 (5 history, 10 live)", n)
+	}
 }

@@ -52,8 +52,12 @@ type Params struct {
 	OperatorToken string
 	// SyncEnabled is the SyncBatch kill switch.
 	SyncEnabled bool
-	// SyncRatePerMinute is the default per-session SyncBatch limit.
+	// SyncRatePerMinute is the default per-session limit of history
+	// SyncBatch calls (default 60).
 	SyncRatePerMinute int
+	// SyncLiveRatePerMinute is the per-session limit of live SyncBatch
+	// calls, a budget of its own (default 600).
+	SyncLiveRatePerMinute int
 	// Heartbeat is the idle interval of server streams (default 15 s).
 	Heartbeat time.Duration
 	// Web is the built web client; nil or without index.html serves a
@@ -98,6 +102,9 @@ func Handler(p Params) (http.Handler, error) {
 	if p.SyncRatePerMinute <= 0 {
 		p.SyncRatePerMinute = 60
 	}
+	if p.SyncLiveRatePerMinute <= 0 {
+		p.SyncLiveRatePerMinute = 600
+	}
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(&logInterceptor{log: p.Log}, &authInterceptor{tokens: p.Store}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(chatsync.MaxBatchBytes+(1<<20)),
@@ -118,7 +125,7 @@ func Handler(p Params) (http.Handler, error) {
 	mux.Handle(path, h)
 	sync := &syncServer{
 		store: p.Store, queue: p.Queue, limiter: &rateLimiter{limiter: redis_rate.NewLimiter(p.Redis)}, log: p.Log,
-		enabled: p.SyncEnabled, defaultRate: p.SyncRatePerMinute, now: time.Now, commandServer: sess.commands,
+		enabled: p.SyncEnabled, defaultRate: p.SyncRatePerMinute, liveRate: p.SyncLiveRatePerMinute, now: time.Now, commandServer: sess.commands,
 	}
 	path, h = chatsyncv1connect.NewSyncServiceHandler(sync, opts)
 	sig := &signatureMiddleware{secrets: p.Store, keys: p.Keys, log: p.Log, now: time.Now, errw: connect.NewErrorWriter(), maxBody: chatsync.MaxBatchBytes + (1 << 20)}

@@ -32,6 +32,7 @@ type syncServer struct {
 	log         *slog.Logger
 	enabled     bool
 	defaultRate int
+	liveRate    int
 	now         func() time.Time
 	// commandServer serves WatchCommands and CompleteCommand (commands.go).
 	*commandServer
@@ -77,11 +78,17 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	if n := proto.Size(req); n > chatsync.MaxBatchBytes {
 		return nil, invalidArgument("chats: batch is %d bytes, over the limit of %d bytes (8 MiB)", n, chatsync.MaxBatchBytes)
 	}
+	// A session's own rate is its history budget; live batches take the
+	// server's live budget.
+	live := req.GetKind() == chatsyncv1.BatchKind_BATCH_KIND_LIVE
 	rate := s.defaultRate
-	if sess.SyncConfig.RatePerMinute > 0 {
+	switch {
+	case live:
+		rate = s.liveRate
+	case sess.SyncConfig.RatePerMinute > 0:
 		rate = int(sess.SyncConfig.RatePerMinute)
 	}
-	if err := s.limiter.allowSync(ctx, sess.ID, rate); err != nil {
+	if err := s.limiter.allowSync(ctx, sess.ID, live, rate); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -309,7 +309,7 @@ func (m *Main) startServer(ctx context.Context) error {
 	h, err := server.Handler(server.Params{
 		Store: m.store, Queue: m.queue, QueueRedis: m.redisOpt, Redis: m.rdb, Hub: hub, Keys: m.keys, Log: m.log,
 		Registry: m.registry, OperatorToken: m.OperatorToken, SyncEnabled: m.cfg.SyncEnabled,
-		SyncRatePerMinute: m.cfg.SyncRatePerMinute, Web: web.Dist(),
+		SyncRatePerMinute: m.cfg.SyncRatePerMinute, SyncLiveRatePerMinute: m.cfg.SyncLiveRatePerMinute, Web: web.Dist(),
 		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
 	})
 	if err != nil {

@@ -26,16 +26,18 @@ type Config struct {
 	SecretKey         []byte // empty: generated into DataDir (embedded only)
 	SyncEnabled       bool
 	SyncRatePerMinute int
-	LogFormat         string // text or json; empty: text on a terminal
-	LogLevel          string
-	Role              string // all, server or worker
-	WorkerConcurrency int
-	ChunkSize         int
-	EventRetention    int64
-	RetryBase         time.Duration // first retry delay; doubles per attempt
-	SweepInterval     time.Duration
-	SweepGrace        time.Duration
-	ShutdownTimeout   time.Duration
+	// SyncLiveRatePerMinute is the live batches' own per-session budget.
+	SyncLiveRatePerMinute int
+	LogFormat             string // text or json; empty: text on a terminal
+	LogLevel              string
+	Role                  string // all, server or worker
+	WorkerConcurrency     int
+	ChunkSize             int
+	EventRetention        int64
+	RetryBase             time.Duration // first retry delay; doubles per attempt
+	SweepInterval         time.Duration
+	SweepGrace            time.Duration
+	ShutdownTimeout       time.Duration
 	// MetaBaseURL is Meta's Graph API with its version, for meta_cloud
 	// sessions (CHATSYNC_META_BASE_URL).
 	MetaBaseURL string
@@ -102,6 +104,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.SyncEnabled = boolVar("CHATSYNC_SYNC_ENABLED", true)
 	c.SyncRatePerMinute = intVar("CHATSYNC_SYNC_RATE_PER_MINUTE", 60, 1)
+	c.SyncLiveRatePerMinute = intVar("CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE", 600, 1)
 	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", 16, 1)
 	c.ChunkSize = intVar("CHATSYNC_CHUNK_SIZE", 10, 1)
 	c.EventRetention = int64(intVar("CHATSYNC_EVENT_RETENTION", 10000, 100))

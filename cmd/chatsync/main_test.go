@@ -320,6 +320,7 @@ func TestConfigErrors(t *testing.T) {
 		"short key":              {"CHATSYNC_SECRET_KEY": "abcd"},
 		"bad bool":               {"CHATSYNC_SYNC_ENABLED": "maybe"},
 		"bad rate":               {"CHATSYNC_SYNC_RATE_PER_MINUTE": "0"},
+		"bad live rate":          {"CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE": "-1"},
 		"bad duration":           {"CHATSYNC_RETRY_BASE": "soon"},
 		"bad role":               {"CHATSYNC_ROLE": "chef"},
 		"embedded split role":    {"CHATSYNC_ROLE": "worker"},
@@ -334,7 +335,7 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 	cfg, err := configFromEnv(func(string) string { return "" })
-	if err != nil || !cfg.Embedded() || !cfg.SyncEnabled || cfg.SyncRatePerMinute != 60 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.Role != "all" {
+	if err != nil || !cfg.Embedded() || !cfg.SyncEnabled || cfg.SyncRatePerMinute != 60 || cfg.SyncLiveRatePerMinute != 600 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.Role != "all" {
 		t.Fatalf("defaults = %+v, %v", cfg, err)
 	}
 }

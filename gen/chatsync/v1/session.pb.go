@@ -225,8 +225,9 @@ type SyncConfig struct {
 	// Only chats with activity in the last N days are synced as history; 0
 	// means no window.
 	SyncWindowDays int32 `protobuf:"varint,2,opt,name=sync_window_days,json=syncWindowDays,proto3" json:"sync_window_days,omitempty"`
-	// SyncBatch calls allowed per minute for this session; 0 means the
-	// server's default (CHATSYNC_SYNC_RATE_PER_MINUTE).
+	// History SyncBatch calls allowed per minute for this session; 0 means
+	// the server's default (CHATSYNC_SYNC_RATE_PER_MINUTE). Live batches have
+	// a budget of their own (CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE).
 	RatePerMinute int32 `protobuf:"varint,3,opt,name=rate_per_minute,json=ratePerMinute,proto3" json:"rate_per_minute,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -33,8 +33,9 @@ export declare type SyncConfig = Message<"chatsync.v1.SyncConfig"> & {
   syncWindowDays: number;
 
   /**
-   * SyncBatch calls allowed per minute for this session; 0 means the
-   * server's default (CHATSYNC_SYNC_RATE_PER_MINUTE).
+   * History SyncBatch calls allowed per minute for this session; 0 means
+   * the server's default (CHATSYNC_SYNC_RATE_PER_MINUTE). Live batches have
+   * a budget of their own (CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE).
    *
    * @generated from field: int32 rate_per_minute = 3;
    */
