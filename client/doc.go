@@ -11,6 +11,14 @@
 //		Chats:   chats,
 //	})
 //
+// Live messages go through a [Live] sender, which coalesces them into one
+// BATCH_KIND_LIVE batch per 250 ms (or 100 messages) and sends each batch
+// until the server accepts it, never dropping one after N tries:
+//
+//	live := c.Live(client.LiveConfig{})
+//	defer live.Close(ctx)
+//	err := live.Add(ctx, &chatsyncv1.SyncChat{Jid: jid, Type: typ, LastActivityTime: at, Messages: msgs})
+//
 // Signing happens in [Transport], an [http.RoundTripper] that sees the raw
 // bytes on the wire: the Connect JSON and proto bodies, or a gRPC body with
 // its 5-byte frame prefix. The server verifies those same bytes, so any

@@ -23,18 +23,29 @@ func (p retryPolicy) next(n int, err error) (time.Duration, bool) {
 	if n > p.retries {
 		return 0, false
 	}
-	switch connect.CodeOf(err) {
-	case connect.CodeResourceExhausted:
+	code := connect.CodeOf(err)
+	switch {
+	case code == connect.CodeResourceExhausted:
 		if d, ok := retryAfter(err); ok {
 			return p.capped(d), true
 		}
 		return p.backoff(n), true
-	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeAborted,
-		connect.CodeInternal, connect.CodeUnknown:
+	case retryable(code):
 		return p.backoff(n), true
 	default:
 		return 0, false
 	}
+}
+
+// retryable reports whether an attempt that failed with code may succeed
+// when repeated unchanged.
+func retryable(code connect.Code) bool {
+	switch code {
+	case connect.CodeResourceExhausted, connect.CodeUnavailable, connect.CodeDeadlineExceeded,
+		connect.CodeAborted, connect.CodeInternal, connect.CodeUnknown:
+		return true
+	}
+	return false
 }
 
 // backoff is base·2^(n-1): 2 s, 4 s, 8 s with the defaults.
