@@ -135,9 +135,9 @@ func (g generator) historyBatch(k int) *chatsyncv1.SyncBatchRequest {
 	return req
 }
 
-// liveBatch is live message n: one new message in one chat, as the Node
-// sidecar sends on client.on('message'), groups with their participants.
-func (g generator) liveBatch(n int, at time.Time) *chatsyncv1.SyncBatchRequest {
+// liveChat is live message n: one new message in one chat, as the Node
+// sidecar reports on client.on('message'), groups with their participants.
+func (g generator) liveChat(n int, at time.Time) *chatsyncv1.SyncChat {
 	i := (n * 7919) % g.p.Chats
 	c := g.chat(i)
 	r := g.rng(n, 2)
@@ -152,10 +152,5 @@ func (g generator) liveBatch(n int, at time.Time) *chatsyncv1.SyncBatchRequest {
 	// A live message knows nothing of the chat's state: the server keeps
 	// the stored state and counts the message as unread.
 	c.UnreadCount, c.Archived, c.Pinned = nil, nil, nil
-	return &chatsyncv1.SyncBatchRequest{
-		SessionId: g.p.SessionID,
-		BatchId:   fmt.Sprintf("sim-%s-l%06d", g.p.RunID, n),
-		Kind:      chatsyncv1.BatchKind_BATCH_KIND_LIVE,
-		Chats:     []*chatsyncv1.SyncChat{c},
-	}
+	return c
 }

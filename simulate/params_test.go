@@ -58,7 +58,7 @@ func TestWriteText(t *testing.T) {
 		Chats: 1000, Messages: 3000, Batches: 20, Accepted: 995, Rejected: 5,
 		LiveMessages: 4, FailedBatches: 2, Retries: 3,
 		Errors:          map[string]int{"unavailable": 1, "invalid_argument": 1},
-		HistoryDuration: 2 * time.Second, ChatsPerSecond: 500, LiveDuration: time.Second,
+		HistoryDuration: 2 * time.Second, ChatsPerSecond: 500, LiveDuration: time.Second, LiveBatches: 2,
 		Latency:     simulate.Latency{Count: 20, P50: 10 * time.Millisecond, P95: 20 * time.Millisecond, P99: 30 * time.Millisecond, Max: 31 * time.Millisecond},
 		LiveLatency: simulate.Latency{Count: 4, P50: time.Millisecond, P95: time.Millisecond, P99: time.Millisecond, Max: time.Millisecond},
 	}
@@ -70,7 +70,7 @@ func TestWriteText(t *testing.T) {
 		"1000 chats (3000 messages) in 20 batches in 2s: 500 chats/s",
 		"995 accepted, 5 rejected",
 		"p50 10ms p95 20ms p99 30ms (max 31ms, n=20)",
-		"live: 4 messages in 1s",
+		"live: 4 messages in 2 batches in 1s",
 		"2 failed batches, 3 retries, invalid_argument 1, unavailable 1",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -17,7 +17,7 @@ func (s Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "server: %d accepted, %d rejected, %d duplicate batches\n", s.Accepted, s.Rejected, s.Duplicates)
 	fmt.Fprintf(&b, "latency: %s\n", s.Latency)
 	if s.LiveLatency.Count > 0 || s.LiveMessages > 0 {
-		fmt.Fprintf(&b, "live: %d messages in %s, latency %s\n", s.LiveMessages, s.LiveDuration.Round(time.Millisecond), s.LiveLatency)
+		fmt.Fprintf(&b, "live: %d messages in %d batches in %s, latency %s\n", s.LiveMessages, s.LiveBatches, s.LiveDuration.Round(time.Millisecond), s.LiveLatency)
 	}
 	fmt.Fprintf(&b, "errors: %d failed batches, %d retries", s.FailedBatches, s.Retries)
 	for _, code := range slices.Sorted(maps.Keys(s.Errors)) {

@@ -7,6 +7,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,12 +50,22 @@ type Params struct {
 	// Concurrency is how many calls are in flight at most (C).
 	Concurrency int
 
-	// LiveMessages is how many live messages follow the history, each a
-	// BATCH_KIND_LIVE batch of one chat; 0 skips the live phase.
+	// LiveMessages is how many live messages follow the history (or run
+	// beside it, with LiveDuringHistory); 0 skips the live phase. They go
+	// through a client.Live sender: coalesced into BATCH_KIND_LIVE batches
+	// and retried until accepted.
 	LiveMessages int
-	// LiveRate is live messages per second; 0 sends them as fast as the
-	// concurrency allows.
+	// LiveRate is live messages per second; 0 sends them as fast as they
+	// can be added.
 	LiveRate float64
+	// LiveDuringHistory starts the live messages with the history, as a
+	// phone that receives messages while its history syncs.
+	LiveDuringHistory bool
+	// LiveFlush and LiveFlushMessages are the live sender's flush interval
+	// and batch size; zero means client.DefaultFlushInterval and
+	// client.DefaultFlushMessages.
+	LiveFlush         time.Duration
+	LiveFlushMessages int
 
 	// RunID prefixes the batch IDs ("sim-<run>-h000000"), 1–40 of
 	// [A-Za-z0-9._:-]. The same RunID and Seed send the same batches, so a
@@ -179,8 +190,9 @@ type Summary struct {
 	// Accepted and Rejected are the server's per-chat counts; Duplicates
 	// counts batches it had seen before.
 	Accepted, Rejected, Duplicates int
-	// LiveMessages counts accepted live batches.
-	LiveMessages int
+	// LiveMessages counts live messages the server accepted, in
+	// LiveBatches batches.
+	LiveMessages, LiveBatches int
 	// FailedBatches counts calls that failed after their retries; Errors
 	// counts them by code ("unavailable", ...).
 	FailedBatches int
@@ -193,8 +205,10 @@ type Summary struct {
 	ChatsPerSecond  float64
 	// LiveDuration is the live phase's wall time.
 	LiveDuration time.Duration
-	// Latency is over every SyncBatch attempt of the history phase,
-	// LiveLatency over the live phase's.
+	// Latency is over every SyncBatch attempt of the history phase;
+	// LiveLatency over live messages, from the moment one was added to the
+	// live sender until the server accepted its batch (coalescing wait and
+	// retries included).
 	Latency, LiveLatency Latency
 }
 
@@ -237,13 +251,18 @@ func Run(ctx context.Context, p Params) (Summary, error) {
 	defer cancel(nil)
 	r.cancel = cancel
 
+	if p.LiveDuringHistory {
+		live := make(chan error, 1)
+		go func() { live <- r.live(ctx) }()
+		herr := r.history(ctx)
+		err := cmp.Or(herr, <-live)
+		return r.summary(), err
+	}
 	if err := r.history(ctx); err != nil {
 		return r.summary(), err
 	}
-	if err := r.live(ctx); err != nil {
-		return r.summary(), err
-	}
-	return r.summary(), nil
+	err := r.live(ctx)
+	return r.summary(), err
 }
 
 type runner struct {
@@ -260,16 +279,26 @@ type runner struct {
 	done      int
 }
 
+// observe counts every attempt's retry, and records history attempts'
+// latency (live messages' latency is end to end, see liveSent).
 func (r *runner) observe(a client.Attempt) {
+	if connect.CodeOf(a.Err) == connect.CodeUnauthenticated {
+		// The live sender retries even this; every other call would be
+		// refused too.
+		r.cancel(fmt.Errorf("%w: %w", client.ErrUnauthenticated, a.Err))
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.latencies == nil {
-		r.latencies = map[Phase][]time.Duration{}
-	}
-	r.latencies[r.phase] = append(r.latencies[r.phase], a.Duration)
 	if a.Wait > 0 {
 		r.sum.Retries++
 	}
+	if strings.HasPrefix(a.BatchID, "live-") {
+		return
+	}
+	if r.latencies == nil {
+		r.latencies = map[Phase][]time.Duration{}
+	}
+	r.latencies[PhaseHistory] = append(r.latencies[PhaseHistory], a.Duration)
 }
 
 func (r *runner) history(ctx context.Context) error {
@@ -310,16 +339,14 @@ feed:
 	return stopErr(ctx)
 }
 
-// live sends LiveMessages one-chat batches, message n due at start+n/rate,
-// with at most Concurrency in flight.
+// live adds LiveMessages live reports to a client.Live sender, message n
+// due at start+n/rate, and waits until all are accepted (or ctx ends).
 func (r *runner) live(ctx context.Context) error {
 	if r.p.LiveMessages == 0 {
 		return nil
 	}
-	r.setPhase(PhaseLive)
 	start := r.p.Now()
-	slots := make(chan struct{}, r.p.Concurrency)
-	var wg sync.WaitGroup
+	sender := r.client.Live(client.LiveConfig{FlushInterval: r.p.LiveFlush, FlushMessages: r.p.LiveFlushMessages, OnSent: r.liveSent})
 	for n := range r.p.LiveMessages {
 		if r.p.LiveRate > 0 {
 			due := start.Add(time.Duration(float64(n) / r.p.LiveRate * float64(time.Second)))
@@ -329,25 +356,40 @@ func (r *runner) live(ctx context.Context) error {
 				}
 			}
 		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if err := sender.Add(ctx, r.gen.liveChat(n, r.p.Now())); err != nil {
 			break
 		}
-		req := r.gen.liveBatch(n, r.p.Now())
-		wg.Go(func() {
-			defer func() { <-slots }()
-			res, err := r.client.SyncBatch(ctx, req)
-			r.finish(ctx, PhaseLive, r.p.LiveMessages, req, res, err)
-		})
 	}
-	wg.Wait()
+	if err := sender.Close(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
 	r.mu.Lock()
 	r.sum.LiveDuration = r.p.Now().Sub(start)
 	r.mu.Unlock()
 	return stopErr(ctx)
+}
+
+// liveSent records an accepted live batch: its messages, their end-to-end
+// latency, and progress.
+func (r *runner) liveSent(req *chatsyncv1.SyncBatchRequest, res *chatsyncv1.SyncBatchResponse, added []time.Time) {
+	now := r.p.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.latencies == nil {
+		r.latencies = map[Phase][]time.Duration{}
+	}
+	for _, at := range added {
+		r.latencies[PhaseLive] = append(r.latencies[PhaseLive], now.Sub(at))
+	}
+	for _, c := range req.GetChats() {
+		r.sum.LiveMessages += len(c.GetMessages())
+	}
+	r.sum.LiveBatches++
+	r.count(res)
+	if r.p.Progress != nil && !r.p.LiveDuringHistory {
+		r.p.Progress(Progress{Phase: PhaseLive, Done: r.sum.LiveMessages, Total: r.p.LiveMessages, ChatsSent: r.sum.Chats,
+			Failed: r.sum.FailedBatches, Elapsed: now.Sub(r.start)})
+	}
 }
 
 func (r *runner) setPhase(ph Phase) {
@@ -371,9 +413,6 @@ func (r *runner) finish(ctx context.Context, ph Phase, total int, req *chatsyncv
 	case err != nil:
 		r.sum.FailedBatches++
 		r.sum.Errors[connect.CodeOf(err).String()]++
-	case ph == PhaseLive:
-		r.sum.LiveMessages++
-		r.count(res)
 	default:
 		r.sum.Batches++
 		r.sum.Chats += len(req.GetChats())

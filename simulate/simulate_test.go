@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func toInput(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 
 func TestRun(t *testing.T) {
 	t.Parallel()
-	batchID := regexp.MustCompile(`^sim-[A-Za-z0-9._:-]+-[hl][0-9]{6}$`)
+	batchID := regexp.MustCompile(`^(sim-[A-Za-z0-9._:-]+-h[0-9]{6}|live-[0-9a-f]{40})$`)
 	tests := []struct {
 		name   string
 		modify func(*simulate.Params)
@@ -160,6 +161,9 @@ func TestRun(t *testing.T) {
 		{name: "only groups", modify: func(p *simulate.Params) { p.GroupEvery = 1 }},
 		{name: "no groups, one per batch", modify: func(p *simulate.Params) { p.GroupEvery, p.BatchSize = 0, 1 }},
 		{name: "with live messages", modify: func(p *simulate.Params) { p.LiveMessages = 6 }},
+		{name: "live during history", modify: func(p *simulate.Params) {
+			p.LiveMessages, p.LiveDuringHistory, p.LiveFlushMessages = 30, true, 4
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,8 +176,8 @@ func TestRun(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 
-			var chats, groups, messages, live int
-			jids := map[string]bool{}
+			var chats, groups, messages, live, liveChats int
+			jids, liveIDs := map[string]bool{}, map[string]bool{}
 			for id, b := range s.accepted() {
 				if !batchID.MatchString(id) || len(id) > 64 {
 					t.Errorf("batch ID %q breaks the API's rule", id)
@@ -182,9 +186,19 @@ func TestRun(t *testing.T) {
 					t.Errorf("batch %s names session %q", id, b.GetSessionId())
 				}
 				if b.GetKind() == chatsyncv1.BatchKind_BATCH_KIND_LIVE {
-					live++
-					if len(b.GetChats()) != 1 || len(b.GetChats()[0].GetMessages()) != 1 {
-						t.Errorf("live batch %s: want one chat with one message", id)
+					// Coalesced: a chat once per batch, at most
+					// LiveFlushMessages messages a batch.
+					n := 0
+					for _, c := range b.GetChats() {
+						liveChats++
+						for _, m := range c.GetMessages() {
+							live++
+							n++
+							liveIDs[m.GetId()] = true
+						}
+					}
+					if limit := cmp.Or(p.LiveFlushMessages, client.DefaultFlushMessages); n > limit {
+						t.Errorf("live batch %s: %d messages, more than %d", id, n, limit)
 					}
 					continue
 				}
@@ -221,11 +235,14 @@ func TestRun(t *testing.T) {
 			if messages != p.Chats*p.Messages {
 				t.Errorf("server got %d messages, want %d", messages, p.Chats*p.Messages)
 			}
-			if live != p.LiveMessages || sum.LiveMessages != p.LiveMessages {
-				t.Errorf("live batches: server %d, summary %d, want %d", live, sum.LiveMessages, p.LiveMessages)
+			if live != p.LiveMessages || len(liveIDs) != p.LiveMessages || sum.LiveMessages != p.LiveMessages {
+				t.Errorf("live messages: server %d (%d distinct), summary %d, want %d", live, len(liveIDs), sum.LiveMessages, p.LiveMessages)
+			}
+			if p.LiveMessages > 0 && (sum.LiveLatency.Count != p.LiveMessages || sum.LiveBatches == 0) {
+				t.Errorf("live latency over %d messages in %d batches, want %d messages", sum.LiveLatency.Count, sum.LiveBatches, p.LiveMessages)
 			}
 			wantBatches := (p.Chats + p.BatchSize - 1) / p.BatchSize
-			if sum.Chats != p.Chats || sum.Accepted != p.Chats+p.LiveMessages || sum.Batches != wantBatches || sum.Messages != messages {
+			if sum.Chats != p.Chats || sum.Accepted != p.Chats+liveChats || sum.Batches != wantBatches || sum.Messages != messages {
 				t.Errorf("summary %+v disagrees with the server (%d chats, %d batches)", sum, chats, wantBatches)
 			}
 			if sum.FailedBatches != 0 || len(sum.Errors) != 0 || sum.Duplicates != 0 {
@@ -305,8 +322,11 @@ func TestRunIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	if second.Duplicates != first.Batches+first.LiveMessages || second.Accepted != 0 {
-		t.Errorf("rerun: %d duplicates and %d accepted, want %d and 0", second.Duplicates, second.Accepted, first.Batches+first.LiveMessages)
+	// Live batches carry the time they were sent, so they are new batches;
+	// their messages keep their IDs, which the store deduplicates.
+	if second.Duplicates < first.Batches || second.Accepted > second.LiveMessages {
+		t.Errorf("rerun: %d duplicates and %d accepted, want every one of the %d history batches a duplicate",
+			second.Duplicates, second.Accepted, first.Batches)
 	}
 
 	// The same run against a fresh server: the same history content.
@@ -541,16 +561,17 @@ func TestProgress(t *testing.T) {
 	if _, err := simulate.Run(t.Context(), p); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	wantCalls := (p.Chats+p.BatchSize-1)/p.BatchSize + p.LiveMessages
-	if len(got) != wantCalls {
-		t.Fatalf("%d progress calls, want %d", len(got), wantCalls)
+	history := (p.Chats + p.BatchSize - 1) / p.BatchSize
+	if len(got) < history+1 || len(got) > history+p.LiveMessages {
+		t.Fatalf("%d progress calls, want %d history ones and one per live batch", len(got), history)
 	}
 	last := got[len(got)-1]
 	if last.Phase != simulate.PhaseLive || last.Done != last.Total || last.ChatsSent != p.Chats {
 		t.Errorf("last progress %+v", last)
 	}
 	for i := 1; i < len(got); i++ {
-		if got[i].Phase == got[i-1].Phase && got[i].Done != got[i-1].Done+1 {
+		// History counts batches, live messages (a batch holds one or more).
+		if step := got[i].Done - got[i-1].Done; got[i].Phase == got[i-1].Phase && (step < 1 || got[i].Phase == simulate.PhaseHistory && step != 1) {
 			t.Errorf("progress %d: done %d after %d", i, got[i].Done, got[i-1].Done)
 		}
 	}
