@@ -1,8 +1,10 @@
 // Wires a whatsapp-web.js client to chatsync: pairing QR in the terminal,
 // history sync on 'ready', live messages, and the command stream.
+import path from "node:path";
 import qrcode from "qrcode-terminal";
 import { clientHandlers, watchCommands } from "./commands.js";
-import { syncAllChats, syncLiveMessage } from "./sync.js";
+import { createLiveQueue } from "./live.js";
+import { liveReport, syncAllChats } from "./sync.js";
 
 /**
  * @param {object} p
@@ -20,6 +22,14 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   const sessionId = config.sessionId;
   const stop = new AbortController();
   const deps = { api, logger, sleep, now, signal: stop.signal };
+  // Live messages are journaled, coalesced and sent until accepted; what a
+  // stop leaves unsent goes out after the next start.
+  const live = createLiveQueue({
+    api, sessionId, logger, sleep, now,
+    spoolDir: config.liveSpoolDir || path.join(config.authDir, `chatsync-live-${sessionId}`),
+    flushMs: config.liveFlushMs, flushMessages: config.liveFlushMessages, backlog: config.liveBacklog,
+    timeoutMs: config.timeoutMs, backoffMs: config.backoffMs, maxBackoffMs: config.maxBackoffMs,
+  });
   let running = null; // the sync in progress
   let again = false; // a full resync asked for while one runs
   let watching = null; // the command stream's watchCommands, while it runs
@@ -54,9 +64,9 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   };
 
   const onLive = (msg) => {
-    syncLiveMessage(msg, sessionId, config, deps).catch(() => {
-      // syncLiveMessage logged it.
-    });
+    liveReport(msg)
+      .then((chat) => chat && live.add(chat))
+      .catch((err) => logger.error({ error: String(err?.message ?? err) }, "Live message could not be read from WhatsApp Web"));
   };
 
   client.on("qr", (qr) => {
@@ -102,10 +112,12 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     /** Resolves when the sync and the command stream have stopped. */
     async close() {
       stop.abort(new Error("sidecar stopping"));
-      await Promise.allSettled([running, watching]);
+      await Promise.allSettled([running, watching, live.close()]);
     },
     get commandStream() {
       return watching;
     },
+    /** The live queue (pending, flush). */
+    live,
   };
 }

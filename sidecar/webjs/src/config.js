@@ -25,6 +25,10 @@
  * @property {string} chromiumPath system Chromium for Puppeteer
  * @property {string} authDir where whatsapp-web.js keeps the paired session
  * @property {string} logLevel pino level
+ * @property {number} liveFlushMs live messages wait this long to share a batch
+ * @property {number} liveFlushMessages a live batch holds at most this many messages (sent at once when full)
+ * @property {number} liveBacklog live messages held in memory; past it they wait in the journal only
+ * @property {string} liveSpoolDir the live journal's directory ("" = <authDir>/chatsync-live-<session>)
  */
 
 /** @returns {Config} the defaults, without credentials */
@@ -51,6 +55,10 @@ export function defaultConfig() {
     chromiumPath: "",
     authDir: ".wwebjs_auth",
     logLevel: "info",
+    liveFlushMs: 250,
+    liveFlushMessages: 100,
+    liveBacklog: 1000,
+    liveSpoolDir: "",
   };
 }
 
@@ -68,6 +76,9 @@ const ints = {
   CHATSYNC_GC_INTERVAL: ["gcInterval", 1, 1e9],
   CHATSYNC_RECONNECT_MS: ["reconnectMs", 0, 3_600_000],
   CHATSYNC_HEARTBEAT_TIMEOUT_MS: ["heartbeatTimeoutMs", 1, 3_600_000],
+  CHATSYNC_LIVE_FLUSH_MS: ["liveFlushMs", 0, 60_000],
+  CHATSYNC_LIVE_FLUSH_MESSAGES: ["liveFlushMessages", 1, 1000],
+  CHATSYNC_LIVE_BACKLOG: ["liveBacklog", 1, 1e7],
 };
 
 /**
@@ -84,6 +95,7 @@ export function loadConfig(env = process.env) {
   c.chromiumPath = env.CHROMIUM_PATH ?? "";
   c.authDir = env.CHATSYNC_AUTH_DIR || c.authDir;
   c.logLevel = env.CHATSYNC_LOG_LEVEL || c.logLevel;
+  c.liveSpoolDir = env.CHATSYNC_LIVE_SPOOL_DIR || c.liveSpoolDir;
   if (env.CHATSYNC_WATCH_COMMANDS) c.watchCommands = !/^(0|false|no|off)$/i.test(env.CHATSYNC_WATCH_COMMANDS);
   for (const [name, [key, min, max]] of Object.entries(ints)) {
     const raw = env[name];

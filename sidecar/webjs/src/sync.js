@@ -98,16 +98,6 @@ export function historyBatchId(sessionId, runId, index, jids) {
   return `h:${runId}:${String(index).padStart(6, "0")}:${h.slice(0, 16)}`;
 }
 
-/**
- * The live batch ID of a message: the same message always gets the same ID.
- * @param {string} sessionId
- * @param {{id?: {_serialized?: string, id?: string}}} msg
- */
-export function liveBatchId(sessionId, msg) {
-  const key = msg.id?._serialized ?? msg.id?.id ?? "";
-  return `l:${createHash("sha256").update(`${sessionId}\n${key}`).digest("hex").slice(0, 40)}`;
-}
-
 /** A run ID from the clock: base-36 milliseconds, e.g. "m5x8k2p1". */
 export function newRunId(nowMs) {
   return Math.floor(nowMs).toString(36);
@@ -251,17 +241,13 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
 }
 
 /**
- * Sends one incoming or outgoing message as a BATCH_KIND_LIVE batch: its
- * chat (for groups with type, group JID, metadata and participants) carrying
- * just that message. Returns the server's answer, or null for messages of
- * chats chatsync does not store (status broadcasts, newsletters).
+ * The live report of one incoming or outgoing message: its chat's identity
+ * (for groups type, group JID, metadata and participants), no chat state,
+ * and the message. Null for messages of chats chatsync does not store
+ * (status broadcasts, newsletters) and for system messages.
  * @param {any} msg a whatsapp-web.js Message
- * @param {string} sessionId
- * @param {import("./config.js").Config} config
- * @param {SyncDeps} [deps]
  */
-export async function syncLiveMessage(msg, sessionId, config, deps = {}) {
-  const { cfg, api, logger, sleep } = resolveDeps(sessionId, config, deps);
+export async function liveReport(msg) {
   const chat = await msg.getChat();
   if (!toJid(chat?.id)) return null;
   const mapped = await mapLiveChat(chat);
@@ -269,21 +255,7 @@ export async function syncLiveMessage(msg, sessionId, config, deps = {}) {
   if (!mapped || !m) return null;
   mapped.messages.push(m);
   mapped.lastActivityTime = m.timestamp; // both Timestamp messages
-  const batchId = liveBatchId(sessionId, msg);
-  const req = create(SyncBatchRequestSchema, { sessionId, batchId, kind: BatchKind.LIVE, chats: [mapped] });
-  const log = logger.child({ batch_id: batchId });
-  try {
-    const res = await callWithRetry((opts) => api.syncBatch(req, opts), retryOptions(cfg, deps.signal, sleep, log, batchId));
-    log.debug({ chat_type: detectGroupChat(chat) ? "group" : "private", duplicate: res.duplicate }, "Live message synced");
-    return res;
-  } catch (err) {
-    if (err instanceof UnauthenticatedError) {
-      log.error({ code: "unauthenticated" }, "secret is wrong: live SyncBatch was refused as unauthenticated");
-    } else {
-      log.error({ code: codeName(err.code), error: err.rawMessage ?? String(err) }, "Live message sync failed after retries");
-    }
-    throw err;
-  }
+  return mapped;
 }
 
 /** The Connect code name of a numeric code, e.g. 14 → "unavailable". */

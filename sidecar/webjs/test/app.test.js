@@ -42,7 +42,9 @@ test("the sidecar: QR, sync on ready, live messages, commands", async (t) => {
   client.emitMessage("message", fakeMessage({ chatId: chats[0].id, n: 500, timestamp: 1_750_000_100 }));
   client.emitMessage("message_create", fakeMessage({ chatId: chats[1].id, n: 501, timestamp: 1_750_000_101, fromMe: true }));
   client.emitMessage("message_create", fakeMessage({ chatId: chats[2].id, n: 502, timestamp: 1_750_000_102 })); // incoming: 'message' covers it
-  await waitFor(() => server.state.batches.filter((b) => b.kind === BatchKind.LIVE).length === 2, 5_000, "two live batches");
+  const liveMessages = () => server.state.batches.filter((b) => b.kind === BatchKind.LIVE).flatMap((b) => b.chats.flatMap((c) => c.messages));
+  await waitFor(() => liveMessages().length === 2, 5_000, "two live messages");
+  await waitFor(() => sidecar.live.pending === 0, 5_000, "the live queue to drain");
 
   await sidecar.close();
   assert.ok(lines.some((l) => l.msg === "Chat sync completed"));

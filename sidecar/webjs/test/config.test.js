@@ -24,6 +24,12 @@ test("env overrides", () => {
     [c.batchSize, c.concurrency, c.chatsPerSecond, c.maxChats, c.syncWindowDays, c.protocol, c.chromiumPath, c.watchCommands],
     [100, 2, 0, 500, 30, "json", "/usr/bin/chromium", false],
   );
+  const live = loadConfig({
+    ...base, CHATSYNC_LIVE_FLUSH_MS: "100", CHATSYNC_LIVE_FLUSH_MESSAGES: "20", CHATSYNC_LIVE_BACKLOG: "500", CHATSYNC_LIVE_SPOOL_DIR: "/var/lib/chatsync-live",
+  });
+  assert.deepEqual([live.liveFlushMs, live.liveFlushMessages, live.liveBacklog, live.liveSpoolDir], [100, 20, 500, "/var/lib/chatsync-live"]);
+  const d = loadConfig(base);
+  assert.deepEqual([d.liveFlushMs, d.liveFlushMessages, d.liveBacklog, d.liveSpoolDir], [250, 100, 1000, ""]);
 });
 
 test("bad config is refused with the variable's name", () => {
@@ -36,6 +42,7 @@ test("bad config is refused with the variable's name", () => {
     [{ CHATSYNC_CONCURRENCY: "0" }, /CHATSYNC_CONCURRENCY/],
     [{ CHATSYNC_RETRIES: "many" }, /CHATSYNC_RETRIES/],
     [{ CHATSYNC_PROTOCOL: "grpc" }, /CHATSYNC_PROTOCOL/],
+    [{ CHATSYNC_LIVE_FLUSH_MESSAGES: "0" }, /CHATSYNC_LIVE_FLUSH_MESSAGES/],
   ];
   for (const [env, want] of cases) assert.throws(() => loadConfig({ ...base, ...env }), want, JSON.stringify(env));
 });

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { ChatType, ParticipantRole } from "../src/gen/chatsync/v1/chat_pb.js";
 import { BatchKind } from "../src/gen/chatsync/v1/sync_pb.js";
 import { createSyncApi } from "../src/api.js";
-import { createPacer, historyBatchId, liveBatchId, streamChats, syncAllChats, syncLiveMessage } from "../src/sync.js";
+import { createLiveQueue } from "../src/live.js";
+import { createPacer, historyBatchId, liveReport, streamChats, syncAllChats } from "../src/sync.js";
 import { FakeError, startFakeServer } from "./support/fake-server.js";
 import { FakeWhatsAppClient, fakeMessage, makeChats } from "./support/fake-whatsapp.js";
 import { SECRET, SESSION_ID, captureLogger, fakeClock, testConfig } from "./support/helpers.js";
@@ -220,7 +221,7 @@ test("batch IDs are deterministic: a rerun of the same run is deduplicated", asy
   for (const id of ids) assert.match(id, BATCH_ID);
 });
 
-test("historyBatchId and liveBatchId", () => {
+test("historyBatchId", () => {
   const a = historyBatchId("42", "run", 3, ["1@s.whatsapp.net", "2@g.us"]);
   assert.equal(a, historyBatchId("42", "run", 3, ["1@s.whatsapp.net", "2@g.us"]));
   assert.match(a, /^h:run:000003:[0-9a-f]{16}$/);
@@ -230,10 +231,6 @@ test("historyBatchId and liveBatchId", () => {
     historyBatchId("42", "run", 4, ["1@s.whatsapp.net", "2@g.us"]),
     historyBatchId("42", "run", 3, ["1@s.whatsapp.net"]),
   ]) assert.notEqual(other, a);
-  const msg = { id: { _serialized: "false_1@c.us_3EB0AB", id: "3EB0AB" } };
-  assert.equal(liveBatchId("42", msg), liveBatchId("42", msg));
-  assert.notEqual(liveBatchId("42", msg), liveBatchId("42", { id: { _serialized: "false_1@c.us_3EB0AC" } }));
-  assert.match(liveBatchId("42", msg), BATCH_ID);
 });
 
 test("streamChats yields one at a time and hints the GC every 50 chats", async () => {
@@ -259,20 +256,22 @@ test("resync of one chat", async (t) => {
   assert.deepEqual(server.state.batches.flatMap((b) => b.chats.map((c) => c.jid)), ["120363000000000004@g.us"]);
 });
 
-test("syncLiveMessage sends a live batch; groups carry type, JID and participants", async (t) => {
+test("live messages go out as live batches; groups carry type, JID and participants", async (t) => {
   const { server, config, logger, api } = await setup(t);
   const chats = makeChats(10, { participants: 3, messages: 0 });
   const group = chats[4];
   const client = new FakeWhatsAppClient(chats);
+  const live = createLiveQueue({ api, sessionId: SESSION_ID, spoolDir: config.liveSpoolDir, logger, flushMs: 1 });
+  t.after(() => live.close());
   const msg = fakeMessage({ chatId: group.id, n: 99, timestamp: 1_750_000_500, author: group.participants[2].id._serialized, body: "new!" });
-  const got = [];
-  client.on("message", (m) => got.push(syncLiveMessage(m, SESSION_ID, config, { api, logger })));
+  const reports = [];
+  client.on("message", (m) => reports.push(liveReport(m)));
   client.emitMessage("message", msg);
-  const res = await got[0];
-  assert.equal(res.acceptedCount, 1);
+  live.add(await reports[0]);
+  await live.flush();
   const [b] = server.state.batches;
   assert.equal(b.kind, BatchKind.LIVE);
-  assert.equal(b.batchId, liveBatchId(SESSION_ID, msg));
+  assert.match(b.batchId, BATCH_ID);
   const [c] = b.chats;
   assert.equal(c.jid, "120363000000000004@g.us");
   assert.equal(c.type, ChatType.GROUP);
@@ -287,11 +286,7 @@ test("syncLiveMessage sends a live batch; groups carry type, JID and participant
   assert.equal(c.archived, undefined);
   assert.equal(c.pinned, undefined);
 
-  // The same message again is the same batch: the server sees a duplicate.
-  client.emitMessage("message", msg);
-  assert.equal((await got[1]).duplicate, true);
-
-  // A status broadcast is not sent.
+  // A status broadcast is not reported.
   const status = { ...msg, getChat: async () => ({ id: "status@broadcast" }) };
-  assert.equal(await syncLiveMessage(status, SESSION_ID, config, { api, logger }), null);
+  assert.equal(await liveReport(status), null);
 });

@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { createLogger } from "../../src/logger.js";
 import { defaultConfig } from "../../src/config.js";
 
@@ -17,6 +20,8 @@ export function testConfig(url, overrides = {}) {
     maxBackoffMs: 50,
     reconnectMs: 1,
     heartbeatTimeoutMs: 5_000,
+    liveFlushMs: 5,
+    liveSpoolDir: fs.mkdtempSync(path.join(os.tmpdir(), "chatsync-live-test-")),
     ...overrides,
   };
 }
