@@ -65,6 +65,10 @@ type MessageInput struct {
 	Timestamp time.Time `json:"ts"`
 	Text      string    `json:"text,omitempty"`
 	MediaType MediaType `json:"media,omitempty"`
+	// Waiting marks a placeholder: WhatsApp delivered the message but it
+	// could not be decrypted yet. It has no content; the real message,
+	// reported later under the same ID, replaces it.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // ChatInput is one chat as a provider sees it. The state fields are

@@ -188,4 +188,7 @@ type Message struct {
 	SentAt    time.Time `json:"sent_at"`
 	Text      string    `json:"text,omitempty"`
 	MediaType MediaType `json:"media_type,omitempty"`
+	// Waiting: a placeholder for a message that could not be decrypted
+	// yet (see MessageInput.Waiting).
+	Waiting bool `json:"waiting,omitempty"`
 }

@@ -174,7 +174,7 @@ func chatToProto(c chatsync.ChatView) *chatsyncv1.Chat {
 func messageToProto(m chatsync.Message) *chatsyncv1.Message {
 	return &chatsyncv1.Message{
 		Id: m.WAID, ChatId: idString(m.ChatID), SenderJid: m.SenderJID, FromMe: m.FromMe,
-		Timestamp: ts(m.SentAt), Text: m.Text, MediaType: mediaTypes[m.MediaType],
+		Timestamp: ts(m.SentAt), Text: m.Text, MediaType: mediaTypes[m.MediaType], Waiting: m.Waiting,
 	}
 }
 
@@ -233,7 +233,7 @@ func chatFromProto(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 		in.Group = gi
 	}
 	for _, m := range c.GetMessages() {
-		mi := chatsync.MessageInput{ID: m.GetId(), SenderJID: m.GetSenderJid(), FromMe: m.GetFromMe(), Text: m.GetText(), MediaType: mediaFromProto(m.GetMediaType())}
+		mi := chatsync.MessageInput{ID: m.GetId(), SenderJID: m.GetSenderJid(), FromMe: m.GetFromMe(), Text: m.GetText(), MediaType: mediaFromProto(m.GetMediaType()), Waiting: m.GetWaiting()}
 		if m.GetTimestamp() != nil {
 			mi.Timestamp = m.GetTimestamp().AsTime()
 		}

@@ -105,3 +105,15 @@ func TestChatFromProtoKeepsPresence(t *testing.T) {
 		t.Errorf("explicit fields = unread %v, archived %v, pinned %v, name %q", history.UnreadCount, history.Archived, history.Pinned, history.Name)
 	}
 }
+
+// A placeholder travels both ways: SyncMessage.waiting into the domain,
+// Message.waiting out of it.
+func TestWaitingMessageConversions(t *testing.T) {
+	in := chatFromProto(&chatsyncv1.SyncChat{Jid: "15551234567@s.whatsapp.net", Messages: []*chatsyncv1.SyncMessage{{Id: "u1", Waiting: true}, {Id: "m2"}}})
+	if !in.Messages[0].Waiting || in.Messages[1].Waiting {
+		t.Errorf("messages in = %+v", in.Messages)
+	}
+	if out := messageToProto(chatsync.Message{WAID: "u1", Waiting: true}); !out.GetWaiting() {
+		t.Errorf("message out = %v", out)
+	}
+}

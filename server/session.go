@@ -29,6 +29,7 @@ type sessionStore interface {
 	SetSecretNonce(ctx context.Context, workspaceID, id int64, nonce []byte) error
 	PendingBatchCount(ctx context.Context, sessionID int64) (int64, error)
 	SessionBatchFigures(ctx context.Context, sessionID int64, since time.Time) (store.BatchFigures, error)
+	WaitingMessages(ctx context.Context, sessionID int64) (int64, error)
 	HistoryAnchors(ctx context.Context, sessionID int64, chatJID string, limit int) ([]store.HistoryAnchor, error)
 }
 

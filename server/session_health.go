@@ -26,11 +26,15 @@ func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.Ge
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	waiting, err := s.store.WaitingMessages(ctx, sess.ID)
+	if err != nil {
+		return nil, toConnect(err)
+	}
 	h := &chatsyncv1.SessionHealth{
 		Status: sessionStatuses[sess.Status],
 		Sync: &chatsyncv1.SyncHealth{
 			LastSyncTime: ts(sess.LastSyncAt), TotalSynced: sess.TotalSynced,
-			SyncStatus: syncStatuses[sess.SyncStatus], LastError: sess.LastError,
+			SyncStatus: syncStatuses[sess.SyncStatus], LastError: sess.LastError, WaitingMessages: waiting,
 		},
 		Queue:       &chatsyncv1.QueueHealth{Depth: f.Pending, FailedJobs: f.Failed, ProcessingRate: processingRate(f)},
 		Performance: performance(f),

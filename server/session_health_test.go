@@ -77,6 +77,17 @@ func TestGetSessionHealth(t *testing.T) {
 	}
 	batchAt2("c3", now.Add(-30*time.Minute), 3*time.Second)
 	batchAt2("f1", now.Add(-20*time.Minute), 6*time.Second)
+	// Two messages that could not be decrypted yet, one of them since
+	// replaced by its content.
+	waiting := privateChat(7001, now.Add(-time.Minute), 0)
+	waiting.Messages = []chatsync.MessageInput{{ID: "w1", Timestamp: now.Add(-time.Minute), Waiting: true}, {ID: "w2", Timestamp: now.Add(-2 * time.Minute), Waiting: true}}
+	replaced := privateChat(7001, now.Add(-time.Minute), 0)
+	replaced.Messages = []chatsync.MessageInput{{ID: "w2", Timestamp: now.Add(-2 * time.Minute), Text: "here it is"}}
+	for _, c := range []chatsync.ChatInput{waiting, replaced} {
+		if _, err := env.Store.WriteChunk(ctx, tn.ws, sess.ID, []chatsync.ChatInput{c}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	res, err := env.Clients(tn.token).Session.GetSessionHealth(ctx, &chatsyncv1.GetSessionHealthRequest{SessionId: id(sess.ID)})
 	if err != nil {
@@ -88,7 +99,7 @@ func TestGetSessionHealth(t *testing.T) {
 	}
 	sync := h.GetSync()
 	if sync.GetTotalSynced() != 42 || sync.GetSyncStatus() != chatsyncv1.SyncStatus_SYNC_STATUS_FAILED ||
-		sync.GetLastError() != "deadlock detected" || sync.GetLastSyncTime() == nil {
+		sync.GetLastError() != "deadlock detected" || sync.GetLastSyncTime() == nil || sync.GetWaitingMessages() != 1 {
 		t.Errorf("sync %v", sync)
 	}
 	q := h.GetQueue()
@@ -107,6 +118,9 @@ func TestGetSessionHealth(t *testing.T) {
 	}
 	if p := res.GetHealth().GetPerformance(); p.GetSuccessRate() != 0 || p.GetErrorRate() != 0 || p.GetAvgSyncDuration().AsDuration() != 0 {
 		t.Errorf("empty performance %v", p)
+	}
+	if n := res.GetHealth().GetSync().GetWaitingMessages(); n != 0 {
+		t.Errorf("another session reports %d waiting messages", n)
 	}
 
 	// The same figures on /metrics, per provider, with runtime metrics.

@@ -65,6 +65,17 @@ func (s *Store) figuresQuery(q *bun.SelectQuery, since time.Time) *bun.SelectQue
 		Where("(b.status IN (?) OR b.finished_at >= ?)", pending, since)
 }
 
+// WaitingMessages counts a session's placeholders still waiting for their
+// content (messages that could not be decrypted yet).
+func (s *Store) WaitingMessages(ctx context.Context, sessionID int64) (int64, error) {
+	n, err := s.db.NewSelect().TableExpr("messages AS m").Join("JOIN chats AS c ON c.id = m.chat_id").
+		Where("c.session_id = ? AND m.waiting", sessionID).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("waiting messages of session %d: %w", sessionID, err)
+	}
+	return int64(n), nil
+}
+
 // SessionBatchFigures computes a session's figures over the batches that
 // finished since since (and the ones pending now).
 func (s *Store) SessionBatchFigures(ctx context.Context, sessionID int64, since time.Time) (BatchFigures, error) {

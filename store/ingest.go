@@ -191,19 +191,25 @@ func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []
 		p.chats[i] = s.chatRow(wsID, sessionID, c, p.now)
 		p.state[i] = chatState{unread: c.UnreadCount, archived: c.Archived, pinned: c.Pinned}
 		p.planGroup(c)
-		seen := make(map[string]bool, len(c.Messages))
+		// One row per message ID: the first report of it, but the real
+		// message over a placeholder of it (both may share a live batch).
+		seen := make(map[string]int, len(c.Messages))
 		for _, m := range c.Messages {
-			if seen[m.ID] {
+			row := messageRow{
+				WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
+				Text: m.Text, MediaType: string(m.MediaType), Waiting: m.Waiting, CreatedAt: p.now,
+			}
+			if k, ok := seen[m.ID]; ok {
+				if p.messages[k].row.Waiting && !m.Waiting {
+					p.messages[k].row = row
+				}
 				continue
 			}
-			seen[m.ID] = true
+			seen[m.ID] = len(p.messages)
 			if !m.FromMe {
 				p.state[i].fromThem++
 			}
-			p.messages = append(p.messages, messagePlan{chatJID: c.JID, row: messageRow{
-				WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
-				Text: m.Text, MediaType: string(m.MediaType), CreatedAt: p.now,
-			}})
+			p.messages = append(p.messages, messagePlan{chatJID: c.JID, row: row})
 		}
 	}
 	return p
@@ -266,11 +272,16 @@ func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.
 		if err := s.writeGroups(ctx, tx, p, chatIDs); err != nil {
 			return fmt.Errorf("groups: %w", err)
 		}
-		if msgs, err = s.insertMessages(ctx, tx, p, chatIDs); err != nil {
+		stored, err := s.insertMessages(ctx, tx, p, chatIDs)
+		if err != nil {
 			return fmt.Errorf("messages: %w", err)
 		}
-		if err := s.mergeState(ctx, tx, p, chatIDs, msgs); err != nil {
+		if err := s.mergeState(ctx, tx, p, chatIDs, stored); err != nil {
 			return fmt.Errorf("chat state: %w", err)
+		}
+		msgs = make([]chatsync.Message, len(stored))
+		for i := range stored {
+			msgs[i] = stored[i].Message
 		}
 		ids = make([]int64, 0, len(chatIDs))
 		for _, c := range p.chats {
@@ -549,7 +560,9 @@ func (s *Store) chatSet() string {
 	return `name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE c.name END,
 		search_text = CASE WHEN EXCLUDED.search_text <> '' THEN EXCLUDED.search_text ELSE c.search_text END,
 		contact_id = COALESCE(EXCLUDED.contact_id, c.contact_id),
-		last_message_preview = CASE WHEN EXCLUDED.last_message_at > c.last_message_at THEN EXCLUDED.last_message_preview ELSE c.last_message_preview END,
+		last_message_preview = CASE WHEN EXCLUDED.last_message_at > c.last_message_at
+			OR (EXCLUDED.last_message_at = c.last_message_at AND c.last_message_preview = '` + waitingPreview + `')
+			THEN EXCLUDED.last_message_preview ELSE c.last_message_preview END,
 		last_message_at = ` + g + `(EXCLUDED.last_message_at, c.last_message_at),
 		last_activity_at = ` + g + `(EXCLUDED.last_activity_at, c.last_activity_at),
 		updated_at = EXCLUDED.updated_at`
@@ -562,10 +575,10 @@ func (s *Store) chatSet() string {
 // messages this write inserted, so a replay adds nothing) raises it by one.
 // A new chat was inserted with the report's state or zeros, so the same
 // rule gives its first state.
-func (s *Store) mergeState(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64, msgs []chatsync.Message) error {
+func (s *Store) mergeState(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64, msgs []newMessage) error {
 	fresh := make(map[int64]int32, len(p.chats))
 	for _, m := range msgs {
-		if !m.FromMe {
+		if !m.FromMe && !m.replaced {
 			fresh[m.ChatID]++
 		}
 	}
@@ -626,14 +639,21 @@ func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, p chunkPlan, contact
 func newestMessage(ms []chatsync.MessageInput) *chatsync.MessageInput {
 	var best *chatsync.MessageInput
 	for i := range ms {
-		if best == nil || ms[i].Timestamp.After(best.Timestamp) {
+		if best == nil || ms[i].Timestamp.After(best.Timestamp) ||
+			ms[i].Timestamp.Equal(best.Timestamp) && best.Waiting && !ms[i].Waiting {
 			best = &ms[i]
 		}
 	}
 	return best
 }
 
+// waitingPreview is a placeholder's preview (MessageInput.Waiting).
+const waitingPreview = "[waiting for this message]"
+
 func preview(m *chatsync.MessageInput) string {
+	if m.Waiting {
+		return waitingPreview
+	}
 	t := strings.TrimSpace(m.Text)
 	if t == "" && m.MediaType != chatsync.MediaNone {
 		t = "[" + string(m.MediaType) + "]"
@@ -740,7 +760,21 @@ func applyChange(ctx context.Context, tx bun.Tx, chatID int64, ch chatsync.Parti
 	return fmt.Errorf("unknown participant action %q", ch.Action)
 }
 
-func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64) ([]chatsync.Message, error) {
+// newMessage is a message a write stored: inserted, or replaced is set
+// when it filled in a placeholder stored before.
+type newMessage struct {
+	chatsync.Message
+	replaced bool
+}
+
+// messageConflict is the ON CONFLICT of a message insert (alias m): a
+// message is stored once, but a placeholder (waiting) takes the content of
+// the real message when it comes; nothing replaces real content.
+const messageConflict = `CONFLICT (chat_id, wa_id) DO UPDATE SET sender_jid = EXCLUDED.sender_jid, from_me = EXCLUDED.from_me,
+		sent_at = EXCLUDED.sent_at, text = EXCLUDED.text, media_type = EXCLUDED.media_type, waiting = false
+		WHERE m.waiting AND NOT EXCLUDED.waiting`
+
+func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64) ([]newMessage, error) {
 	if len(p.messages) == 0 {
 		return nil, nil
 	}
@@ -749,17 +783,17 @@ func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chat
 		rows[i] = m.row
 		rows[i].ChatID = chatIDs[m.chatJID]
 	}
-	// Messages are immutable: a redelivered message changes nothing and is
-	// not reported as new.
+	// A redelivered message changes nothing and is not reported as new.
 	var got []messageRow
-	err := tx.NewInsert().Model(&rows).On("CONFLICT (chat_id, wa_id) DO NOTHING").
-		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type").Scan(ctx, &got)
+	err := tx.NewInsert().Model(&rows).On(messageConflict).
+		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, created_at").Scan(ctx, &got)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]chatsync.Message, len(got))
+	out := make([]newMessage, len(got))
 	for i, r := range got {
-		out[i] = r.domain()
+		// A replaced placeholder keeps the time it was first stored.
+		out[i] = newMessage{Message: r.domain(), replaced: r.CreatedAt.Sub(p.now).Abs() > time.Millisecond}
 	}
 	return out, nil
 }
@@ -767,6 +801,6 @@ func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chat
 func (r *messageRow) domain() chatsync.Message {
 	return chatsync.Message{
 		ID: r.ID, ChatID: r.ChatID, WAID: r.WAID, SenderJID: r.SenderJID, FromMe: r.FromMe,
-		SentAt: r.SentAt.UTC(), Text: r.Text, MediaType: chatsync.MediaType(r.MediaType),
+		SentAt: r.SentAt.UTC(), Text: r.Text, MediaType: chatsync.MediaType(r.MediaType), Waiting: r.Waiting,
 	}
 }

@@ -202,7 +202,7 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 			var isChat bool
 			var jid string
 			var r messageRow
-			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType}, func() error {
+			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType, &r.Waiting}, func() error {
 				if isChat {
 					byJID[jid] = r.ID
 				} else {
@@ -328,8 +328,8 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	}
 	if len(p.messages) > 0 {
 		q.ctes = append(q.ctes, `mv AS (SELECT * FROM `+q.unnest(m.chatJID, "text", m.waID, "text", m.sender, "text", m.fromMe, "bool",
-			m.sentAt, "timestamptz", m.text, "text", m.media, "text")+`
-			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, ord))`)
+			m.sentAt, "timestamptz", m.text, "text", m.media, "text", m.waiting, "bool")+`
+			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, waiting, ord))`)
 	}
 	q.ctes = append(q.ctes, `cv AS (SELECT * FROM `+q.unnest(c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
 		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4", c.fromThem, "int4")+`
@@ -346,7 +346,7 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 		`+stateSet(len(p.messages) > 0)+`,
 		`+s.chatSet()+`
 		RETURNING c.id, c.jid)`)
-	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text FROM ch`)
+	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text, false FROM ch`)
 
 	if len(p.groups) > 0 {
 		var jid, subject, description, owner []string
@@ -384,15 +384,15 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 				WHERE m.jid = gp.jid AND `+chatOfCTE("m.chat_jid")+` = gp.chat_id))`)
 	}
 	if len(p.messages) > 0 {
-		// Messages are immutable: a redelivered message changes nothing and
-		// is not reported as new.
-		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, created_at)
-		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, `+now+`
+		// A redelivered message changes nothing and is not reported as new;
+		// a placeholder takes the real message's content (messageConflict).
+		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages AS m (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, created_at)
+		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, v.waiting, `+now+`
 		FROM mv AS v
 		ORDER BY v.ord
-		ON CONFLICT (chat_id, wa_id) DO NOTHING
-		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type)`)
-		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type FROM msg`)
+		ON `+messageConflict+`
+		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting)`)
+		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting FROM msg`)
 	}
 	return q
 }
@@ -506,7 +506,7 @@ func (c *chatColumns) add(r *chatRow, st chatState) {
 
 type messageColumns struct {
 	chatJID, waID, sender, text, media []string
-	fromMe                             []bool
+	fromMe, waiting                    []bool
 	sentAt                             []time.Time
 }
 
@@ -518,6 +518,7 @@ func (c *messageColumns) add(m *messagePlan) {
 	c.sentAt = append(c.sentAt, m.row.SentAt)
 	c.text = append(c.text, m.row.Text)
 	c.media = append(c.media, m.row.MediaType)
+	c.waiting = append(c.waiting, m.row.Waiting)
 }
 
 // sqlChatViews is chatViewQuery (chat.go) by primary keys, as a prepared

@@ -145,3 +145,83 @@ func TestWriteChunkMergesStateOfRepeatedChats(t *testing.T) {
 }
 
 func t1() time.Time { return t0.Add(time.Minute) }
+
+// A message that could not be decrypted lands as a placeholder (counted as
+// unread and as waiting), the real message replaces it under the same ID
+// without counting again, and a placeholder never replaces real content.
+func TestWaitingPlaceholderIsReplacedByTheMessage(t *testing.T) {
+	t.Parallel()
+	for _, link := range []bool{false, true} {
+		t.Run(fmt.Sprintf("link=%v", link), func(t *testing.T) {
+			t.Parallel()
+			storetest.Each(t, func(t *testing.T, s *store.Store) {
+				f := newFixture(t, s)
+				report := func(m chatsync.MessageInput) chatsync.ChatInput {
+					c := private(11, m.Timestamp, m)
+					if link {
+						c.Contact.AltJID = "987654321099999@lid"
+					}
+					return c
+				}
+				placeholder := chatsync.MessageInput{ID: "u1", Timestamp: t0, Waiting: true}
+				real := msg("u1", t0, "the real text")
+				waiting := func(want int64) {
+					t.Helper()
+					if n, err := s.WaitingMessages(t.Context(), f.session.ID); err != nil || n != want {
+						t.Fatalf("WaitingMessages = %d, %v; want %d", n, err, want)
+					}
+				}
+				w := f.write(t, report(placeholder))
+				id := w.ChatIDs[0]
+				if len(w.Messages) != 1 || !w.Messages[0].Waiting || w.Messages[0].Text != "" {
+					t.Fatalf("placeholder written as %+v", w.Messages)
+				}
+				if got := f.state(t, id); got.unread != 1 || got.preview != "[waiting for this message]" || got.messages != 1 {
+					t.Fatalf("after the placeholder: %+v", got)
+				}
+				waiting(1)
+				f.write(t, report(placeholder)) // redelivered
+				waiting(1)
+
+				w = f.write(t, report(real))
+				if len(w.Messages) != 1 || w.Messages[0].Waiting || w.Messages[0].Text != "the real text" {
+					t.Fatalf("the real message was written as %+v", w.Messages)
+				}
+				if got := f.state(t, id); got.unread != 1 || got.preview != "the real text" || got.messages != 1 {
+					t.Fatalf("after the real message: %+v, want unread 1 (counted once), its preview", got)
+				}
+				waiting(0)
+
+				w = f.write(t, report(placeholder)) // late: must not hide the text
+				if len(w.Messages) != 0 {
+					t.Fatalf("a late placeholder was reported as %+v", w.Messages)
+				}
+				msgs, err := s.ListMessages(t.Context(), f.ws, id, nil, 10)
+				if err != nil || len(msgs) != 1 || msgs[0].Waiting || msgs[0].Text != "the real text" {
+					t.Fatalf("messages after a late placeholder: %+v, %v", msgs, err)
+				}
+				if got := f.state(t, id); got.unread != 1 || got.preview != "the real text" {
+					t.Fatalf("after a late placeholder: %+v", got)
+				}
+				waiting(0)
+			})
+		})
+	}
+}
+
+// A placeholder and its message in one report (a coalesced live batch):
+// the message is stored, counted once, and is the preview.
+func TestPlaceholderAndMessageInOneReport(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		c := private(12, t0, chatsync.MessageInput{ID: "u2", Timestamp: t0, Waiting: true}, msg("u2", t0, "decrypted"))
+		w := f.write(t, c)
+		if got := f.state(t, w.ChatIDs[0]); got.unread != 1 || got.preview != "decrypted" || got.messages != 1 {
+			t.Fatalf("chat %+v, want one message, unread 1, its preview", got)
+		}
+		if len(w.Messages) != 1 || w.Messages[0].Waiting || w.Messages[0].Text != "decrypted" {
+			t.Fatalf("written %+v", w.Messages)
+		}
+	})
+}

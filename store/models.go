@@ -114,6 +114,7 @@ type messageRow struct {
 	SentAt        time.Time `bun:"sent_at"`
 	Text          string    `bun:"text"`
 	MediaType     string    `bun:"media_type"`
+	Waiting       bool      `bun:"waiting"`
 	CreatedAt     time.Time `bun:"created_at"`
 }
 

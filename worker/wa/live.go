@@ -27,6 +27,25 @@ func MessageBatch(evt *events.Message, group *types.GroupInfo, now time.Time) (c
 	if !ok || info.ID == "" {
 		return chatsync.BatchPayload{}, ErrNothingToSync
 	}
+	return messagePayload(info, text, media, false, group, now)
+}
+
+// UndecryptableBatch turns a message whatsmeow could not decrypt into a
+// placeholder (MessageInput.Waiting) in its chat, so it is not invisible:
+// whatsmeow asks the sender's device to send it again, and the message,
+// when it comes as an events.Message with the same ID, replaces the
+// placeholder. Messages WhatsApp asks to hide (DecryptFailHide: reactions,
+// edits and the like, whose failure the phone does not show either) and
+// view-once messages this device never gets are not synced.
+func UndecryptableBatch(evt *events.UndecryptableMessage, now time.Time) (chatsync.BatchPayload, error) {
+	if evt.DecryptFailMode == events.DecryptFailHide || evt.UnavailableType == events.UnavailableTypeViewOnce || evt.Info.ID == "" {
+		return chatsync.BatchPayload{}, ErrNothingToSync
+	}
+	return messagePayload(evt.Info, "", chatsync.MediaNone, true, nil, now)
+}
+
+// messagePayload is the payload of one message of a chat.
+func messagePayload(info types.MessageInfo, text string, media chatsync.MediaType, waiting bool, group *types.GroupInfo, now time.Time) (chatsync.BatchPayload, error) {
 	chatJID := info.Chat
 	if chatJID.Server == types.BroadcastServer {
 		// A broadcast list message shows up in the sender's private chat;
@@ -47,6 +66,7 @@ func MessageBatch(evt *events.Message, group *types.GroupInfo, now time.Time) (c
 		Timestamp: info.Timestamp.UTC(),
 		Text:      text,
 		MediaType: media,
+		Waiting:   waiting,
 	}
 	chat := chatsync.ChatInput{JID: jid, LastActivity: m.Timestamp}
 	var p chatsync.BatchPayload

@@ -36,26 +36,7 @@ func TestEventsThroughThePipelineToRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.groups = &fakeGroups{GetGroupInfoFn: func(context.Context, types.JID) (*types.GroupInfo, error) { return teamGroup(t), nil }}
-	proc, err := worker.NewProcessor(worker.Params{Store: e.st, Publisher: evpkg.NewPublisher(e.rdb, 100), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	process := func() {
-		t.Helper()
-		pending, err := e.st.PendingBatches(ctx, time.Now().Add(time.Hour), 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range pending {
-			task, err := tasks.NewSyncBatchTask(b.PK, b.Kind)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := proc.HandleSyncBatch(ctx, task); err != nil {
-				t.Fatalf("batch %d: %v", b.PK, err)
-			}
-		}
-	}
+	process := e.processor(t)
 
 	for _, evt := range []any{historyEvent(), groupTextMessage(t)} {
 		if !s.handleEvent(ctx, evt) {
@@ -133,5 +114,89 @@ func TestEventsThroughThePipelineToRows(t *testing.T) {
 	}
 	if got, _ := e.st.SessionByID(ctx, sess.ID); got.SyncStatus != chatsync.SyncSynced || got.TotalSynced == 0 {
 		t.Errorf("session after processing %+v", got)
+	}
+}
+
+// processor returns a function that processes the pending batches of the
+// env's store with the worker's real processor.
+func (e *env) processor(t *testing.T) func() {
+	t.Helper()
+	ctx := t.Context()
+	proc, err := worker.NewProcessor(worker.Params{Store: e.st, Publisher: evpkg.NewPublisher(e.rdb, 100), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		pending, err := e.st.PendingBatches(ctx, time.Now().Add(time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range pending {
+			task, err := tasks.NewSyncBatchTask(b.PK, b.Kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := proc.HandleSyncBatch(ctx, task); err != nil {
+				t.Fatalf("batch %d: %v", b.PK, err)
+			}
+		}
+	}
+}
+
+// TestUndecryptableMessageWaitsForItsContent: whatsmeow's
+// events.UndecryptableMessage lands as a placeholder (counted as unread and
+// in the session's waiting messages); the message whatsmeow's retry brings,
+// an events.Message with the same ID, replaces it; a message WhatsApp asks
+// to hide lands nowhere.
+func TestUndecryptableMessageWaitsForItsContent(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	sess := e.session(t, "Phone")
+	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
+	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process := e.processor(t)
+	real := imageMessage(t)
+	undecryptable := &events.UndecryptableMessage{Info: real.Info}
+	hidden := &events.UndecryptableMessage{Info: fromMeToLID(t).Info, DecryptFailMode: events.DecryptFailHide}
+	for _, evt := range []any{undecryptable, hidden} {
+		if !s.handleEvent(ctx, evt) {
+			t.Fatalf("handler failed on %T", evt)
+		}
+	}
+	process()
+	chats, err := e.st.ListChats(ctx, store.ChatFilter{WorkspaceID: e.ws}, nil, 50)
+	if err != nil || len(chats) != 1 {
+		t.Fatalf("chats %+v, %v; want only the undecryptable message's chat", chats, err)
+	}
+	chat := chats[0]
+	msgs, err := e.st.ListMessages(ctx, e.ws, chat.ID, nil, 10)
+	if err != nil || len(msgs) != 1 || !msgs[0].Waiting || msgs[0].WAID != real.Info.ID || msgs[0].Text != "" {
+		t.Fatalf("messages %+v, %v; want one placeholder", msgs, err)
+	}
+	if chat.UnreadCount != 1 || chat.LastMessagePreview != "[waiting for this message]" {
+		t.Errorf("chat with a placeholder %+v", chat)
+	}
+	if n, err := e.st.WaitingMessages(ctx, sess.ID); err != nil || n != 1 {
+		t.Errorf("waiting messages = %d, %v; want 1", n, err)
+	}
+
+	if !s.handleEvent(ctx, real) {
+		t.Fatal("handler failed on the retried message")
+	}
+	process()
+	msgs, err = e.st.ListMessages(ctx, e.ws, chat.ID, nil, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].Waiting || msgs[0].Text != "the whiteboard" || msgs[0].MediaType != chatsync.MediaImage {
+		t.Fatalf("messages after the retry %+v, %v; want the image in place of the placeholder", msgs, err)
+	}
+	got, err := e.st.Chat(ctx, e.ws, chat.ID)
+	if err != nil || got.UnreadCount != 1 || got.LastMessagePreview != "the whiteboard" {
+		t.Errorf("chat after the retry %+v, %v; want unread 1 (counted once) and the caption", got, err)
+	}
+	if n, err := e.st.WaitingMessages(ctx, sess.ID); err != nil || n != 0 {
+		t.Errorf("waiting messages = %d, %v; want 0", n, err)
 	}
 }

@@ -250,6 +250,11 @@ func (s *Session) handleEvent(ctx context.Context, evt any) bool {
 	switch e := evt.(type) {
 	case *events.Message:
 		return s.onMessage(ctx, e)
+	case *events.UndecryptableMessage:
+		// A placeholder, under a batch ID of its own: the message's own
+		// batch ("wa:msg:") comes when the retry brings the content.
+		p, err := UndecryptableBatch(e, s.now())
+		return s.submitEvent(ctx, chatsync.BatchLive, "wa:undec:", p, err, e.Info.Chat.String(), e.Info.ID)
 	case *events.HistorySync:
 		s.onHistorySync(ctx, e)
 	case *events.GroupInfo:

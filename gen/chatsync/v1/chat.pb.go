@@ -481,7 +481,12 @@ type Message struct {
 	// The text, or the caption of a media message.
 	Text string `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
 	// The attachment kind; unspecified for plain text.
-	MediaType     MediaType `protobuf:"varint,7,opt,name=media_type,json=mediaType,proto3,enum=chatsync.v1.MediaType" json:"media_type,omitempty"`
+	MediaType MediaType `protobuf:"varint,7,opt,name=media_type,json=mediaType,proto3,enum=chatsync.v1.MediaType" json:"media_type,omitempty"`
+	// True for a placeholder: WhatsApp delivered the message but it could not
+	// be decrypted yet (the sender's device is asked to send it again). It
+	// has no text; when the message comes, it replaces the placeholder under
+	// the same ID and waiting is false.
+	Waiting       bool `protobuf:"varint,8,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -565,6 +570,13 @@ func (x *Message) GetMediaType() MediaType {
 	return MediaType_MEDIA_TYPE_UNSPECIFIED
 }
 
+func (x *Message) GetWaiting() bool {
+	if x != nil {
+		return x.Waiting
+	}
+	return false
+}
+
 var File_chatsync_v1_chat_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_chat_proto_rawDesc = "" +
@@ -593,7 +605,7 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x120\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1c.chatsync.v1.ParticipantRoleR\x04role\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\xef\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\x89\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x1d\n" +
@@ -603,7 +615,8 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\ttimestamp\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x12\n" +
 	"\x04text\x18\x06 \x01(\tR\x04text\x125\n" +
 	"\n" +
-	"media_type\x18\a \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType*Q\n" +
+	"media_type\x18\a \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\x12\x18\n" +
+	"\awaiting\x18\b \x01(\bR\awaiting*Q\n" +
 	"\bChatType\x12\x19\n" +
 	"\x15CHAT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_TYPE_PRIVATE\x10\x01\x12\x13\n" +

@@ -607,9 +607,12 @@ type SyncHealth struct {
 	// Synchronisation state.
 	SyncStatus SyncStatus `protobuf:"varint,3,opt,name=sync_status,json=syncStatus,proto3,enum=chatsync.v1.SyncStatus" json:"sync_status,omitempty"`
 	// The error of the last failed batch; empty when the last batch succeeded.
-	LastError     string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LastError string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Messages stored as placeholders because they could not be decrypted
+	// yet, still waiting for their content (Message.waiting).
+	WaitingMessages int64 `protobuf:"varint,5,opt,name=waiting_messages,json=waitingMessages,proto3" json:"waiting_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SyncHealth) Reset() {
@@ -668,6 +671,13 @@ func (x *SyncHealth) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *SyncHealth) GetWaitingMessages() int64 {
+	if x != nil {
+		return x.WaitingMessages
+	}
+	return 0
 }
 
 // QueueHealth reports the queue as it concerns one session.
@@ -1053,7 +1063,7 @@ const file_chatsync_v1_session_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.chatsync.v1.SessionStatusR\x06status\x12+\n" +
 	"\x04sync\x18\x02 \x01(\v2\x17.chatsync.v1.SyncHealthR\x04sync\x12.\n" +
 	"\x05queue\x18\x03 \x01(\v2\x18.chatsync.v1.QueueHealthR\x05queue\x12@\n" +
-	"\vperformance\x18\x04 \x01(\v2\x1e.chatsync.v1.PerformanceHealthR\vperformance\"\xca\x01\n" +
+	"\vperformance\x18\x04 \x01(\v2\x1e.chatsync.v1.PerformanceHealthR\vperformance\"\xf5\x01\n" +
 	"\n" +
 	"SyncHealth\x12@\n" +
 	"\x0elast_sync_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12!\n" +
@@ -1061,7 +1071,8 @@ const file_chatsync_v1_session_proto_rawDesc = "" +
 	"\vsync_status\x18\x03 \x01(\x0e2\x17.chatsync.v1.SyncStatusR\n" +
 	"syncStatus\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x04 \x01(\tR\tlastError\"m\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\x12)\n" +
+	"\x10waiting_messages\x18\x05 \x01(\x03R\x0fwaitingMessages\"m\n" +
 	"\vQueueHealth\x12\x14\n" +
 	"\x05depth\x18\x01 \x01(\x03R\x05depth\x12\x1f\n" +
 	"\vfailed_jobs\x18\x02 \x01(\x03R\n" +

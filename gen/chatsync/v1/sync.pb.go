@@ -520,7 +520,11 @@ type SyncMessage struct {
 	// Text or caption, at most 65,536 bytes.
 	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	// Attachment kind; unspecified for text.
-	MediaType     MediaType `protobuf:"varint,6,opt,name=media_type,json=mediaType,proto3,enum=chatsync.v1.MediaType" json:"media_type,omitempty"`
+	MediaType MediaType `protobuf:"varint,6,opt,name=media_type,json=mediaType,proto3,enum=chatsync.v1.MediaType" json:"media_type,omitempty"`
+	// Reports a placeholder for a message that could not be decrypted yet
+	// (no text or media). The message reported later under the same id
+	// replaces it; a placeholder never replaces a stored message.
+	Waiting       bool `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -595,6 +599,13 @@ func (x *SyncMessage) GetMediaType() MediaType {
 		return x.MediaType
 	}
 	return MediaType_MEDIA_TYPE_UNSPECIFIED
+}
+
+func (x *SyncMessage) GetWaiting() bool {
+	if x != nil {
+		return x.Waiting
+	}
+	return false
 }
 
 // SyncChat is one chat as a provider sees it. A report changes only the
@@ -1255,7 +1266,7 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1b\n" +
 	"\towner_jid\x18\x03 \x01(\tR\bownerJid\x12@\n" +
 	"\fparticipants\x18\x04 \x03(\v2\x1c.chatsync.v1.SyncParticipantR\fparticipants\x12S\n" +
-	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\xda\x01\n" +
+	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\xf4\x01\n" +
 	"\vSyncMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1264,7 +1275,8 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\ttimestamp\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x12\n" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x125\n" +
 	"\n" +
-	"media_type\x18\x06 \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\"\xda\x03\n" +
+	"media_type\x18\x06 \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\x12\x18\n" +
+	"\awaiting\x18\a \x01(\bR\awaiting\"\xda\x03\n" +
 	"\bSyncChat\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.chatsync.v1.ChatTypeR\x04type\x12\x17\n" +

@@ -63,8 +63,8 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     return running;
   };
 
-  const onLive = (msg) => {
-    liveReport(msg)
+  const onLive = (msg, waiting = false) => {
+    liveReport(msg, { waiting })
       .then((chat) => chat && live.add(chat))
       .catch((err) => logger.error({ error: String(err?.message ?? err) }, "Live message could not be read from WhatsApp Web"));
   };
@@ -100,7 +100,10 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     resync().catch((err) => logger.error({ error: String(err?.message ?? err) }, "Chat sync crashed"));
     watch();
   });
-  client.on("message", onLive);
+  client.on("message", (msg) => onLive(msg));
+  // A message WhatsApp Web could not decrypt yet: a placeholder, which the
+  // 'message' event of the decrypted message replaces.
+  client.on("message_ciphertext", (msg) => onLive(msg, true));
   // 'message' only fires for incoming messages; own messages sent from the
   // phone arrive as 'message_create'.
   client.on("message_create", (msg) => {

@@ -82,17 +82,26 @@ export function mediaTypeOf(type, hasMedia = false) {
 
 /**
  * Maps a whatsapp-web.js Message, or returns null for system messages and
- * messages without an id or time.
+ * messages without an id or time. With waiting, a message whatsapp-web.js
+ * could not decrypt yet ('message_ciphertext', type "ciphertext") maps to a
+ * placeholder without content; the 'message' event of the decrypted message
+ * later replaces it under the same id.
  * @param {any} msg
  * @param {boolean} isGroup whether the message's chat is a group
+ * @param {{waiting?: boolean}} [opts]
  */
-export function mapMessage(msg, isGroup) {
-  if (!msg || SYSTEM_TYPES.has(msg.type)) return null;
+export function mapMessage(msg, isGroup, opts = {}) {
+  if (!msg || (SYSTEM_TYPES.has(msg.type) && !(opts.waiting && msg.type === "ciphertext"))) return null;
   const id = msg.id?.id;
   if (!id || !(msg.timestamp > 0)) return null;
   const fromMe = Boolean(msg.fromMe ?? msg.id?.fromMe);
   let senderJid = "";
   if (!fromMe) senderJid = toJid(isGroup ? msg.author : msg.from);
+  if (opts.waiting) {
+    return create(SyncMessageSchema, {
+      id: String(id).slice(0, 128), senderJid, fromMe, timestamp: { seconds: BigInt(Math.floor(msg.timestamp)) }, waiting: true,
+    });
+  }
   return create(SyncMessageSchema, {
     id: String(id).slice(0, 128),
     senderJid,

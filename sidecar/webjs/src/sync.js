@@ -244,14 +244,16 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
  * The live report of one incoming or outgoing message: its chat's identity
  * (for groups type, group JID, metadata and participants), no chat state,
  * and the message. Null for messages of chats chatsync does not store
- * (status broadcasts, newsletters) and for system messages.
+ * (status broadcasts, newsletters) and for system messages. With waiting,
+ * the message is a placeholder for a ciphertext (see mapMessage).
  * @param {any} msg a whatsapp-web.js Message
+ * @param {{waiting?: boolean}} [opts]
  */
-export async function liveReport(msg) {
+export async function liveReport(msg, opts = {}) {
   const chat = await msg.getChat();
   if (!toJid(chat?.id)) return null;
   const mapped = await mapLiveChat(chat);
-  const m = mapMessage(msg, detectGroupChat(chat));
+  const m = mapMessage(msg, detectGroupChat(chat), opts);
   if (!mapped || !m) return null;
   mapped.messages.push(m);
   mapped.lastActivityTime = m.timestamp; // both Timestamp messages

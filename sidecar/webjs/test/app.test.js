@@ -44,6 +44,14 @@ test("the sidecar: QR, sync on ready, live messages, commands", async (t) => {
   client.emitMessage("message_create", fakeMessage({ chatId: chats[2].id, n: 502, timestamp: 1_750_000_102 })); // incoming: 'message' covers it
   const liveMessages = () => server.state.batches.filter((b) => b.kind === BatchKind.LIVE).flatMap((b) => b.chats.flatMap((c) => c.messages));
   await waitFor(() => liveMessages().length === 2, 5_000, "two live messages");
+  // A ciphertext is a placeholder until its decrypted message comes.
+  const cipher = fakeMessage({ chatId: chats[3].id, n: 503, timestamp: 1_750_000_103, type: "ciphertext", body: "" });
+  client.emitMessage("message_ciphertext", cipher);
+  await waitFor(() => liveMessages().length === 3, 5_000, "the placeholder");
+  client.emitMessage("message", { ...cipher, type: "chat", body: "decrypted" });
+  await waitFor(() => liveMessages().length === 4, 5_000, "the decrypted message");
+  const both = liveMessages().filter((m) => m.id === cipher.id.id);
+  assert.deepEqual(both.map((m) => [m.waiting, m.text]), [[true, ""], [false, "decrypted"]]);
   await waitFor(() => sidecar.live.pending === 0, 5_000, "the live queue to drain");
 
   await sidecar.close();

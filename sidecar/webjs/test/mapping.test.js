@@ -79,6 +79,15 @@ test("mapMessage", async (t) => {
     assert.equal(m.mediaType, MediaType.IMAGE);
     assert.equal(m.text, "look");
   });
+  await t.test("a ciphertext is a placeholder only when asked for one", () => {
+    const cipher = fakeMessage({ chatId: priv, n: 8, timestamp: 1_750_000_000, type: "ciphertext", body: "" });
+    assert.equal(mapMessage(cipher, false), null);
+    const m = mapMessage(cipher, false, { waiting: true });
+    assert.equal(m.waiting, true);
+    assert.equal(m.text, "");
+    assert.equal(m.id, cipher.id.id);
+    assert.equal(m.timestamp.seconds, 1_750_000_000n);
+  });
   await t.test("system messages and broken ones are skipped", () => {
     assert.equal(mapMessage(fakeMessage({ chatId: priv, n: 5, timestamp: 1, type: "e2e_notification" }), false), null);
     assert.equal(mapMessage({ ...fakeMessage({ chatId: priv, n: 6, timestamp: 1 }), id: {} }, false), null);

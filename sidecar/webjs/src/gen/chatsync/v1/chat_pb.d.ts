@@ -234,6 +234,16 @@ export declare type Message = Message$1<"chatsync.v1.Message"> & {
    * @generated from field: chatsync.v1.MediaType media_type = 7;
    */
   mediaType: MediaType;
+
+  /**
+   * True for a placeholder: WhatsApp delivered the message but it could not
+   * be decrypted yet (the sender's device is asked to send it again). It
+   * has no text; when the message comes, it replaces the placeholder under
+   * the same ID and waiting is false.
+   *
+   * @generated from field: bool waiting = 8;
+   */
+  waiting: boolean;
 };
 
 /**

@@ -278,6 +278,14 @@ export declare type SyncHealth = Message<"chatsync.v1.SyncHealth"> & {
    * @generated from field: string last_error = 4;
    */
   lastError: string;
+
+  /**
+   * Messages stored as placeholders because they could not be decrypted
+   * yet, still waiting for their content (Message.waiting).
+   *
+   * @generated from field: int64 waiting_messages = 5;
+   */
+  waitingMessages: bigint;
 };
 
 /**

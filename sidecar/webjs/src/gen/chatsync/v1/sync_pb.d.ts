@@ -236,6 +236,15 @@ export declare type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
    * @generated from field: chatsync.v1.MediaType media_type = 6;
    */
   mediaType: MediaType;
+
+  /**
+   * Reports a placeholder for a message that could not be decrypted yet
+   * (no text or media). The message reported later under the same id
+   * replaces it; a placeholder never replaces a stored message.
+   *
+   * @generated from field: bool waiting = 7;
+   */
+  waiting: boolean;
 };
 
 /**
