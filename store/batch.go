@@ -232,6 +232,9 @@ func (s *Store) CompleteBatch(ctx context.Context, pk int64, r BatchResult) (cha
 	})
 }
 
+// sqlLockBatchSession locks the session row of a batch.
+const sqlLockBatchSession = `SELECT 1 FROM sessions WHERE id = (SELECT session_id FROM sync_batches WHERE id = $1) FOR UPDATE`
+
 // sqlComplete completes a batch and updates its session in one statement;
 // the subquery counts the session's other pending batches (the snapshot
 // still shows this one processing).
@@ -254,6 +257,12 @@ func (s *Store) completePG(ctx context.Context, pk int64, r BatchResult, failed 
 	now := s.now()
 	var pl pipeline
 	s.beginWrite(&pl)
+	// Take the session's row lock first: two batches of a session that
+	// complete at once would otherwise each count the other as still
+	// processing (their snapshots predate the other's commit) and both
+	// leave the session syncing. The statement after the lock has a
+	// snapshot that sees the other completion committed.
+	pl.exec("lock session", sqlLockBatchSession, pk)
 	pl.query("complete", sqlComplete, func(rows pgx.Rows) error {
 		var status string
 		var last time.Time

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -274,6 +275,54 @@ func TestGroupWithoutMemberListKeepsCount(t *testing.T) {
 		want := map[string]int32{g1.JID: 3, g2.JID: 2, priv.JID: 0}
 		if !maps.Equal(counts, want) {
 			t.Fatalf("participant counts = %v, want %v", counts, want)
+		}
+	})
+}
+
+// Two batches of one session that complete at the same moment leave the
+// session synced: neither may count the other as still processing. (Each
+// completion once counted the other from a snapshot taken before the
+// other's commit, and both left the session syncing.)
+func TestConcurrentCompletionsLeaveTheSessionSynced(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		for round := range 30 {
+			var pks [2]int64
+			for i := range pks {
+				b, _, err := s.AcceptBatch(ctx, store.NewBatch{WorkspaceID: f.ws, SessionID: f.session.ID, BatchID: fmt.Sprintf("r%d-%d", round, i), Kind: chatsync.BatchLive})
+				if err != nil {
+					t.Fatal(err)
+				}
+				started, _, _, err := s.StartBatch(ctx, b.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pks[i] = started.ID
+			}
+			errs := make(chan error, 2)
+			start := make(chan struct{})
+			for _, pk := range pks {
+				go func() {
+					<-start
+					_, _, err := s.CompleteBatch(ctx, pk, store.BatchResult{Written: 1})
+					errs <- err
+				}()
+			}
+			close(start)
+			for range pks {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			sess, err := s.SessionByID(ctx, f.session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sess.SyncStatus != chatsync.SyncSynced {
+				t.Fatalf("round %d: session %s after both batches completed, want synced", round, sess.SyncStatus)
+			}
 		}
 	})
 }
