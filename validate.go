@@ -168,6 +168,9 @@ func (m *MessageInput) validate(now time.Time) error {
 	if m.ID == "" || len(m.ID) > 128 {
 		return errors.New("id: must be 1-128 characters")
 	}
+	if err := checkText("id", m.ID, 128); err != nil {
+		return err
+	}
 	if m.Timestamp.IsZero() {
 		return errors.New("timestamp: required")
 	}
@@ -181,6 +184,11 @@ func (m *MessageInput) validate(now time.Time) error {
 	}
 	if err := checkText("text", m.Text, MaxTextBytes); err != nil {
 		return err
+	}
+	switch m.MediaType {
+	case MediaNone, MediaImage, MediaVideo, MediaAudio, MediaDocument, MediaSticker, MediaLocation, MediaContact, MediaOther:
+	default:
+		return fmt.Errorf("media_type: %q is not a known media type", m.MediaType)
 	}
 	return nil
 }
@@ -206,6 +214,11 @@ func checkText(field, s string, max int) error {
 	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%s: not valid UTF-8", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		// PostgreSQL's text cannot hold U+0000; refused here, per chat,
+		// rather than by the database, which would refuse its whole chunk.
+		return fmt.Errorf("%s: contains a NUL character (U+0000)", field)
 	}
 	return nil
 }

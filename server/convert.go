@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -110,13 +111,19 @@ var roles = map[chatsync.Role]chatsyncv1.ParticipantRole{
 	chatsync.RoleSuperAdmin: chatsyncv1.ParticipantRole_PARTICIPANT_ROLE_SUPERADMIN,
 }
 
+// roleFromProto maps a role; unspecified is a member, and a number the
+// API does not define becomes a role Validate refuses (the chat is
+// rejected, not stored with a guessed role).
 func roleFromProto(r chatsyncv1.ParticipantRole) chatsync.Role {
+	if r == chatsyncv1.ParticipantRole_PARTICIPANT_ROLE_UNSPECIFIED {
+		return chatsync.RoleMember
+	}
 	for k, v := range roles {
 		if v == r {
 			return k
 		}
 	}
-	return chatsync.RoleMember
+	return chatsync.Role(fmt.Sprintf("unknown (%d)", r))
 }
 
 var mediaTypes = map[chatsync.MediaType]chatsyncv1.MediaType{
@@ -131,13 +138,16 @@ var mediaTypes = map[chatsync.MediaType]chatsyncv1.MediaType{
 	chatsync.MediaOther:    chatsyncv1.MediaType_MEDIA_TYPE_OTHER,
 }
 
+// mediaFromProto maps a media type; a number the API does not define
+// becomes a type Validate refuses, so the chat is rejected with the field
+// named rather than stored as something else.
 func mediaFromProto(m chatsyncv1.MediaType) chatsync.MediaType {
 	for k, v := range mediaTypes {
 		if v == m {
 			return k
 		}
 	}
-	return chatsync.MediaOther
+	return chatsync.MediaType(fmt.Sprintf("unknown (%d)", m))
 }
 
 var participantActions = map[chatsyncv1.ParticipantAction]chatsync.ParticipantAction{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -75,8 +76,17 @@ func TestEnumConversions(t *testing.T) {
 			t.Errorf("roleFromProto(%v) = %q, want %q", r, got, want)
 		}
 	}
-	if got := mediaFromProto(chatsyncv1.MediaType(99)); got != chatsync.MediaOther {
-		t.Errorf("unknown media type = %q, want other", got)
+	// Numbers the API does not define are refused by validation, per chat.
+	m := chatsync.MessageInput{ID: "m1", Timestamp: time.Now(), MediaType: mediaFromProto(chatsyncv1.MediaType(99))}
+	c := chatsync.ChatInput{JID: "15551234567@s.whatsapp.net", Type: chatsync.ChatPrivate, Messages: []chatsync.MessageInput{m}}
+	if err := c.Validate(time.Now()); err == nil || !strings.Contains(err.Error(), "media_type: \"unknown (99)\" is not a known") {
+		t.Errorf("unknown media type: Validate = %v", err)
+	}
+	g := chatsync.ChatInput{JID: "120363041234567890@g.us", Type: chatsync.ChatGroup, Group: &chatsync.GroupInput{
+		Participants: []chatsync.ParticipantInput{{JID: "15551234567@s.whatsapp.net", Role: roleFromProto(chatsyncv1.ParticipantRole(7))}},
+	}}
+	if err := g.Validate(time.Now()); err == nil || !strings.Contains(err.Error(), "role: unknown") {
+		t.Errorf("unknown role: Validate = %v", err)
 	}
 	if got := providerFromProto(chatsyncv1.Provider_PROVIDER_UNSPECIFIED); got != "" {
 		t.Errorf("unspecified provider = %q", got)

@@ -123,9 +123,13 @@ func TestSyncBatchRejectsBadChats(t *testing.T) {
 	groupAsPrivate.Jid = "120363000000000001@g.us"
 	noJID := privateSync(2)
 	noJID.Jid = "nope"
+	nul := privateSync(6)
+	nul.Name = new("Ali\x00ce")
+	unknownMedia := privateSync(7)
+	unknownMedia.Messages = []*chatsyncv1.SyncMessage{{Id: "m7", Timestamp: timestamppb.Now(), MediaType: chatsyncv1.MediaType(42)}}
 	req := emptyBatch(a.id, "items")
 	req.Kind = chatsyncv1.BatchKind_BATCH_KIND_HISTORY
-	req.Chats = []*chatsyncv1.SyncChat{privateSync(1), noJID, groupAsPrivate, badMsg, privateSync(5)}
+	req.Chats = []*chatsyncv1.SyncChat{privateSync(1), noJID, groupAsPrivate, badMsg, privateSync(5), nul, unknownMedia}
 	res, err := api.Sync.SyncBatch(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +141,8 @@ func TestSyncBatchRejectsBadChats(t *testing.T) {
 		index  int32
 		jid    string
 		reason string
-	}{{1, "nope", "jid"}, {2, "120363000000000001@g.us", "type"}, {3, badMsg.GetJid(), "messages[0].timestamp"}}
+	}{{1, "nope", "jid"}, {2, "120363000000000001@g.us", "type"}, {3, badMsg.GetJid(), "messages[0].timestamp"},
+		{5, nul.GetJid(), "name: contains a NUL"}, {6, unknownMedia.GetJid(), "messages[0].media_type"}}
 	rej := res.GetRejected()
 	if len(rej) != len(want) {
 		t.Fatalf("rejected = %v", rej)
@@ -151,7 +156,7 @@ func TestSyncBatchRejectsBadChats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.AcceptedCount != 2 || len(b.Rejected) != 3 || b.Kind != chatsync.BatchHistory || b.Status != chatsync.BatchQueued {
+	if b.AcceptedCount != 2 || len(b.Rejected) != 5 || b.Kind != chatsync.BatchHistory || b.Status != chatsync.BatchQueued {
 		t.Fatalf("stored batch = %+v", b)
 	}
 	if n := queued(t, env, tasks.QueueBackfill); n != 1 {

@@ -44,10 +44,18 @@ func isUniqueViolation(err error) bool {
 	return false
 }
 
+// errUnstorable: a value neither engine can store (a NUL character, invalid
+// UTF-8), found by the store before it builds any SQL. Validation refuses
+// such input; this keeps a value that slipped past it to its own chat.
+var errUnstorable = errors.New("value cannot be stored")
+
 // IsDataError reports whether err is the database refusing the data itself
 // (a constraint, a bad value) rather than a fault of the database (lost
 // connection, timeout, deadlock): retrying the same write cannot help.
 func IsDataError(err error) bool {
+	if errors.Is(err, errUnstorable) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		class := pgErr.Code[:2]
@@ -55,7 +63,11 @@ func IsDataError(err error) bool {
 	}
 	var sqErr *sqlite.Error
 	if errors.As(err, &sqErr) {
-		return sqErr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT || sqErr.Code()&0xff == sqlite3.SQLITE_MISMATCH
+		switch sqErr.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+			return true
+		}
+		return false
 	}
 	return false
 }

@@ -87,6 +87,9 @@ func (s *Store) WriteChunk(ctx context.Context, workspaceID, sessionID int64, ch
 // ChatViews.
 func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (Written, error) {
 	p := s.plan(workspaceID, sessionID, chats, contacts)
+	if err := p.storable(); err != nil {
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+	}
 	var ids []int64
 	var msgs []chatsync.Message
 	var err error
@@ -140,6 +143,41 @@ type chatState struct {
 	unread           *int32
 	archived, pinned *bool
 	fromThem         int32
+}
+
+// storable finds a value no engine can store: PostgreSQL's text refuses
+// U+0000 and invalid UTF-8, and Bun cannot quote a NUL for SQLite.
+func (p *chunkPlan) storable() error {
+	var bad string
+	check := func(what string, vals ...string) {
+		for _, v := range vals {
+			if bad == "" && (strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v)) {
+				bad = what
+			}
+		}
+	}
+	for _, c := range p.contacts {
+		check("contact", deref(c.PhoneJID), deref(c.LIDJID), c.PhoneRaw, c.PhoneE164, c.PushName, c.FullName)
+	}
+	for _, c := range p.chats {
+		check("chat "+c.JID, c.JID, c.Name, c.SearchText, c.LastMessagePreview)
+	}
+	for _, g := range p.groups {
+		check("group "+g.chatJID, g.row.Subject, g.row.Description, g.row.OwnerJID)
+	}
+	for _, m := range p.snapshot {
+		check("member of "+m.chatJID, m.row.JID, m.row.PhoneE164)
+	}
+	for _, c := range p.changes {
+		check("member change of "+c.chatJID, c.change.JID, c.change.Phone)
+	}
+	for _, m := range p.messages {
+		check("message of "+m.chatJID, m.row.WAID, m.row.SenderJID, m.row.Text, m.row.MediaType)
+	}
+	if bad != "" {
+		return fmt.Errorf("%s: a NUL character or invalid UTF-8: %w", strings.ToValidUTF8(strings.ReplaceAll(bad, "\x00", ""), ""), errUnstorable)
+	}
+	return nil
 }
 
 type groupPlan struct {

@@ -53,11 +53,15 @@ type env struct {
 
 type envOptions struct {
 	chunkSize int
+	sqlite    bool // the embedded mode's store instead of PostgreSQL
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	s := storetest.Postgres(t)
+	if o.sqlite {
+		s = storetest.SQLite(t)
+	}
 	rdb := servertest.Redis(t, redisDB)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
