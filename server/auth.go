@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,9 +72,9 @@ func (a *authInterceptor) authenticate(ctx context.Context, procedure string, h 
 		}
 		return ctx, nil
 	}
-	auth := h.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || token == "" {
+	// The scheme is case-insensitive (RFC 7235 §2.1).
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API token: send Authorization: Bearer <token>"))
 	}
 	ws, err := a.tokens.WorkspaceForToken(ctx, strings.TrimSpace(token))
@@ -176,8 +177,12 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 			}
 			// The reason names what is wrong, never the secret or the
 			// expected signature.
+			logged := reason.Error()
+			if _, ok := errors.AsType[*unknownSessionError](reason); ok {
+				logged = errUnknownSession.Error() + " (answered as: " + logged + ")"
+			}
 			m.log.WarnContext(r.Context(), "sidecar signature refused",
-				slog.String("reason", reason.Error()), slog.String("session_header", truncate(h.Get(signing.HeaderSession), 24)),
+				slog.String("reason", logged), slog.String("session_header", truncate(h.Get(signing.HeaderSession), 24)),
 				slog.String("procedure", r.URL.Path), slog.String("remote_addr", r.RemoteAddr))
 			_ = m.errw.Write(w, r, connect.NewError(code, fmt.Errorf("sidecar signature: %w", wire)))
 			return
@@ -187,6 +192,17 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
 }
+
+// unknownSessionSecret signs nothing: no session's secret is this string
+// (secrets are 64 hex characters).
+const unknownSessionSecret = "no session has this secret"
+
+// unknownSessionError answers a call signed for a session that does not
+// exist with what a wrong signature gets; the log says which it was.
+type unknownSessionError struct{ wire error }
+
+func (e *unknownSessionError) Error() string { return e.wire.Error() }
+func (e *unknownSessionError) Unwrap() error { return e.wire }
 
 var (
 	errUnknownSession = errors.New("unknown session")
@@ -213,15 +229,23 @@ func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error)
 		return principal{}, nil, fmt.Errorf("%w: over %d bytes", errBodyTooLarge, m.maxBody)
 	}
 	sess, nonce, err := m.secrets.SyncSession(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return principal{}, nil, errUnknownSession
-	}
-	if err != nil {
+	unknown := errors.Is(err, store.ErrNotFound)
+	if err != nil && !unknown {
 		return principal{}, nil, fmt.Errorf("%w: %w", errLookup, err)
 	}
-	secret := m.keys.SidecarSecret(id, nonce)
-	if err := signing.Verify([]byte(secret), r.Header.Get(signing.HeaderTimestamp), r.Header.Get(signing.HeaderSignature), body, m.now()); err != nil {
-		return principal{}, nil, err
+	// An unknown session is checked like a known one, against a secret
+	// nobody has, so it is answered exactly as a wrong signature is
+	// (session IDs are sequential: a different answer would list them).
+	secret := []byte(unknownSessionSecret)
+	if !unknown {
+		secret = []byte(m.keys.SidecarSecret(id, nonce))
+	}
+	verr := signing.Verify(secret, r.Header.Get(signing.HeaderTimestamp), r.Header.Get(signing.HeaderSignature), body, m.now())
+	if unknown {
+		return principal{}, nil, &unknownSessionError{wire: cmp.Or(verr, signing.ErrMismatch)}
+	}
+	if verr != nil {
+		return principal{}, nil, verr
 	}
 	return principal{workspaceID: sess.WorkspaceID, sessionID: id, session: &sess}, body, nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,41 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.field) {
 				t.Fatalf("message %q does not name %s", err.Error(), tt.field)
+			}
+		})
+	}
+}
+
+// The Authorization scheme is case-insensitive (RFC 7235 §2.1); other
+// schemes and an empty token are refused.
+func TestAuthorizationScheme(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB})
+	_, token := env.Workspace(t, "schemes")
+	for header, want := range map[string]int{
+		"Bearer " + token:       http.StatusOK,
+		"bearer " + token:       http.StatusOK,
+		"BEARER " + token:       http.StatusOK,
+		"Bearer   " + token:     http.StatusOK,
+		"Basic " + token:        http.StatusUnauthorized,
+		"Bearer":                http.StatusUnauthorized,
+		"Bearer ":               http.StatusUnauthorized,
+		"Bearer " + token + "x": http.StatusUnauthorized,
+		"Token " + token:        http.StatusUnauthorized,
+	} {
+		t.Run(header, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, env.URL+"/chatsync.v1.SessionService/ListSessions", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", header)
+			res, err := env.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != want {
+				t.Fatalf("status %d, want %d", res.StatusCode, want)
 			}
 		})
 	}

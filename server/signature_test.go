@@ -286,3 +286,33 @@ func TestSignatureLookupFailureIsUnavailable(t *testing.T) {
 		t.Errorf("the log does not keep the database's error:\n%s", logs.String())
 	}
 }
+
+// TestUnknownSessionLooksLikeAWrongSignature: session IDs are sequential,
+// so a call signed for a session that does not exist gets exactly the
+// answer a wrong signature for an existing one gets, for a fresh and for a
+// stale timestamp; only the log tells them apart.
+func TestUnknownSessionLooksLikeAWrongSignature(t *testing.T) {
+	var logs syncBuffer
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	_, token := env.Workspace(t, "enumerated")
+	a := createSidecar(t, env.Clients(token), "a", nil)
+	wrong := strings.Repeat("0", 64)
+	answer := func(session string, skew time.Duration) string {
+		t.Helper()
+		s := signer{base: env.HTTP.Transport, session: session, secret: wrong, skew: skew}
+		_, err := syncClient(env, &s, nil).SyncBatch(t.Context(), oneChatBatch(session, "probe"))
+		if connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("session %s: %v, want unauthenticated", session, err)
+		}
+		return err.Error()
+	}
+	for _, skew := range []time.Duration{0, -time.Hour} {
+		known, unknown := answer(a.id, skew), answer("999999", skew)
+		if known != unknown {
+			t.Errorf("skew %v: an existing session is answered %q, a missing one %q", skew, known, unknown)
+		}
+	}
+	if !strings.Contains(logs.String(), "unknown session (answered as: signature does not match)") {
+		t.Errorf("the log does not say the session was unknown:\n%s", logs.String())
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/hibiken/asynq"
@@ -105,7 +107,11 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	for i, c := range req.GetChats() {
 		in := chatFromProto(c)
 		if err := in.Validate(now); err != nil {
-			nb.Rejected = append(nb.Rejected, chatsync.RejectedChat{Index: int32(i), JID: c.GetJid(), Reason: err.Error()})
+			// Echoed and stored bounded: a rejection must not cost what
+			// the rejected value would have.
+			nb.Rejected = append(nb.Rejected, chatsync.RejectedChat{
+				Index: int32(i), JID: clip(c.GetJid(), maxEchoBytes), Reason: clip(err.Error(), 2*maxEchoBytes),
+			})
 			continue
 		}
 		nb.Payload.Chats = append(nb.Payload.Chats, in)
@@ -146,4 +152,22 @@ func (s *syncServer) GetSyncBatch(ctx context.Context, req *chatsyncv1.GetSyncBa
 		return nil, toConnect(err)
 	}
 	return &chatsyncv1.GetSyncBatchResponse{Batch: batchToProto(b)}, nil
+}
+
+// maxEchoBytes bounds how much of a refused value an answer (and the
+// stored rejection) repeats.
+const maxEchoBytes = 128
+
+// clip cuts s to at most n bytes on a character boundary, marking the cut,
+// and replaces invalid UTF-8, so the echo is always a valid string.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

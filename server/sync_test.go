@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/hibiken/asynq"
@@ -297,5 +298,44 @@ func TestSyncBatchSurvivesAFailedEnqueue(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"enqueue accepted batch; the sweeper will retry"`) || !strings.Contains(logs.String(), `"batch_id":"b1"`) {
 		t.Fatalf("no warning about the enqueue:\n%s", logs.String())
+	}
+}
+
+// A rejected chat's value is echoed (and stored) bounded: seven chats with
+// 1 MB JIDs cost a few hundred bytes of answer, not 7 MB.
+func TestRejectionsEchoBoundedValues(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB})
+	ws, token := env.Workspace(t, "echo")
+	api := env.Clients(token)
+	a := createSidecar(t, api, "a", nil)
+	req := emptyBatch(a.id, "huge-jids")
+	for i := range 7 {
+		c := privateSync(i)
+		c.Jid = strings.Repeat(fmt.Sprint(i), 1<<20) + "é@s.whatsapp.net"
+		req.Chats = append(req.Chats, c)
+	}
+	res, err := api.Sync.SyncBatch(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetRejected()) != 7 {
+		t.Fatalf("rejected %d, want 7", len(res.GetRejected()))
+	}
+	for _, r := range res.GetRejected() {
+		if len(r.GetJid()) > 128 || !utf8.ValidString(r.GetJid()) || !strings.HasSuffix(r.GetJid(), "…") || len(r.GetReason()) > 256 {
+			t.Fatalf("rejection echoes %d bytes of JID (%q…) and %d of reason", len(r.GetJid()), r.GetJid()[:16], len(r.GetReason()))
+		}
+	}
+	if n := proto.Size(res); n > 4096 {
+		t.Fatalf("answer of %d bytes", n)
+	}
+	b, err := env.Store.Batch(t.Context(), ws, mustParse(t, a.id), "huge-jids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b.Rejected {
+		if len(r.JID) > 128 {
+			t.Fatalf("stored rejection holds %d bytes of JID", len(r.JID))
+		}
 	}
 }
