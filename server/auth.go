@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,10 @@ import (
 // (sidecar signature).
 type principal struct {
 	workspaceID int64
-	sessionID   int64 // set for signed sidecar calls only
+	// token is the API token's hash (token calls only): streams are
+	// counted per token.
+	token     [sha256.Size]byte
+	sessionID int64 // set for signed sidecar calls only
 	// session is the signed session as loaded to verify the signature, so
 	// the handler need not load it again.
 	session *chatsync.Session
@@ -87,7 +91,7 @@ func (a *authInterceptor) authenticate(ctx context.Context, procedure string, h 
 	if c, ok := ctx.Value(callKey{}).(*call); ok {
 		c.workspaceID = ws
 	}
-	return withPrincipal(ctx, principal{workspaceID: ws}), nil
+	return withPrincipal(ctx, principal{workspaceID: ws, token: sha256.Sum256([]byte(strings.TrimSpace(token)))}), nil
 }
 
 func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {

@@ -39,6 +39,7 @@ type chatServer struct {
 	keys      Keys
 	log       *slog.Logger
 	heartbeat time.Duration
+	streams   *streamLimiter
 	// sendServer serves SendMessage (send.go).
 	*sendServer
 }
@@ -195,6 +196,11 @@ func (s *chatServer) ListMessages(ctx context.Context, req *chatsyncv1.ListMessa
 
 func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.StreamChatUpdatesRequest, stream *connect.ServerStream[chatsyncv1.StreamChatUpdatesResponse]) error {
 	p := mustPrincipal(ctx)
+	release, err := s.streams.acquire(p.token)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sessions, err := s.sessionFilter(ctx, p.workspaceID, req.GetSessionIds())
 	if err != nil {
 		return err

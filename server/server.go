@@ -60,6 +60,12 @@ type Params struct {
 	SyncLiveRatePerMinute int
 	// Heartbeat is the idle interval of server streams (default 15 s).
 	Heartbeat time.Duration
+	// BodyTimeout is how long a request may take to send its body
+	// (default 30 s).
+	BodyTimeout time.Duration
+	// StreamsPerToken bounds the StreamChatUpdates streams one API token
+	// holds open on this server (default 100).
+	StreamsPerToken int
 	// Web is the built web client; nil or without index.html serves a
 	// placeholder page.
 	Web fs.FS
@@ -105,6 +111,12 @@ func Handler(p Params) (http.Handler, error) {
 	if p.SyncLiveRatePerMinute <= 0 {
 		p.SyncLiveRatePerMinute = 600
 	}
+	if p.BodyTimeout <= 0 {
+		p.BodyTimeout = 30 * time.Second
+	}
+	if p.StreamsPerToken <= 0 {
+		p.StreamsPerToken = 100
+	}
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(&logInterceptor{log: p.Log}, &authInterceptor{tokens: p.Store}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(chatsync.MaxBatchBytes+(1<<20)),
@@ -121,7 +133,7 @@ func Handler(p Params) (http.Handler, error) {
 	sess := newSessionServices(p)
 	path, h := chatsyncv1connect.NewSessionServiceHandler(sess.sessions, opts)
 	mux.Handle(path, h)
-	path, h = chatsyncv1connect.NewChatServiceHandler(&chatServer{store: p.Store, hub: p.Hub, keys: p.Keys, log: p.Log, heartbeat: p.Heartbeat, sendServer: sess.send}, opts)
+	path, h = chatsyncv1connect.NewChatServiceHandler(&chatServer{store: p.Store, hub: p.Hub, keys: p.Keys, log: p.Log, heartbeat: p.Heartbeat, streams: newStreamLimiter(p.StreamsPerToken), sendServer: sess.send}, opts)
 	mux.Handle(path, h)
 	sync := &syncServer{
 		store: p.Store, queue: p.Queue, limiter: &rateLimiter{limiter: redis_rate.NewLimiter(p.Redis)}, log: p.Log,
@@ -161,7 +173,7 @@ func Handler(p Params) (http.Handler, error) {
 		mux.Handle("/asynq/", off)
 	}
 	mux.Handle("/", webHandler(p.Web))
-	return mux, nil
+	return bodyDeadline(p.BodyTimeout, mux), nil
 }
 
 // operatorGuard admits the operator token as HTTP basic auth (any user

@@ -310,6 +310,7 @@ func (m *Main) startServer(ctx context.Context) error {
 		Store: m.store, Queue: m.queue, QueueRedis: m.redisOpt, Redis: m.rdb, Hub: hub, Keys: m.keys, Log: m.log,
 		Registry: m.registry, OperatorToken: m.OperatorToken, SyncEnabled: m.cfg.SyncEnabled,
 		SyncRatePerMinute: m.cfg.SyncRatePerMinute, SyncLiveRatePerMinute: m.cfg.SyncLiveRatePerMinute, Web: web.Dist(),
+		BodyTimeout: m.cfg.BodyTimeout, StreamsPerToken: m.cfg.StreamsPerToken,
 		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
 	})
 	if err != nil {
@@ -327,7 +328,7 @@ func (m *Main) startServer(ctx context.Context) error {
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancelRequests = cancelRequests
 	m.httpSrv = &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: m.cfg.IdleTimeout,
 		BaseContext: func(net.Listener) context.Context { return reqCtx },
 	}
 	// HTTP/1.1 and HTTP/2 without TLS (h2c) on one port: gRPC clients work

@@ -28,16 +28,21 @@ type Config struct {
 	SyncRatePerMinute int
 	// SyncLiveRatePerMinute is the live batches' own per-session budget.
 	SyncLiveRatePerMinute int
-	LogFormat             string // text or json; empty: text on a terminal
-	LogLevel              string
-	Role                  string // all, server or worker
-	WorkerConcurrency     int
-	ChunkSize             int
-	EventRetention        int64
-	RetryBase             time.Duration // first retry delay; doubles per attempt
-	SweepInterval         time.Duration
-	SweepGrace            time.Duration
-	ShutdownTimeout       time.Duration
+	// BodyTimeout bounds how long a request may take to send its body;
+	// IdleTimeout how long an idle keep-alive connection stays open.
+	BodyTimeout, IdleTimeout time.Duration
+	// StreamsPerToken bounds the open StreamChatUpdates per API token.
+	StreamsPerToken   int
+	LogFormat         string // text or json; empty: text on a terminal
+	LogLevel          string
+	Role              string // all, server or worker
+	WorkerConcurrency int
+	ChunkSize         int
+	EventRetention    int64
+	RetryBase         time.Duration // first retry delay; doubles per attempt
+	SweepInterval     time.Duration
+	SweepGrace        time.Duration
+	ShutdownTimeout   time.Duration
 	// MetaBaseURL is Meta's Graph API with its version, for meta_cloud
 	// sessions (CHATSYNC_META_BASE_URL).
 	MetaBaseURL string
@@ -105,10 +110,13 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.SyncEnabled = boolVar("CHATSYNC_SYNC_ENABLED", true)
 	c.SyncRatePerMinute = intVar("CHATSYNC_SYNC_RATE_PER_MINUTE", 60, 1)
 	c.SyncLiveRatePerMinute = intVar("CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE", 600, 1)
+	c.StreamsPerToken = intVar("CHATSYNC_STREAMS_PER_TOKEN", 100, 1)
 	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", 16, 1)
 	c.ChunkSize = intVar("CHATSYNC_CHUNK_SIZE", 10, 1)
 	c.EventRetention = int64(intVar("CHATSYNC_EVENT_RETENTION", 10000, 100))
 	c.RetryBase = durVar("CHATSYNC_RETRY_BASE", 10*time.Second)
+	c.BodyTimeout = durVar("CHATSYNC_BODY_TIMEOUT", 30*time.Second)
+	c.IdleTimeout = durVar("CHATSYNC_IDLE_TIMEOUT", 60*time.Second)
 	c.SweepInterval = durVar("CHATSYNC_SWEEP_INTERVAL", 30*time.Second)
 	c.SweepGrace = durVar("CHATSYNC_SWEEP_GRACE", time.Minute)
 	c.ShutdownTimeout = durVar("CHATSYNC_SHUTDOWN_TIMEOUT", 25*time.Second)

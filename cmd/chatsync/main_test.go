@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -335,7 +338,7 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 	cfg, err := configFromEnv(func(string) string { return "" })
-	if err != nil || !cfg.Embedded() || !cfg.SyncEnabled || cfg.SyncRatePerMinute != 60 || cfg.SyncLiveRatePerMinute != 600 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.Role != "all" {
+	if err != nil || !cfg.Embedded() || !cfg.SyncEnabled || cfg.SyncRatePerMinute != 60 || cfg.SyncLiveRatePerMinute != 600 || cfg.BodyTimeout != 30*time.Second || cfg.IdleTimeout != time.Minute || cfg.StreamsPerToken != 100 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.Role != "all" {
 		t.Fatalf("defaults = %+v, %v", cfg, err)
 	}
 }
@@ -479,5 +482,34 @@ func TestLiveMessageKeepsChatState(t *testing.T) {
 				t.Fatalf("chat after a live message = %v, want unread 3, pinned, archived, the new preview", c)
 			}
 		})
+	}
+}
+
+// An idle keep-alive connection is closed after CHATSYNC_IDLE_TIMEOUT.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	cfg := embeddedConfig(t)
+	cfg.IdleTimeout = 300 * time.Millisecond
+	m := start(t, cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(m.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: chatsync\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("read on an idle connection: %v, want the server to close it", err)
+	}
+	if idle := time.Since(start); idle > 3*time.Second {
+		t.Fatalf("the idle connection was kept %s", idle)
 	}
 }
