@@ -70,28 +70,76 @@ type authInterceptor struct {
 var _ connect.Interceptor = (*authInterceptor)(nil)
 
 func (a *authInterceptor) authenticate(ctx context.Context, procedure string, h http.Header) (context.Context, error) {
-	if p, ok := principalFrom(ctx); ok && p.sessionID != 0 {
+	p, ok := principalFrom(ctx)
+	if ok && p.sessionID != 0 {
 		if !strings.HasPrefix(procedure, "/"+chatsyncv1connect.SyncServiceName+"/") {
 			return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("a sidecar signature only authorises SyncService"))
 		}
 		return ctx, nil
 	}
-	// The scheme is case-insensitive (RFC 7235 §2.1).
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API token: send Authorization: Bearer <token>"))
-	}
-	ws, err := a.tokens.WorkspaceForToken(ctx, strings.TrimSpace(token))
-	if errors.Is(err, store.ErrNotFound) {
-		return ctx, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid or revoked API token"))
-	}
-	if err != nil {
-		return ctx, connect.NewError(connect.CodeUnavailable, fmt.Errorf("check API token: %w", err))
+	if !ok {
+		// Normally tokenGate resolved the token before the body was
+		// read; this covers a handler mounted without it.
+		var err error
+		if p, err = tokenPrincipal(ctx, a.tokens, h); err != nil {
+			return ctx, err
+		}
+		ctx = withPrincipal(ctx, p)
 	}
 	if c, ok := ctx.Value(callKey{}).(*call); ok {
-		c.workspaceID = ws
+		c.workspaceID = p.workspaceID
 	}
-	return withPrincipal(ctx, principal{workspaceID: ws, token: sha256.Sum256([]byte(strings.TrimSpace(token)))}), nil
+	return ctx, nil
+}
+
+// tokenPrincipal resolves the caller of an API token call.
+func tokenPrincipal(ctx context.Context, tokens tokenResolver, h http.Header) (principal, error) {
+	// The scheme is case-insensitive (RFC 7235 §2.1).
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("missing API token: send Authorization: Bearer <token>"))
+	}
+	ws, err := tokens.WorkspaceForToken(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid or revoked API token"))
+	}
+	if err != nil {
+		return principal{}, connect.NewError(connect.CodeUnavailable, fmt.Errorf("check API token: %w", err))
+	}
+	return principal{workspaceID: ws, token: sha256.Sum256([]byte(token))}, nil
+}
+
+// tokenGate checks the API token of a call before its body is read: a call
+// without valid credentials is answered unauthenticated at once, so its
+// body is never read, decompressed or decoded. Signed sidecar calls pass
+// to the signature middleware, which must read the body to verify it.
+type tokenGate struct {
+	tokens tokenResolver
+	errw   *connect.ErrorWriter
+	log    *slog.Logger
+}
+
+func (g *tokenGate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if signed(r.Header) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := tokenPrincipal(r.Context(), g.tokens, r.Header)
+		if err != nil {
+			g.log.InfoContext(r.Context(), "rpc failed", slog.String("procedure", r.URL.Path),
+				slog.String("code", connect.CodeOf(err).String()), slog.String("error", err.Error()), slog.String("remote_addr", r.RemoteAddr))
+			_ = g.errw.Write(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+	})
+}
+
+// signed reports whether a request carries any sidecar signature header.
+func signed(h http.Header) bool {
+	return h.Get(signing.HeaderSession) != "" || h.Get(signing.HeaderSignature) != "" || h.Get(signing.HeaderTimestamp) != ""
 }
 
 func (a *authInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
@@ -164,7 +212,7 @@ type signatureMiddleware struct {
 func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header
-		if h.Get(signing.HeaderSession) == "" && h.Get(signing.HeaderSignature) == "" && h.Get(signing.HeaderTimestamp) == "" {
+		if !signed(h) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -172,7 +220,7 @@ func (m *signatureMiddleware) wrap(next http.Handler) http.Handler {
 		if reason != nil {
 			code, wire := connect.CodeUnauthenticated, reason
 			switch {
-			case errors.Is(reason, errBodyTooLarge):
+			case errors.Is(reason, errBodyTooLarge), errors.Is(reason, errBufferFull):
 				code = connect.CodeResourceExhausted
 			case errors.Is(reason, errLookup):
 				// Not the caller's fault: retrying may succeed, and the
@@ -225,10 +273,14 @@ func (m *signatureMiddleware) verify(r *http.Request) (principal, []byte, error)
 	if err != nil || id <= 0 {
 		return principal{}, nil, errors.New("X-Chatsync-Session is not a session ID")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.maxBody+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= m.maxBody {
+		buf.Grow(int(r.ContentLength)) // one allocation, not ReadAll's doublings
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, m.maxBody+1)); err != nil {
 		return principal{}, nil, fmt.Errorf("read body: %w", err)
 	}
+	body := buf.Bytes()
 	if int64(len(body)) > m.maxBody {
 		return principal{}, nil, fmt.Errorf("%w: over %d bytes", errBodyTooLarge, m.maxBody)
 	}

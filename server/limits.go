@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
+
+	"github.com/chatsync/chatsync/signing"
 )
 
 // bodyDeadline gives every request d to send its body: a client that
@@ -71,3 +75,142 @@ func (l *streamLimiter) acquire(key [sha256.Size]byte) (release func(), err erro
 		}
 	}, nil
 }
+
+// errBufferFull: the server holds as many request bytes as it may.
+var errBufferFull = errors.New("the server is holding as many request bytes as it may; retry shortly")
+
+// admission bounds the calls a server works on, before anything else
+// (authentication included) touches them: calls in flight server-wide and
+// per caller, and request body bytes read into memory server-wide. Past a
+// bound the answer is resource_exhausted at once. Long-lived streams are
+// not counted as in flight (StreamsPerToken bounds them).
+type admission struct {
+	maxInFlight, maxPerCaller int
+	maxBytes                  int64
+	errw                      *connect.ErrorWriter
+
+	inFlight atomic.Int64
+	bytes    atomic.Int64
+	mu       sync.Mutex
+	callers  map[string]int
+}
+
+func newAdmission(maxInFlight, maxPerCaller int, maxBytes int64) *admission {
+	return &admission{maxInFlight: maxInFlight, maxPerCaller: maxPerCaller, maxBytes: maxBytes,
+		errw: connect.NewErrorWriter(), callers: map[string]int{}}
+}
+
+// streaming are the procedures whose calls last as long as a client
+// listens.
+func streaming(path string) bool {
+	for _, p := range []string{"/StreamChatUpdates", "/WatchCommands", "/PairSession"} {
+		if strings.HasSuffix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// callerKey names a caller by the credentials it presents (verified or
+// not): its signed session, or a hash of its Authorization header.
+func callerKey(h http.Header) string {
+	if s := h.Get(signing.HeaderSession); s != "" {
+		return "session:" + s
+	}
+	sum := sha256.Sum256([]byte(h.Get("Authorization")))
+	return string(sum[:])
+}
+
+func (a *admission) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !streaming(r.URL.Path) {
+			if n := a.inFlight.Add(1); n > int64(a.maxInFlight) {
+				a.inFlight.Add(-1)
+				a.refuse(w, r, fmt.Errorf("server busy: %d calls in flight, the most it takes; retry shortly", a.maxInFlight))
+				return
+			}
+			defer a.inFlight.Add(-1)
+			key := callerKey(r.Header)
+			if !a.enter(key) {
+				a.refuse(w, r, fmt.Errorf("limit of %d calls in flight per caller reached; retry shortly", a.maxPerCaller))
+				return
+			}
+			defer a.leave(key)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// budget counts a call's body against the server-wide byte budget: its
+// declared length up front (refused at once when it does not fit, before
+// a byte is read), and whatever is read beyond it as it comes. It goes
+// after authentication, so a call refused there never takes any.
+func (a *admission) budget(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body := &budgetBody{ReadCloser: r.Body, a: a}
+		defer body.release()
+		if r.ContentLength > 0 {
+			body.held = r.ContentLength
+			body.reserved = r.ContentLength
+			if a.bytes.Add(r.ContentLength) > a.maxBytes {
+				a.refuse(w, r, errBufferFull)
+				return
+			}
+		}
+		r.Body = body
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *admission) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	_ = a.errw.Write(w, r, connect.NewError(connect.CodeResourceExhausted, err))
+}
+
+func (a *admission) enter(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.callers[key] >= a.maxPerCaller {
+		return false
+	}
+	a.callers[key]++
+	return true
+}
+
+func (a *admission) leave(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.callers[key]--; a.callers[key] <= 0 {
+		delete(a.callers, key)
+	}
+}
+
+// budgetBody counts the bytes read from a body against the server-wide
+// budget until the call ends; a read past the budget fails.
+type budgetBody struct {
+	io.ReadCloser
+	a *admission
+	// held is what the body counts against the budget; reserved the part
+	// of it taken up front for the declared length.
+	held, reserved, read int64
+}
+
+func (b *budgetBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.read += int64(n)
+		if extra := b.read - b.reserved; extra > 0 {
+			b.reserved = b.read
+			b.held += extra
+			if b.a.bytes.Add(extra) > b.a.maxBytes {
+				return n, connect.NewError(connect.CodeResourceExhausted, errBufferFull)
+			}
+		}
+	}
+	return n, err
+}
+
+func (b *budgetBody) release() { b.a.bytes.Add(-b.held) }

@@ -66,6 +66,13 @@ type Params struct {
 	// StreamsPerToken bounds the StreamChatUpdates streams one API token
 	// holds open on this server (default 100).
 	StreamsPerToken int
+	// MaxInFlight and MaxInFlightPerCaller bound the calls (streams
+	// aside) this server works on at once, in all and per caller
+	// (defaults 512 and 32); MaxBufferedBytes the request body bytes it
+	// holds at once (default 32 MiB: three batches of the 8 MiB maximum,
+	// hundreds of ordinary ones).
+	MaxInFlight, MaxInFlightPerCaller int
+	MaxBufferedBytes                  int64
 	// Web is the built web client; nil or without index.html serves a
 	// placeholder page.
 	Web fs.FS
@@ -117,6 +124,16 @@ func Handler(p Params) (http.Handler, error) {
 	if p.StreamsPerToken <= 0 {
 		p.StreamsPerToken = 100
 	}
+	if p.MaxInFlight <= 0 {
+		p.MaxInFlight = 512
+	}
+	if p.MaxInFlightPerCaller <= 0 {
+		p.MaxInFlightPerCaller = 32
+	}
+	if p.MaxBufferedBytes <= 0 {
+		p.MaxBufferedBytes = 32 << 20
+	}
+	admit := newAdmission(p.MaxInFlight, p.MaxInFlightPerCaller, p.MaxBufferedBytes)
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(&logInterceptor{log: p.Log}, &authInterceptor{tokens: p.Store}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(chatsync.MaxBatchBytes+(1<<20)),
@@ -130,18 +147,19 @@ func Handler(p Params) (http.Handler, error) {
 	)
 	mux := http.NewServeMux()
 
+	gate := &tokenGate{tokens: p.Store, errw: connect.NewErrorWriter(), log: p.Log}
 	sess := newSessionServices(p)
 	path, h := chatsyncv1connect.NewSessionServiceHandler(sess.sessions, opts)
-	mux.Handle(path, h)
+	mux.Handle(path, admit.wrap(gate.wrap(admit.budget(h))))
 	path, h = chatsyncv1connect.NewChatServiceHandler(&chatServer{store: p.Store, hub: p.Hub, keys: p.Keys, log: p.Log, heartbeat: p.Heartbeat, streams: newStreamLimiter(p.StreamsPerToken), sendServer: sess.send}, opts)
-	mux.Handle(path, h)
+	mux.Handle(path, admit.wrap(gate.wrap(admit.budget(h))))
 	sync := &syncServer{
 		store: p.Store, queue: p.Queue, limiter: &rateLimiter{limiter: redis_rate.NewLimiter(p.Redis)}, log: p.Log,
 		enabled: p.SyncEnabled, defaultRate: p.SyncRatePerMinute, liveRate: p.SyncLiveRatePerMinute, now: time.Now, commandServer: sess.commands,
 	}
 	path, h = chatsyncv1connect.NewSyncServiceHandler(sync, opts)
 	sig := &signatureMiddleware{secrets: p.Store, keys: p.Keys, log: p.Log, now: time.Now, errw: connect.NewErrorWriter(), maxBody: chatsync.MaxBatchBytes + (1 << 20)}
-	mux.Handle(path, sig.wrap(h))
+	mux.Handle(path, admit.wrap(gate.wrap(admit.budget(sig.wrap(h)))))
 
 	services := []string{chatsyncv1connect.SessionServiceName, chatsyncv1connect.SyncServiceName, chatsyncv1connect.ChatServiceName}
 	mux.Handle(grpchealth.NewHandler(&healthChecker{store: p.Store, redis: p.Redis, services: services}))

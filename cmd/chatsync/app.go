@@ -311,6 +311,7 @@ func (m *Main) startServer(ctx context.Context) error {
 		Registry: m.registry, OperatorToken: m.OperatorToken, SyncEnabled: m.cfg.SyncEnabled,
 		SyncRatePerMinute: m.cfg.SyncRatePerMinute, SyncLiveRatePerMinute: m.cfg.SyncLiveRatePerMinute, Web: web.Dist(),
 		BodyTimeout: m.cfg.BodyTimeout, StreamsPerToken: m.cfg.StreamsPerToken,
+		MaxInFlight: m.cfg.MaxInFlight, MaxInFlightPerCaller: m.cfg.MaxInFlightPerCaller, MaxBufferedBytes: int64(m.cfg.MaxBufferedMiB) << 20,
 		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
 	})
 	if err != nil {

@@ -32,17 +32,20 @@ type Config struct {
 	// IdleTimeout how long an idle keep-alive connection stays open.
 	BodyTimeout, IdleTimeout time.Duration
 	// StreamsPerToken bounds the open StreamChatUpdates per API token.
-	StreamsPerToken   int
-	LogFormat         string // text or json; empty: text on a terminal
-	LogLevel          string
-	Role              string // all, server or worker
-	WorkerConcurrency int
-	ChunkSize         int
-	EventRetention    int64
-	RetryBase         time.Duration // first retry delay; doubles per attempt
-	SweepInterval     time.Duration
-	SweepGrace        time.Duration
-	ShutdownTimeout   time.Duration
+	StreamsPerToken int
+	// MaxInFlight, MaxInFlightPerCaller and MaxBufferedMiB bound the calls
+	// a server works on and the body bytes it holds.
+	MaxInFlight, MaxInFlightPerCaller, MaxBufferedMiB int
+	LogFormat                                         string // text or json; empty: text on a terminal
+	LogLevel                                          string
+	Role                                              string // all, server or worker
+	WorkerConcurrency                                 int
+	ChunkSize                                         int
+	EventRetention                                    int64
+	RetryBase                                         time.Duration // first retry delay; doubles per attempt
+	SweepInterval                                     time.Duration
+	SweepGrace                                        time.Duration
+	ShutdownTimeout                                   time.Duration
 	// MetaBaseURL is Meta's Graph API with its version, for meta_cloud
 	// sessions (CHATSYNC_META_BASE_URL).
 	MetaBaseURL string
@@ -111,6 +114,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.SyncRatePerMinute = intVar("CHATSYNC_SYNC_RATE_PER_MINUTE", 60, 1)
 	c.SyncLiveRatePerMinute = intVar("CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE", 600, 1)
 	c.StreamsPerToken = intVar("CHATSYNC_STREAMS_PER_TOKEN", 100, 1)
+	c.MaxInFlight = intVar("CHATSYNC_MAX_IN_FLIGHT", 512, 1)
+	c.MaxInFlightPerCaller = intVar("CHATSYNC_MAX_IN_FLIGHT_PER_CALLER", 32, 1)
+	c.MaxBufferedMiB = intVar("CHATSYNC_MAX_BUFFERED_MIB", 32, 9)
 	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", 16, 1)
 	c.ChunkSize = intVar("CHATSYNC_CHUNK_SIZE", 10, 1)
 	c.EventRetention = int64(intVar("CHATSYNC_EVENT_RETENTION", 10000, 100))
