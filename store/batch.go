@@ -371,3 +371,29 @@ func (r *batchRow) domain() (chatsync.Batch, error) {
 	}
 	return b, nil
 }
+
+// prunedPayload is what a pruned batch keeps of its payload: an empty one.
+var prunedPayload = []byte("{}")
+
+// PruneBatches frees the space of finished work: it empties the payloads of
+// batches completed before payloadsBefore and deletes the rows of batches
+// completed before rowsBefore, at most limit of each per call (call again
+// while it reports limit). Failed and pending batches are kept whole.
+func (s *Store) PruneBatches(ctx context.Context, payloadsBefore, rowsBefore time.Time, limit int) (payloads, rows int64, err error) {
+	completed := string(chatsync.BatchCompleted)
+	res, err := s.db.NewDelete().Model((*batchRow)(nil)).Where("id IN (?)",
+		s.db.NewSelect().Model((*batchRow)(nil)).Column("id").
+			Where("status = ? AND finished_at < ?", completed, rowsBefore).OrderExpr("id").Limit(int64(limit))).Exec(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("delete old batches: %w", err)
+	}
+	rows, _ = res.RowsAffected()
+	res, err = s.db.NewUpdate().Model((*batchRow)(nil)).Set("payload = ?", prunedPayload).Where("id IN (?)",
+		s.db.NewSelect().Model((*batchRow)(nil)).Column("id").
+			Where("status = ? AND finished_at < ? AND payload <> ?", completed, payloadsBefore, prunedPayload).OrderExpr("id").Limit(int64(limit))).Exec(ctx)
+	if err != nil {
+		return 0, rows, fmt.Errorf("prune batch payloads: %w", err)
+	}
+	payloads, _ = res.RowsAffected()
+	return payloads, rows, nil
+}

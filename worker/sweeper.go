@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"maps"
@@ -15,9 +16,11 @@ import (
 	"github.com/chatsync/chatsync/worker/tasks"
 )
 
-// pendingLister lists batches still queued or processing.
+// pendingLister lists batches still queued or processing, and prunes
+// finished ones.
 type pendingLister interface {
 	PendingBatches(ctx context.Context, olderThan time.Time, limit int) ([]store.PendingBatch, error)
+	PruneBatches(ctx context.Context, payloadsBefore, rowsBefore time.Time, limit int) (payloads, rows int64, err error)
 }
 
 // enqueuer queues a batch's task, reporting false when one already exists.
@@ -35,6 +38,12 @@ type Sweeper struct {
 	Log      *slog.Logger
 	Interval time.Duration // between sweeps (default 30 s)
 	Grace    time.Duration // batches younger than this are left alone (default 1 min)
+	// PayloadRetention and RowRetention are how long a completed batch
+	// keeps its payload and its row (defaults 7 and 30 days); each sweep
+	// prunes what is older.
+	PayloadRetention, RowRetention time.Duration
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
 }
 
 const sweepLock = "chatsync:lock:sweeper"
@@ -93,6 +102,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer s.Redis.Del(context.WithoutCancel(ctx), sweepLock)
+	s.prune(ctx)
 	pending, err := s.Store.PendingBatches(ctx, time.Now().Add(-grace), 1000)
 	if err != nil {
 		return 0, err
@@ -108,4 +118,29 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// prune frees completed batches' payloads and rows past their retention,
+// in rounds of 1,000 until none is left.
+func (s *Sweeper) prune(ctx context.Context) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	payloadAge, rowAge := cmp.Or(s.PayloadRetention, 7*24*time.Hour), cmp.Or(s.RowRetention, 30*24*time.Hour)
+	var payloads, rows int64
+	for ctx.Err() == nil {
+		p, r, err := s.Store.PruneBatches(ctx, now().Add(-payloadAge), now().Add(-rowAge), 1000)
+		payloads, rows = payloads+p, rows+r
+		if err != nil {
+			s.Log.ErrorContext(ctx, "prune finished batches", slog.String("error", err.Error()))
+			return
+		}
+		if p < 1000 && r < 1000 {
+			break
+		}
+	}
+	if payloads > 0 || rows > 0 {
+		s.Log.InfoContext(ctx, "pruned finished batches", slog.Int64("payloads", payloads), slog.Int64("rows", rows))
+	}
 }

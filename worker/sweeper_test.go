@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -102,4 +103,61 @@ func TestSweeperRun(t *testing.T) {
 	}, func() string { return "the sweeper did not log what it queued and the queues' figures" })
 	cancel()
 	<-done
+}
+
+// The sweeper frees what finished work no longer needs: a completed
+// batch's payload after its retention, its row after a longer one; failed
+// and pending batches stay whole.
+func TestSweeperPrunesFinishedBatches(t *testing.T) {
+	for _, sqlite := range []bool{false, true} {
+		t.Run(map[bool]string{false: "postgres", true: "sqlite"}[sqlite], func(t *testing.T) {
+			e := newEnv(t, envOptions{sqlite: sqlite})
+			now := time.Now()
+			finish := func(id string, status chatsync.BatchStatus, ago time.Duration) {
+				b := e.accept(t, id, chatsync.BatchHistory, privates(2)...)
+				if status == chatsync.BatchQueued {
+					return
+				}
+				if _, err := e.store.DB().NewUpdate().Table("sync_batches").Set("status = ?, finished_at = ?", string(status), now.Add(-ago)).
+					Where("id = ?", b.ID).Exec(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			finish("recent", chatsync.BatchCompleted, time.Hour)
+			finish("week-old", chatsync.BatchCompleted, 8*24*time.Hour)
+			finish("month-old", chatsync.BatchCompleted, 31*24*time.Hour)
+			finish("failed-month-old", chatsync.BatchFailed, 31*24*time.Hour)
+			finish("pending", chatsync.BatchQueued, 0)
+			sw := e.sweeper()
+			sw.Grace = time.Hour // nothing to re-enqueue: only the pruning
+			if _, err := sw.Sweep(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			payloads := map[string]string{}
+			var rows []struct {
+				BatchID string `bun:"batch_id"`
+				Payload []byte `bun:"payload"`
+			}
+			if err := e.store.DB().NewSelect().Table("sync_batches").Column("batch_id", "payload").Scan(t.Context(), &rows); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				payloads[r.BatchID] = string(r.Payload)
+			}
+			if _, ok := payloads["month-old"]; ok || len(payloads) != 4 {
+				t.Fatalf("batches left %v, want all but the month-old completed one", slices.Sorted(maps.Keys(payloads)))
+			}
+			if payloads["week-old"] != "{}" {
+				t.Errorf("the week-old completed batch kept its payload (%d bytes)", len(payloads["week-old"]))
+			}
+			for _, id := range []string{"recent", "failed-month-old", "pending"} {
+				if len(payloads[id]) < 10 {
+					t.Errorf("batch %s lost its payload", id)
+				}
+			}
+			if lines := e.logs.lines(t, "pruned finished batches"); len(lines) != 1 || lines[0]["payloads"] != 1.0 || lines[0]["rows"] != 1.0 {
+				t.Errorf("prune log lines %v", lines)
+			}
+		})
+	}
 }

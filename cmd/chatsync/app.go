@@ -258,6 +258,7 @@ func (m *Main) startWorker(ctx context.Context) error {
 	sw := &worker.Sweeper{
 		Store: m.store, Redis: m.rdb, Log: m.log.With(slog.String("component", "sweeper")),
 		Interval: m.cfg.SweepInterval, Grace: m.cfg.SweepGrace,
+		PayloadRetention: m.cfg.BatchRetention, RowRetention: m.cfg.BatchRowRetention,
 		Enqueue: func(ctx context.Context, pk int64, kind chatsync.BatchKind) (bool, error) {
 			return tasks.Enqueue(ctx, m.queue, pk, kind)
 		},

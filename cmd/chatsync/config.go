@@ -31,6 +31,9 @@ type Config struct {
 	// BodyTimeout bounds how long a request may take to send its body;
 	// IdleTimeout how long an idle keep-alive connection stays open.
 	BodyTimeout, IdleTimeout time.Duration
+	// BatchRetention and BatchRowRetention are how long a completed batch
+	// keeps its payload and its row.
+	BatchRetention, BatchRowRetention time.Duration
 	// StreamsPerToken bounds the open StreamChatUpdates per API token.
 	StreamsPerToken int
 	// MaxInFlight, MaxInFlightPerCaller and MaxBufferedMiB bound the calls
@@ -125,6 +128,8 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.IdleTimeout = durVar("CHATSYNC_IDLE_TIMEOUT", 60*time.Second)
 	c.SweepInterval = durVar("CHATSYNC_SWEEP_INTERVAL", 30*time.Second)
 	c.SweepGrace = durVar("CHATSYNC_SWEEP_GRACE", time.Minute)
+	c.BatchRetention = durVar("CHATSYNC_BATCH_RETENTION", 7*24*time.Hour)
+	c.BatchRowRetention = durVar("CHATSYNC_BATCH_ROW_RETENTION", 30*24*time.Hour)
 	c.ShutdownTimeout = durVar("CHATSYNC_SHUTDOWN_TIMEOUT", 25*time.Second)
 	if k := getenv("CHATSYNC_SECRET_KEY"); k != "" {
 		b, err := hex.DecodeString(k)

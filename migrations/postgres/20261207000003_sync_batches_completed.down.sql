@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS idx_sync_batches_completed_finished;
