@@ -114,6 +114,9 @@ type RejectedChat struct {
 	Index  int32  `json:"index"`
 	JID    string `json:"jid"`
 	Reason string `json:"reason"`
+	// Contact marks an entry of the batch's contacts (Index into them)
+	// rather than of its chats.
+	Contact bool `json:"contact,omitempty"`
 }
 
 // FailedChat is an accepted chat whose chunk could not be written.

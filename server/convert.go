@@ -195,7 +195,7 @@ func participantToProto(p chatsync.Participant) *chatsyncv1.Participant {
 func batchToProto(b chatsync.Batch) *chatsyncv1.SyncBatch {
 	out := &chatsyncv1.SyncBatch{
 		BatchId: b.BatchID, SessionId: idString(b.SessionID), Kind: batchKindToProto(b.Kind), Status: batchStatuses[b.Status],
-		AcceptedCount: b.AcceptedCount, RejectedCount: int32(len(b.Rejected)), WrittenCount: b.WrittenCount,
+		AcceptedCount: b.AcceptedCount, RejectedCount: int32(len(rejectedToProto(b.Rejected))), WrittenCount: b.WrittenCount,
 		Attempts: b.Attempts, LastError: b.LastError, CreateTime: ts(b.CreatedAt), StartTime: ts(b.StartedAt),
 		FinishTime: ts(b.FinishedAt), Rejected: rejectedToProto(b.Rejected),
 	}
@@ -208,10 +208,24 @@ func batchToProto(b chatsync.Batch) *chatsyncv1.SyncBatch {
 	return out
 }
 
+// rejectedToProto returns the rejected chats of rs.
 func rejectedToProto(rs []chatsync.RejectedChat) []*chatsyncv1.RejectedChat {
-	out := make([]*chatsyncv1.RejectedChat, len(rs))
-	for i, r := range rs {
-		out[i] = &chatsyncv1.RejectedChat{Index: r.Index, Jid: r.JID, Reason: r.Reason}
+	out := make([]*chatsyncv1.RejectedChat, 0, len(rs))
+	for _, r := range rs {
+		if !r.Contact {
+			out = append(out, &chatsyncv1.RejectedChat{Index: r.Index, Jid: r.JID, Reason: r.Reason})
+		}
+	}
+	return out
+}
+
+// rejectedContactsToProto returns the rejected contacts of rs.
+func rejectedContactsToProto(rs []chatsync.RejectedChat) []*chatsyncv1.RejectedContact {
+	var out []*chatsyncv1.RejectedContact
+	for _, r := range rs {
+		if r.Contact {
+			out = append(out, &chatsyncv1.RejectedContact{Index: r.Index, Jid: r.JID, Reason: r.Reason})
+		}
 	}
 	return out
 }

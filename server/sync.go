@@ -97,10 +97,15 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	nb := store.NewBatch{
 		WorkspaceID: sess.WorkspaceID, SessionID: sess.ID, BatchID: req.GetBatchId(), Kind: batchKindFromProto(req.GetKind()),
 	}
+	// Contacts, like chats, are refused one by one: one bad entry does
+	// not cost the batch.
 	for i, c := range req.GetContacts() {
 		ci := contactFromProto(c)
 		if err := ci.Validate(fmt.Sprintf("contacts[%d].", i)); err != nil {
-			return nil, invalidArgument("%v", err)
+			nb.Rejected = append(nb.Rejected, chatsync.RejectedChat{
+				Index: int32(i), JID: clip(c.GetJid(), maxEchoBytes), Reason: clip(err.Error(), 2*maxEchoBytes), Contact: true,
+			})
+			continue
 		}
 		nb.Payload.Contacts = append(nb.Payload.Contacts, *ci)
 	}
@@ -135,7 +140,7 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 	}
 	return &chatsyncv1.SyncBatchResponse{
 		BatchId: b.BatchID, Status: status, AcceptedCount: b.AcceptedCount,
-		Rejected: rejectedToProto(b.Rejected), Duplicate: dup,
+		Rejected: rejectedToProto(b.Rejected), RejectedContacts: rejectedContactsToProto(b.Rejected), Duplicate: dup,
 	}, nil
 }
 

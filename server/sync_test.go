@@ -80,11 +80,6 @@ func TestSyncBatchRefusesBadRequests(t *testing.T) {
 			}
 			return r
 		}(), connect.CodeInvalidArgument, "chats"},
-		{"a bad contact", func() *chatsyncv1.SyncBatchRequest {
-			r := emptyBatch(a.id, "b")
-			r.Contacts = []*chatsyncv1.SyncContact{{Jid: "6281200000001@s.whatsapp.net"}, {Jid: "not-a-jid"}}
-			return r
-		}(), connect.CodeInvalidArgument, "contacts[1].jid"},
 		{"over 8 MiB", bigBatch(a.id, chatsync.MaxBatchBytes+1), connect.CodeInvalidArgument, "8 MiB"},
 		{"over the read limit", bigBatch(a.id, chatsync.MaxBatchBytes+1<<20+1), connect.CodeResourceExhausted, ""},
 		{"unknown session", emptyBatch("999999", "b"), connect.CodeNotFound, "session"},
@@ -337,5 +332,41 @@ func TestRejectionsEchoBoundedValues(t *testing.T) {
 		if len(r.JID) > 128 {
 			t.Fatalf("stored rejection holds %d bytes of JID", len(r.JID))
 		}
+	}
+}
+
+// A bad entry of contacts[] is rejected alone, like a bad chat: the
+// answer names it, the rest of the batch (its other contacts and its
+// chats) is stored; a duplicate call answers the same rejections.
+func TestSyncBatchRejectsBadContacts(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB})
+	ws, token := env.Workspace(t, "contacts")
+	api := env.Clients(token)
+	a := createSidecar(t, api, "a", nil)
+	req := emptyBatch(a.id, "contacts")
+	req.Chats = []*chatsyncv1.SyncChat{privateSync(1)}
+	req.Contacts = []*chatsyncv1.SyncContact{
+		{Jid: "6281200000001@s.whatsapp.net", PushName: "Ann"}, {Jid: "not-a-jid"},
+		{Jid: "6281200000003@s.whatsapp.net", Phone: "call me"}, {Jid: "6281200000004@s.whatsapp.net"},
+	}
+	for _, call := range []string{"first", "duplicate"} {
+		res, err := api.Sync.SyncBatch(t.Context(), req)
+		if err != nil {
+			t.Fatalf("%s call: %v", call, err)
+		}
+		rc := res.GetRejectedContacts()
+		if res.GetAcceptedCount() != 1 || len(res.GetRejected()) != 0 || len(rc) != 2 ||
+			rc[0].GetIndex() != 1 || !strings.HasPrefix(rc[0].GetReason(), "contacts[1].jid") ||
+			rc[1].GetIndex() != 2 || rc[1].GetJid() != "6281200000003@s.whatsapp.net" || !strings.HasPrefix(rc[1].GetReason(), "contacts[2].phone") {
+			t.Fatalf("%s call answered %v", call, res)
+		}
+	}
+	b, err := env.Store.Batch(t.Context(), ws, mustParse(t, a.id), "contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := api.Sync.GetSyncBatch(t.Context(), &chatsyncv1.GetSyncBatchRequest{SessionId: a.id, BatchId: "contacts"})
+	if err != nil || got.GetBatch().GetRejectedCount() != 0 || b.AcceptedCount != 1 {
+		t.Fatalf("batch %+v / %v, %v: contacts are not counted as rejected chats", b, got, err)
 	}
 }

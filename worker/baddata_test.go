@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/chatsync/chatsync"
@@ -64,5 +65,28 @@ func TestUnstorableValueCostsOnlyItsChat(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// written_count counts accepted chats as reported: a batch that reports
+// one chat 30 times (chunks merge the repeats into one row each) writes
+// 30 of its 30, not the 3 rows it touched; with a refused chat, written
+// and failed still add up to accepted.
+func TestWrittenCountsAcceptedChats(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	same := make([]chatsync.ChatInput, 30)
+	for i := range same {
+		same[i] = private(1, t0)
+		same[i].Messages = []chatsync.MessageInput{msg(fmt.Sprint("m", i), t0, "hi")}
+	}
+	b := e.accept(t, "same", chatsync.BatchLive, same...)
+	if err := e.handle(t, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.batch(t, "same"); got.AcceptedCount != 30 || got.WrittenCount != 30 || len(got.FailedChats) != 0 {
+		t.Fatalf("batch accepted %d, written %d, failed %d; want 30, 30, 0", got.AcceptedCount, got.WrittenCount, len(got.FailedChats))
+	}
+	if n := e.count(t, "chats"); n != 1 {
+		t.Fatalf("%d chats stored, want 1", n)
 	}
 }

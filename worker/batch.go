@@ -105,15 +105,16 @@ func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batc
 		end := min(start+p.chunkSize, len(in.Chats))
 		chunk := in.Chats[start:end]
 		w, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, chunk, contacts)
+		ok := len(chunk) // chats as accepted: a chat reported twice counts twice
 		if err != nil && store.IsDataError(err) {
 			log.WarnContext(ctx, "chunk refused, writing its chats one by one", slog.Int("chunk_start", start), slog.String("error", err.Error()))
-			w, err = p.writeOneByOne(ctx, log, b, chunk, contacts, &res)
+			w, ok, err = p.writeOneByOne(ctx, log, b, chunk, contacts, &res)
 		}
 		if err != nil {
 			return res, err
 		}
 		contacts = nil // top-level contacts go with the first chunk
-		res.Written += int32(len(w.ChatIDs))
+		res.Written += int32(ok)
 		out.add(w)
 		if end >= len(in.Chats) {
 			break
@@ -123,9 +124,9 @@ func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batc
 }
 
 // writeOneByOne writes each chat of a refused chunk in its own transaction
-// and records the ones the database refuses again.
-func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chatsync.Batch, chunk []chatsync.ChatInput, contacts []chatsync.ContactInput, res *store.BatchResult) (store.Written, error) {
-	var all store.Written
+// and records the ones the database refuses again; ok counts the chats
+// written.
+func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chatsync.Batch, chunk []chatsync.ChatInput, contacts []chatsync.ContactInput, res *store.BatchResult) (all store.Written, ok int, err error) {
 	if len(contacts) > 0 {
 		_, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, nil, contacts)
 		switch {
@@ -133,7 +134,7 @@ func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chats
 			log.WarnContext(ctx, "contacts refused", slog.Int("contacts", len(contacts)), slog.String("error", err.Error()))
 			res.Failed = append(res.Failed, chatsync.FailedChat{JID: "contacts", Reason: err.Error()})
 		case err != nil:
-			return all, err
+			return all, 0, err
 		}
 	}
 	for _, c := range chunk {
@@ -144,12 +145,13 @@ func (p *Processor) writeOneByOne(ctx context.Context, log *slog.Logger, b chats
 			continue
 		}
 		if err != nil {
-			return all, err
+			return all, ok, err
 		}
+		ok++
 		all.ChatIDs = append(all.ChatIDs, w.ChatIDs...)
 		all.Messages = append(all.Messages, w.Messages...)
 	}
-	return all, nil
+	return all, ok, nil
 }
 
 // attemptFailed records a failed attempt; after the last one it fails the

@@ -807,6 +807,71 @@ func (x *RejectedChat) GetReason() string {
 	return ""
 }
 
+// RejectedContact reports an entry of a SyncBatch's `contacts` that was not
+// accepted; the rest of the batch is.
+type RejectedContact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Index of the contact in the request's `contacts`.
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The contact's JID as sent (at most 128 bytes of it).
+	Jid string `protobuf:"bytes,2,opt,name=jid,proto3" json:"jid,omitempty"`
+	// Why, naming the field, e.g. "contacts[3].phone: ...".
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectedContact) Reset() {
+	*x = RejectedContact{}
+	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectedContact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectedContact) ProtoMessage() {}
+
+func (x *RejectedContact) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectedContact.ProtoReflect.Descriptor instead.
+func (*RejectedContact) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RejectedContact) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RejectedContact) GetJid() string {
+	if x != nil {
+		return x.Jid
+	}
+	return ""
+}
+
+func (x *RejectedContact) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // FailedChat reports an accepted chat that could not be written.
 type FailedChat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -820,7 +885,7 @@ type FailedChat struct {
 
 func (x *FailedChat) Reset() {
 	*x = FailedChat{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +897,7 @@ func (x *FailedChat) String() string {
 func (*FailedChat) ProtoMessage() {}
 
 func (x *FailedChat) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +910,7 @@ func (x *FailedChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailedChat.ProtoReflect.Descriptor instead.
 func (*FailedChat) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FailedChat) GetJid() string {
@@ -877,7 +942,8 @@ type SyncBatch struct {
 	AcceptedCount int32 `protobuf:"varint,5,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
 	// Chats rejected at acceptance.
 	RejectedCount int32 `protobuf:"varint,6,opt,name=rejected_count,json=rejectedCount,proto3" json:"rejected_count,omitempty"`
-	// Chats written successfully once processed.
+	// Accepted chats written successfully once processed; with failed_chats
+	// they add up to accepted_count (a chat reported twice counts twice).
 	WrittenCount int32 `protobuf:"varint,7,opt,name=written_count,json=writtenCount,proto3" json:"written_count,omitempty"`
 	// Processing attempts so far.
 	Attempts int32 `protobuf:"varint,8,opt,name=attempts,proto3" json:"attempts,omitempty"`
@@ -901,7 +967,7 @@ type SyncBatch struct {
 
 func (x *SyncBatch) Reset() {
 	*x = SyncBatch{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +979,7 @@ func (x *SyncBatch) String() string {
 func (*SyncBatch) ProtoMessage() {}
 
 func (x *SyncBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +992,7 @@ func (x *SyncBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncBatch.ProtoReflect.Descriptor instead.
 func (*SyncBatch) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SyncBatch) GetBatchId() string {
@@ -1054,7 +1120,7 @@ type SidecarCommand struct {
 
 func (x *SidecarCommand) Reset() {
 	*x = SidecarCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1132,7 @@ func (x *SidecarCommand) String() string {
 func (*SidecarCommand) ProtoMessage() {}
 
 func (x *SidecarCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1145,7 @@ func (x *SidecarCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SidecarCommand.ProtoReflect.Descriptor instead.
 func (*SidecarCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SidecarCommand) GetCommandId() string {
@@ -1151,7 +1217,7 @@ type ResyncCommand struct {
 
 func (x *ResyncCommand) Reset() {
 	*x = ResyncCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1229,7 @@ func (x *ResyncCommand) String() string {
 func (*ResyncCommand) ProtoMessage() {}
 
 func (x *ResyncCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1242,7 @@ func (x *ResyncCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncCommand.ProtoReflect.Descriptor instead.
 func (*ResyncCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResyncCommand) GetChatJid() string {
@@ -1199,7 +1265,7 @@ type SendCommand struct {
 
 func (x *SendCommand) Reset() {
 	*x = SendCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1277,7 @@ func (x *SendCommand) String() string {
 func (*SendCommand) ProtoMessage() {}
 
 func (x *SendCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1290,7 @@ func (x *SendCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommand.ProtoReflect.Descriptor instead.
 func (*SendCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SendCommand) GetChatJid() string {
@@ -1294,6 +1360,10 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\t_archivedB\t\n" +
 	"\a_pinned\"N\n" +
 	"\fRejectedChat\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x10\n" +
+	"\x03jid\x18\x02 \x01(\tR\x03jid\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"Q\n" +
+	"\x0fRejectedContact\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x10\n" +
 	"\x03jid\x18\x02 \x01(\tR\x03jid\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"6\n" +
@@ -1367,7 +1437,7 @@ func file_chatsync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_chatsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chatsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_chatsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_chatsync_v1_sync_proto_goTypes = []any{
 	(BatchKind)(0),                // 0: chatsync.v1.BatchKind
 	(BatchStatus)(0),              // 1: chatsync.v1.BatchStatus
@@ -1379,40 +1449,41 @@ var file_chatsync_v1_sync_proto_goTypes = []any{
 	(*SyncMessage)(nil),           // 7: chatsync.v1.SyncMessage
 	(*SyncChat)(nil),              // 8: chatsync.v1.SyncChat
 	(*RejectedChat)(nil),          // 9: chatsync.v1.RejectedChat
-	(*FailedChat)(nil),            // 10: chatsync.v1.FailedChat
-	(*SyncBatch)(nil),             // 11: chatsync.v1.SyncBatch
-	(*SidecarCommand)(nil),        // 12: chatsync.v1.SidecarCommand
-	(*ResyncCommand)(nil),         // 13: chatsync.v1.ResyncCommand
-	(*SendCommand)(nil),           // 14: chatsync.v1.SendCommand
-	(ParticipantRole)(0),          // 15: chatsync.v1.ParticipantRole
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(MediaType)(0),                // 17: chatsync.v1.MediaType
-	(ChatType)(0),                 // 18: chatsync.v1.ChatType
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*RejectedContact)(nil),       // 10: chatsync.v1.RejectedContact
+	(*FailedChat)(nil),            // 11: chatsync.v1.FailedChat
+	(*SyncBatch)(nil),             // 12: chatsync.v1.SyncBatch
+	(*SidecarCommand)(nil),        // 13: chatsync.v1.SidecarCommand
+	(*ResyncCommand)(nil),         // 14: chatsync.v1.ResyncCommand
+	(*SendCommand)(nil),           // 15: chatsync.v1.SendCommand
+	(ParticipantRole)(0),          // 16: chatsync.v1.ParticipantRole
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(MediaType)(0),                // 18: chatsync.v1.MediaType
+	(ChatType)(0),                 // 19: chatsync.v1.ChatType
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 }
 var file_chatsync_v1_sync_proto_depIdxs = []int32{
-	15, // 0: chatsync.v1.SyncParticipant.role:type_name -> chatsync.v1.ParticipantRole
+	16, // 0: chatsync.v1.SyncParticipant.role:type_name -> chatsync.v1.ParticipantRole
 	2,  // 1: chatsync.v1.SyncParticipantChange.action:type_name -> chatsync.v1.ParticipantAction
 	4,  // 2: chatsync.v1.SyncGroup.participants:type_name -> chatsync.v1.SyncParticipant
 	5,  // 3: chatsync.v1.SyncGroup.participant_changes:type_name -> chatsync.v1.SyncParticipantChange
-	16, // 4: chatsync.v1.SyncMessage.timestamp:type_name -> google.protobuf.Timestamp
-	17, // 5: chatsync.v1.SyncMessage.media_type:type_name -> chatsync.v1.MediaType
-	18, // 6: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
-	16, // 7: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
+	17, // 4: chatsync.v1.SyncMessage.timestamp:type_name -> google.protobuf.Timestamp
+	18, // 5: chatsync.v1.SyncMessage.media_type:type_name -> chatsync.v1.MediaType
+	19, // 6: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
+	17, // 7: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
 	3,  // 8: chatsync.v1.SyncChat.contact:type_name -> chatsync.v1.SyncContact
 	6,  // 9: chatsync.v1.SyncChat.group:type_name -> chatsync.v1.SyncGroup
 	7,  // 10: chatsync.v1.SyncChat.messages:type_name -> chatsync.v1.SyncMessage
 	0,  // 11: chatsync.v1.SyncBatch.kind:type_name -> chatsync.v1.BatchKind
 	1,  // 12: chatsync.v1.SyncBatch.status:type_name -> chatsync.v1.BatchStatus
-	10, // 13: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
-	16, // 14: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
-	16, // 15: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
-	16, // 16: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
-	19, // 17: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
+	11, // 13: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
+	17, // 14: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
+	17, // 15: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
+	17, // 16: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
+	20, // 17: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
 	9,  // 18: chatsync.v1.SyncBatch.rejected:type_name -> chatsync.v1.RejectedChat
-	16, // 19: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
-	13, // 20: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
-	14, // 21: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
+	17, // 19: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
+	14, // 20: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
+	15, // 21: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
 	22, // [22:22] is the sub-list for method output_type
 	22, // [22:22] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
@@ -1427,7 +1498,7 @@ func file_chatsync_v1_sync_proto_init() {
 	}
 	file_chatsync_v1_chat_proto_init()
 	file_chatsync_v1_sync_proto_msgTypes[5].OneofWrappers = []any{}
-	file_chatsync_v1_sync_proto_msgTypes[9].OneofWrappers = []any{
+	file_chatsync_v1_sync_proto_msgTypes[10].OneofWrappers = []any{
 		(*SidecarCommand_Resync)(nil),
 		(*SidecarCommand_Send)(nil),
 	}
@@ -1437,7 +1508,7 @@ func file_chatsync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_sync_proto_rawDesc), len(file_chatsync_v1_sync_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

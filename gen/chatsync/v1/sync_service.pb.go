@@ -122,9 +122,11 @@ type SyncBatchResponse struct {
 	Rejected []*RejectedChat `protobuf:"bytes,4,rep,name=rejected,proto3" json:"rejected,omitempty"`
 	// True when this batch_id had already been accepted for the session;
 	// nothing new was queued.
-	Duplicate     bool `protobuf:"varint,5,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Duplicate bool `protobuf:"varint,5,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// Entries of `contacts` not accepted, with reasons; the rest is queued.
+	RejectedContacts []*RejectedContact `protobuf:"bytes,6,rep,name=rejected_contacts,json=rejectedContacts,proto3" json:"rejected_contacts,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SyncBatchResponse) Reset() {
@@ -190,6 +192,13 @@ func (x *SyncBatchResponse) GetDuplicate() bool {
 		return x.Duplicate
 	}
 	return false
+}
+
+func (x *SyncBatchResponse) GetRejectedContacts() []*RejectedContact {
+	if x != nil {
+		return x.RejectedContacts
+	}
+	return nil
 }
 
 // GetSyncBatchRequest names a batch.
@@ -507,13 +516,14 @@ const file_chatsync_v1_sync_service_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x16.chatsync.v1.BatchKindB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x126\n" +
 	"\x05chats\x18\x04 \x03(\v2\x15.chatsync.v1.SyncChatB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03R\x05chats\x12?\n" +
-	"\bcontacts\x18\x05 \x03(\v2\x18.chatsync.v1.SyncContactB\t\xbaH\x06\x92\x01\x03\x10\x88'R\bcontacts\"\xdc\x01\n" +
+	"\bcontacts\x18\x05 \x03(\v2\x18.chatsync.v1.SyncContactB\t\xbaH\x06\x92\x01\x03\x10\x88'R\bcontacts\"\xa7\x02\n" +
 	"\x11SyncBatchResponse\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.chatsync.v1.BatchStatusR\x06status\x12%\n" +
 	"\x0eaccepted_count\x18\x03 \x01(\x05R\racceptedCount\x125\n" +
 	"\brejected\x18\x04 \x03(\v2\x19.chatsync.v1.RejectedChatR\brejected\x12\x1c\n" +
-	"\tduplicate\x18\x05 \x01(\bR\tduplicate\"\x85\x01\n" +
+	"\tduplicate\x18\x05 \x01(\bR\tduplicate\x12I\n" +
+	"\x11rejected_contacts\x18\x06 \x03(\v2\x1c.chatsync.v1.RejectedContactR\x10rejectedContacts\"\x85\x01\n" +
 	"\x13GetSyncBatchRequest\x123\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\x129\n" +
@@ -568,8 +578,9 @@ var file_chatsync_v1_sync_service_proto_goTypes = []any{
 	(*SyncContact)(nil),             // 10: chatsync.v1.SyncContact
 	(BatchStatus)(0),                // 11: chatsync.v1.BatchStatus
 	(*RejectedChat)(nil),            // 12: chatsync.v1.RejectedChat
-	(*SyncBatch)(nil),               // 13: chatsync.v1.SyncBatch
-	(*SidecarCommand)(nil),          // 14: chatsync.v1.SidecarCommand
+	(*RejectedContact)(nil),         // 13: chatsync.v1.RejectedContact
+	(*SyncBatch)(nil),               // 14: chatsync.v1.SyncBatch
+	(*SidecarCommand)(nil),          // 15: chatsync.v1.SidecarCommand
 }
 var file_chatsync_v1_sync_service_proto_depIdxs = []int32{
 	8,  // 0: chatsync.v1.SyncBatchRequest.kind:type_name -> chatsync.v1.BatchKind
@@ -577,21 +588,22 @@ var file_chatsync_v1_sync_service_proto_depIdxs = []int32{
 	10, // 2: chatsync.v1.SyncBatchRequest.contacts:type_name -> chatsync.v1.SyncContact
 	11, // 3: chatsync.v1.SyncBatchResponse.status:type_name -> chatsync.v1.BatchStatus
 	12, // 4: chatsync.v1.SyncBatchResponse.rejected:type_name -> chatsync.v1.RejectedChat
-	13, // 5: chatsync.v1.GetSyncBatchResponse.batch:type_name -> chatsync.v1.SyncBatch
-	14, // 6: chatsync.v1.WatchCommandsResponse.command:type_name -> chatsync.v1.SidecarCommand
-	0,  // 7: chatsync.v1.SyncService.SyncBatch:input_type -> chatsync.v1.SyncBatchRequest
-	2,  // 8: chatsync.v1.SyncService.GetSyncBatch:input_type -> chatsync.v1.GetSyncBatchRequest
-	4,  // 9: chatsync.v1.SyncService.WatchCommands:input_type -> chatsync.v1.WatchCommandsRequest
-	6,  // 10: chatsync.v1.SyncService.CompleteCommand:input_type -> chatsync.v1.CompleteCommandRequest
-	1,  // 11: chatsync.v1.SyncService.SyncBatch:output_type -> chatsync.v1.SyncBatchResponse
-	3,  // 12: chatsync.v1.SyncService.GetSyncBatch:output_type -> chatsync.v1.GetSyncBatchResponse
-	5,  // 13: chatsync.v1.SyncService.WatchCommands:output_type -> chatsync.v1.WatchCommandsResponse
-	7,  // 14: chatsync.v1.SyncService.CompleteCommand:output_type -> chatsync.v1.CompleteCommandResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 5: chatsync.v1.SyncBatchResponse.rejected_contacts:type_name -> chatsync.v1.RejectedContact
+	14, // 6: chatsync.v1.GetSyncBatchResponse.batch:type_name -> chatsync.v1.SyncBatch
+	15, // 7: chatsync.v1.WatchCommandsResponse.command:type_name -> chatsync.v1.SidecarCommand
+	0,  // 8: chatsync.v1.SyncService.SyncBatch:input_type -> chatsync.v1.SyncBatchRequest
+	2,  // 9: chatsync.v1.SyncService.GetSyncBatch:input_type -> chatsync.v1.GetSyncBatchRequest
+	4,  // 10: chatsync.v1.SyncService.WatchCommands:input_type -> chatsync.v1.WatchCommandsRequest
+	6,  // 11: chatsync.v1.SyncService.CompleteCommand:input_type -> chatsync.v1.CompleteCommandRequest
+	1,  // 12: chatsync.v1.SyncService.SyncBatch:output_type -> chatsync.v1.SyncBatchResponse
+	3,  // 13: chatsync.v1.SyncService.GetSyncBatch:output_type -> chatsync.v1.GetSyncBatchResponse
+	5,  // 14: chatsync.v1.SyncService.WatchCommands:output_type -> chatsync.v1.WatchCommandsResponse
+	7,  // 15: chatsync.v1.SyncService.CompleteCommand:output_type -> chatsync.v1.CompleteCommandResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_sync_service_proto_init() }

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/sync.proto.
  */
 export const file_chatsync_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaGF0c3luYy92MS9zeW5jLnByb3RvEgtjaGF0c3luYy52MSJgCgtTeW5jQ29udGFjdBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSEQoJcHVzaF9uYW1lGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRIPCgdhbHRfamlkGAUgASgJImoKD1N5bmNQYXJ0aWNpcGFudBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSKgoEcm9sZRgDIAEoDjIcLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50Um9sZRIPCgdhbHRfamlkGAQgASgJImMKFVN5bmNQYXJ0aWNpcGFudENoYW5nZRILCgNqaWQYASABKAkSLgoGYWN0aW9uGAIgASgOMh4uY2hhdHN5bmMudjEuUGFydGljaXBhbnRBY3Rpb24SDQoFcGhvbmUYAyABKAkiuQEKCVN5bmNHcm91cBIPCgdzdWJqZWN0GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCW93bmVyX2ppZBgDIAEoCRIyCgxwYXJ0aWNpcGFudHMYBCADKAsyHC5jaGF0c3luYy52MS5TeW5jUGFydGljaXBhbnQSPwoTcGFydGljaXBhbnRfY2hhbmdlcxgFIAMoCzIiLmNoYXRzeW5jLnYxLlN5bmNQYXJ0aWNpcGFudENoYW5nZSK4AQoLU3luY01lc3NhZ2USCgoCaWQYASABKAkSEgoKc2VuZGVyX2ppZBgCIAEoCRIPCgdmcm9tX21lGAMgASgIEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEdGV4dBgFIAEoCRIqCgptZWRpYV90eXBlGAYgASgOMhYuY2hhdHN5bmMudjEuTWVkaWFUeXBlEg8KB3dhaXRpbmcYByABKAgi/gIKCFN5bmNDaGF0EgsKA2ppZBgBIAEoCRIjCgR0eXBlGAIgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSEQoEbmFtZRgDIAEoCUgAiAEBEhkKDHVucmVhZF9jb3VudBgEIAEoBUgBiAEBEhUKCGFyY2hpdmVkGAUgASgISAKIAQESEwoGcGlubmVkGAYgASgISAOIAQESNgoSbGFzdF9hY3Rpdml0eV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdjb250YWN0GAggASgLMhguY2hhdHN5bmMudjEuU3luY0NvbnRhY3QSJQoFZ3JvdXAYCSABKAsyFi5jaGF0c3luYy52MS5TeW5jR3JvdXASKgoIbWVzc2FnZXMYCiADKAsyGC5jaGF0c3luYy52MS5TeW5jTWVzc2FnZUIHCgVfbmFtZUIPCg1fdW5yZWFkX2NvdW50QgsKCV9hcmNoaXZlZEIJCgdfcGlubmVkIjoKDFJlamVjdGVkQ2hhdBINCgVpbmRleBgBIAEoBRILCgNqaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIikKCkZhaWxlZENoYXQSCwoDamlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKJBAoJU3luY0JhdGNoEhAKCGJhdGNoX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSJAoEa2luZBgDIAEoDjIWLmNoYXRzeW5jLnYxLkJhdGNoS2luZBIoCgZzdGF0dXMYBCABKA4yGC5jaGF0c3luYy52MS5CYXRjaFN0YXR1cxIWCg5hY2NlcHRlZF9jb3VudBgFIAEoBRIWCg5yZWplY3RlZF9jb3VudBgGIAEoBRIVCg13cml0dGVuX2NvdW50GAcgASgFEhAKCGF0dGVtcHRzGAggASgFEhIKCmxhc3RfZXJyb3IYCSABKAkSLQoMZmFpbGVkX2NoYXRzGAogAygLMhcuY2hhdHN5bmMudjEuRmFpbGVkQ2hhdBIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCHJlamVjdGVkGA8gAygLMhkuY2hhdHN5bmMudjEuUmVqZWN0ZWRDaGF0IrgBCg5TaWRlY2FyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZyZXN5bmMYAyABKAsyGi5jaGF0c3luYy52MS5SZXN5bmNDb21tYW5kSAASKAoEc2VuZBgEIAEoCzIYLmNoYXRzeW5jLnYxLlNlbmRDb21tYW5kSABCCQoHY29tbWFuZCIhCg1SZXN5bmNDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJIjgKC1NlbmRDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJEhcKBHRleHQYAiABKAlCCbpIBnIEGICABCpUCglCYXRjaEtpbmQSGgoWQkFUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhYKEkJBVENIX0tJTkRfSElTVE9SWRABEhMKD0JBVENIX0tJTkRfTElWRRACKpYBCgtCYXRjaFN0YXR1cxIcChhCQVRDSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNCQVRDSF9TVEFUVVNfUVVFVUVEEAESGwoXQkFUQ0hfU1RBVFVTX1BST0NFU1NJTkcQAhIaChZCQVRDSF9TVEFUVVNfQ09NUExFVEVEEAMSFwoTQkFUQ0hfU1RBVFVTX0ZBSUxFRBAEKrEBChFQYXJ0aWNpcGFudEFjdGlvbhIiCh5QQVJUSUNJUEFOVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIbChdQQVJUSUNJUEFOVF9BQ1RJT05fSk9JThABEhwKGFBBUlRJQ0lQQU5UX0FDVElPTl9MRUFWRRACEh4KGlBBUlRJQ0lQQU5UX0FDVElPTl9QUk9NT1RFEAMSHQoZUEFSVElDSVBBTlRfQUNUSU9OX0RFTU9URRAEQqIBCg9jb20uY2hhdHN5bmMudjFCCVN5bmNQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_chatsync_v1_chat, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaGF0c3luYy92MS9zeW5jLnByb3RvEgtjaGF0c3luYy52MSJgCgtTeW5jQ29udGFjdBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSEQoJcHVzaF9uYW1lGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRIPCgdhbHRfamlkGAUgASgJImoKD1N5bmNQYXJ0aWNpcGFudBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSKgoEcm9sZRgDIAEoDjIcLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50Um9sZRIPCgdhbHRfamlkGAQgASgJImMKFVN5bmNQYXJ0aWNpcGFudENoYW5nZRILCgNqaWQYASABKAkSLgoGYWN0aW9uGAIgASgOMh4uY2hhdHN5bmMudjEuUGFydGljaXBhbnRBY3Rpb24SDQoFcGhvbmUYAyABKAkiuQEKCVN5bmNHcm91cBIPCgdzdWJqZWN0GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCW93bmVyX2ppZBgDIAEoCRIyCgxwYXJ0aWNpcGFudHMYBCADKAsyHC5jaGF0c3luYy52MS5TeW5jUGFydGljaXBhbnQSPwoTcGFydGljaXBhbnRfY2hhbmdlcxgFIAMoCzIiLmNoYXRzeW5jLnYxLlN5bmNQYXJ0aWNpcGFudENoYW5nZSK4AQoLU3luY01lc3NhZ2USCgoCaWQYASABKAkSEgoKc2VuZGVyX2ppZBgCIAEoCRIPCgdmcm9tX21lGAMgASgIEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEdGV4dBgFIAEoCRIqCgptZWRpYV90eXBlGAYgASgOMhYuY2hhdHN5bmMudjEuTWVkaWFUeXBlEg8KB3dhaXRpbmcYByABKAgi/gIKCFN5bmNDaGF0EgsKA2ppZBgBIAEoCRIjCgR0eXBlGAIgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSEQoEbmFtZRgDIAEoCUgAiAEBEhkKDHVucmVhZF9jb3VudBgEIAEoBUgBiAEBEhUKCGFyY2hpdmVkGAUgASgISAKIAQESEwoGcGlubmVkGAYgASgISAOIAQESNgoSbGFzdF9hY3Rpdml0eV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdjb250YWN0GAggASgLMhguY2hhdHN5bmMudjEuU3luY0NvbnRhY3QSJQoFZ3JvdXAYCSABKAsyFi5jaGF0c3luYy52MS5TeW5jR3JvdXASKgoIbWVzc2FnZXMYCiADKAsyGC5jaGF0c3luYy52MS5TeW5jTWVzc2FnZUIHCgVfbmFtZUIPCg1fdW5yZWFkX2NvdW50QgsKCV9hcmNoaXZlZEIJCgdfcGlubmVkIjoKDFJlamVjdGVkQ2hhdBINCgVpbmRleBgBIAEoBRILCgNqaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIj0KD1JlamVjdGVkQ29udGFjdBINCgVpbmRleBgBIAEoBRILCgNqaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIikKCkZhaWxlZENoYXQSCwoDamlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKJBAoJU3luY0JhdGNoEhAKCGJhdGNoX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSJAoEa2luZBgDIAEoDjIWLmNoYXRzeW5jLnYxLkJhdGNoS2luZBIoCgZzdGF0dXMYBCABKA4yGC5jaGF0c3luYy52MS5CYXRjaFN0YXR1cxIWCg5hY2NlcHRlZF9jb3VudBgFIAEoBRIWCg5yZWplY3RlZF9jb3VudBgGIAEoBRIVCg13cml0dGVuX2NvdW50GAcgASgFEhAKCGF0dGVtcHRzGAggASgFEhIKCmxhc3RfZXJyb3IYCSABKAkSLQoMZmFpbGVkX2NoYXRzGAogAygLMhcuY2hhdHN5bmMudjEuRmFpbGVkQ2hhdBIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCHJlamVjdGVkGA8gAygLMhkuY2hhdHN5bmMudjEuUmVqZWN0ZWRDaGF0IrgBCg5TaWRlY2FyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZyZXN5bmMYAyABKAsyGi5jaGF0c3luYy52MS5SZXN5bmNDb21tYW5kSAASKAoEc2VuZBgEIAEoCzIYLmNoYXRzeW5jLnYxLlNlbmRDb21tYW5kSABCCQoHY29tbWFuZCIhCg1SZXN5bmNDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJIjgKC1NlbmRDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJEhcKBHRleHQYAiABKAlCCbpIBnIEGICABCpUCglCYXRjaEtpbmQSGgoWQkFUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhYKEkJBVENIX0tJTkRfSElTVE9SWRABEhMKD0JBVENIX0tJTkRfTElWRRACKpYBCgtCYXRjaFN0YXR1cxIcChhCQVRDSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNCQVRDSF9TVEFUVVNfUVVFVUVEEAESGwoXQkFUQ0hfU1RBVFVTX1BST0NFU1NJTkcQAhIaChZCQVRDSF9TVEFUVVNfQ09NUExFVEVEEAMSFwoTQkFUQ0hfU1RBVFVTX0ZBSUxFRBAEKrEBChFQYXJ0aWNpcGFudEFjdGlvbhIiCh5QQVJUSUNJUEFOVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIbChdQQVJUSUNJUEFOVF9BQ1RJT05fSk9JThABEhwKGFBBUlRJQ0lQQU5UX0FDVElPTl9MRUFWRRACEh4KGlBBUlRJQ0lQQU5UX0FDVElPTl9QUk9NT1RFEAMSHQoZUEFSVElDSVBBTlRfQUNUSU9OX0RFTU9URRAEQqIBCg9jb20uY2hhdHN5bmMudjFCCVN5bmNQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_chatsync_v1_chat, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * SyncContact is a person as a provider sees them.
@@ -391,6 +391,42 @@ export const RejectedChatSchema: GenMessage<RejectedChat> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_sync, 6);
 
 /**
+ * RejectedContact reports an entry of a SyncBatch's `contacts` that was not
+ * accepted; the rest of the batch is.
+ *
+ * @generated from message chatsync.v1.RejectedContact
+ */
+export type RejectedContact = Message<"chatsync.v1.RejectedContact"> & {
+  /**
+   * Index of the contact in the request's `contacts`.
+   *
+   * @generated from field: int32 index = 1;
+   */
+  index: number;
+
+  /**
+   * The contact's JID as sent (at most 128 bytes of it).
+   *
+   * @generated from field: string jid = 2;
+   */
+  jid: string;
+
+  /**
+   * Why, naming the field, e.g. "contacts[3].phone: ...".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chatsync.v1.RejectedContact.
+ * Use `create(RejectedContactSchema)` to create a new message.
+ */
+export const RejectedContactSchema: GenMessage<RejectedContact> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_sync, 7);
+
+/**
  * FailedChat reports an accepted chat that could not be written.
  *
  * @generated from message chatsync.v1.FailedChat
@@ -416,7 +452,7 @@ export type FailedChat = Message<"chatsync.v1.FailedChat"> & {
  * Use `create(FailedChatSchema)` to create a new message.
  */
 export const FailedChatSchema: GenMessage<FailedChat> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 7);
+  messageDesc(file_chatsync_v1_sync, 8);
 
 /**
  * SyncBatch is the durable record of an accepted batch.
@@ -467,7 +503,8 @@ export type SyncBatch = Message<"chatsync.v1.SyncBatch"> & {
   rejectedCount: number;
 
   /**
-   * Chats written successfully once processed.
+   * Accepted chats written successfully once processed; with failed_chats
+   * they add up to accepted_count (a chat reported twice counts twice).
    *
    * @generated from field: int32 written_count = 7;
    */
@@ -535,7 +572,7 @@ export type SyncBatch = Message<"chatsync.v1.SyncBatch"> & {
  * Use `create(SyncBatchSchema)` to create a new message.
  */
 export const SyncBatchSchema: GenMessage<SyncBatch> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 8);
+  messageDesc(file_chatsync_v1_sync, 9);
 
 /**
  * SidecarCommand is work chatsync asks a sidecar session to do.
@@ -586,7 +623,7 @@ export type SidecarCommand = Message<"chatsync.v1.SidecarCommand"> & {
  * Use `create(SidecarCommandSchema)` to create a new message.
  */
 export const SidecarCommandSchema: GenMessage<SidecarCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 9);
+  messageDesc(file_chatsync_v1_sync, 10);
 
 /**
  * ResyncCommand asks a sidecar to push history again as BATCH_KIND_HISTORY.
@@ -608,7 +645,7 @@ export type ResyncCommand = Message<"chatsync.v1.ResyncCommand"> & {
  * Use `create(ResyncCommandSchema)` to create a new message.
  */
 export const ResyncCommandSchema: GenMessage<ResyncCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 10);
+  messageDesc(file_chatsync_v1_sync, 11);
 
 /**
  * SendCommand asks a sidecar to send a text message.
@@ -636,7 +673,7 @@ export type SendCommand = Message<"chatsync.v1.SendCommand"> & {
  * Use `create(SendCommandSchema)` to create a new message.
  */
 export const SendCommandSchema: GenMessage<SendCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 11);
+  messageDesc(file_chatsync_v1_sync, 12);
 
 /**
  * BatchKind chooses the queue a batch is processed on.

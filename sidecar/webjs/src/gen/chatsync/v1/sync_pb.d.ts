@@ -379,6 +379,41 @@ export declare type RejectedChat = Message<"chatsync.v1.RejectedChat"> & {
 export declare const RejectedChatSchema: GenMessage<RejectedChat>;
 
 /**
+ * RejectedContact reports an entry of a SyncBatch's `contacts` that was not
+ * accepted; the rest of the batch is.
+ *
+ * @generated from message chatsync.v1.RejectedContact
+ */
+export declare type RejectedContact = Message<"chatsync.v1.RejectedContact"> & {
+  /**
+   * Index of the contact in the request's `contacts`.
+   *
+   * @generated from field: int32 index = 1;
+   */
+  index: number;
+
+  /**
+   * The contact's JID as sent (at most 128 bytes of it).
+   *
+   * @generated from field: string jid = 2;
+   */
+  jid: string;
+
+  /**
+   * Why, naming the field, e.g. "contacts[3].phone: ...".
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chatsync.v1.RejectedContact.
+ * Use `create(RejectedContactSchema)` to create a new message.
+ */
+export declare const RejectedContactSchema: GenMessage<RejectedContact>;
+
+/**
  * FailedChat reports an accepted chat that could not be written.
  *
  * @generated from message chatsync.v1.FailedChat
@@ -454,7 +489,8 @@ export declare type SyncBatch = Message<"chatsync.v1.SyncBatch"> & {
   rejectedCount: number;
 
   /**
-   * Chats written successfully once processed.
+   * Accepted chats written successfully once processed; with failed_chats
+   * they add up to accepted_count (a chat reported twice counts twice).
    *
    * @generated from field: int32 written_count = 7;
    */

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { BatchKind, BatchStatus, RejectedChat, SidecarCommand, SyncBatch, SyncChat, SyncContact } from "./sync_pb.js";
+import type { BatchKind, BatchStatus, RejectedChat, RejectedContact, SidecarCommand, SyncBatch, SyncChat, SyncContact } from "./sync_pb.js";
 
 /**
  * Describes the file chatsync/v1/sync_service.proto.
@@ -105,6 +105,13 @@ export declare type SyncBatchResponse = Message<"chatsync.v1.SyncBatchResponse">
    * @generated from field: bool duplicate = 5;
    */
   duplicate: boolean;
+
+  /**
+   * Entries of `contacts` not accepted, with reasons; the rest is queued.
+   *
+   * @generated from field: repeated chatsync.v1.RejectedContact rejected_contacts = 6;
+   */
+  rejectedContacts: RejectedContact[];
 };
 
 /**
