@@ -13,7 +13,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 func TestMetaClientAnswers(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/server"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 const (

@@ -32,7 +32,7 @@ import (
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // Params holds the server's dependencies and settings.

@@ -16,7 +16,7 @@ import (
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // sessionStore is what SessionService needs of the store.

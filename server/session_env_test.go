@@ -23,7 +23,7 @@ import (
 	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/server/servertest"
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // waEnv is a server with whatsmeow on: a wa.Manager on the test's store,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // PairSession pairs a whatsmeow session in this process: it holds the

@@ -10,7 +10,7 @@ import (
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/server/servertest"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // pairStream is an open PairSession stream.

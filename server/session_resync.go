@@ -12,7 +12,7 @@ import (
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // maxResyncChats bounds the chats a whole-session whatsmeow resync asks

@@ -32,7 +32,7 @@ import (
 	"github.com/chatsync/chatsync/web"
 	"github.com/chatsync/chatsync/worker"
 	"github.com/chatsync/chatsync/worker/tasks"
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // Main is a running chatsync process (wtf's Main): Open connects and

@@ -1,6 +1,6 @@
 package main
 
-import "github.com/chatsync/chatsync/worker/wa"
+import "github.com/chatsync/chatsync/provider/wa"
 
 // pairingTransport is how PairSession reaches WhatsApp; nil is WhatsApp
 // itself (wa.WhatsApp). Only a binary built with -tags e2e sets it, in

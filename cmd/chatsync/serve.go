@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/chatsync/chatsync/worker/wa"
+	"github.com/chatsync/chatsync/provider/wa"
 )
 
 func serveCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
