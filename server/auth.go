@@ -105,7 +105,7 @@ func tokenPrincipal(ctx context.Context, tokens tokenResolver, h http.Header) (p
 		return principal{}, connect.NewError(connect.CodeUnauthenticated, errors.New("invalid or revoked API token"))
 	}
 	if err != nil {
-		return principal{}, connect.NewError(connect.CodeUnavailable, fmt.Errorf("check API token: %w", err))
+		return principal{}, unavailable("the API token cannot be checked right now; retry", fmt.Errorf("check API token: %w", err))
 	}
 	return principal{workspaceID: ws, token: sha256.Sum256([]byte(token))}, nil
 }

@@ -212,7 +212,7 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 	case errors.Is(err, events.ErrTooOld):
 		return connect.NewError(connect.CodeOutOfRange, errors.New("resume_token is older than the retained events: reload the chat list, then stream without a resume_token"))
 	case err != nil:
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("subscribe to events: %w", err))
+		return unavailable("live updates are unavailable right now; retry", fmt.Errorf("subscribe to events: %w", err))
 	}
 	defer sub.Close()
 	// A heartbeat right away sends the headers: the client knows the
@@ -247,7 +247,7 @@ func (s *chatServer) StreamChatUpdates(ctx context.Context, req *chatsyncv1.Stre
 		case errors.Is(err, events.ErrStopped):
 			return connect.NewError(connect.CodeUnavailable, errors.New("server shutting down: reconnect with the last event_id as resume_token"))
 		default:
-			return connect.NewError(connect.CodeUnavailable, err)
+			return unavailable("live updates were interrupted: reconnect with the last event_id as resume_token", err)
 		}
 		if len(sessions) > 0 && !slices.Contains(sessions, ev.SessionID) {
 			continue

@@ -249,7 +249,7 @@ func (s *commandServer) WatchCommands(ctx context.Context, req *chatsyncv1.Watch
 	wake := s.channel.rdb.Subscribe(ctx, sidecarKey(sess.ID, "wake"))
 	defer wake.Close()
 	if _, err := wake.Receive(ctx); err != nil {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("subscribe to commands: %w", err))
+		return unavailable("the command stream is unavailable right now; retry", fmt.Errorf("subscribe to commands: %w", err))
 	}
 	streamID := s.newID()
 	first, err := s.channel.attach(ctx, sess.ID, streamID)
@@ -334,7 +334,7 @@ func streamEnd(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return connect.NewError(connect.CodeUnavailable, fmt.Errorf("deliver commands: %w", err))
+	return unavailable("commands cannot be delivered right now; reconnect", fmt.Errorf("deliver commands: %w", err))
 }
 
 // CompleteCommand records a command's outcome. Completing a command again

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,34 @@ func TestWaitingMessageConversions(t *testing.T) {
 	}
 	if out := messageToProto(chatsync.Message{WAID: "u1", Waiting: true}); !out.GetWaiting() {
 		t.Errorf("message out = %v", out)
+	}
+}
+
+type failingTokens struct{ err error }
+
+func (f failingTokens) WorkspaceForToken(context.Context, string) (int64, error) { return 0, f.err }
+
+// A transient failure reaches the client as unavailable with a safe
+// message; its cause (a database address here) stays for the log.
+func TestUnavailableHidesItsCause(t *testing.T) {
+	secret := errors.New("dial tcp 10.0.0.7:5432: connection refused")
+	h := http.Header{}
+	h.Set("Authorization", "Bearer tok")
+	_, err := tokenPrincipal(t.Context(), failingTokens{secret}, h)
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || strings.Contains(ce.Message(), "10.0.0.7") || !strings.Contains(ce.Message(), "retry") {
+		t.Fatalf("token check during an outage = %v", err)
+	}
+	var ie internalError
+	if !errors.As(err, &ie) || !errors.Is(ie, secret) {
+		t.Fatal("the cause is not kept for the log")
+	}
+	for _, e := range []error{
+		unavailable("the rate limiter is unavailable right now; retry", secret),
+		toConnect(fmt.Errorf("load: %w", secret)),
+	} {
+		if strings.Contains(e.Error(), "10.0.0.7") {
+			t.Errorf("%v reaches the client", e)
+		}
 	}
 }

@@ -11,12 +11,27 @@ import (
 	"github.com/chatsync/chatsync/store"
 )
 
-// internalError hides its cause from the wire ("internal error") but keeps
-// it for the log line of the logging interceptor.
-type internalError struct{ cause error }
+// internalError hides its cause from the wire (the client reads msg, or
+// "internal error") but keeps it for the log line of the logging
+// interceptor.
+type internalError struct {
+	cause error
+	msg   string
+}
 
-func (e internalError) Error() string { return "internal error" }
+func (e internalError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return "internal error"
+}
 func (e internalError) Unwrap() error { return e.cause }
+
+// unavailable is a transient failure the client may retry: it reads msg,
+// the log gets the cause (a database or Redis error, a provider's reply).
+func unavailable(msg string, cause error) error {
+	return connect.NewError(connect.CodeUnavailable, internalError{cause: cause, msg: msg})
+}
 
 // toConnect maps application errors to Connect codes, in one place. Details
 // of internal errors stay in the log.
@@ -42,7 +57,7 @@ func toConnect(err error) error {
 	case errors.Is(err, chatsync.ErrProviderUnavailable):
 		return connect.NewError(connect.CodeUnavailable, err)
 	}
-	return connect.NewError(connect.CodeInternal, internalError{err})
+	return connect.NewError(connect.CodeInternal, internalError{cause: err})
 }
 
 func invalidArgument(format string, args ...any) error {

@@ -30,7 +30,7 @@ func (r *rateLimiter) allowSync(ctx context.Context, sessionID int64, live bool,
 	}
 	res, err := r.limiter.Allow(ctx, key+strconv.FormatInt(sessionID, 10), redis_rate.PerMinute(perMinute))
 	if err != nil {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("rate limiter: %w", err))
+		return unavailable("the rate limiter is unavailable right now; retry", fmt.Errorf("rate limiter: %w", err))
 	}
 	if res.Allowed > 0 {
 		return nil

@@ -56,7 +56,7 @@ func (s *sessionServer) PairSession(ctx context.Context, req *chatsyncv1.PairSes
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("the session is being paired or run by another process; end that pairing first"))
 	}
 	log.WarnContext(ctx, "pairing failed", slog.String("error", err.Error()))
-	return connect.NewError(connect.CodeUnavailable, fmt.Errorf("pairing could not reach WhatsApp: %v", err))
+	return unavailable("pairing could not reach WhatsApp right now; retry", err)
 }
 
 // pairingPhone checks a phone number for pairing by code: digits with the

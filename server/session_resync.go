@@ -81,9 +81,9 @@ func (s *sessionServer) resyncWhatsmeow(ctx context.Context, sess chatsync.Sessi
 		s.log.InfoContext(ctx, "history requested", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID), slog.Int("chats", len(anchors)))
 		return nil
 	case errors.Is(err, wa.ErrNoOwner), errors.Is(err, wa.ErrOffline), errors.Is(err, wa.ErrNoAnswer):
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("the session is not connected to WhatsApp right now (%w); retry once it is", err))
+		return unavailable("the session is not connected to WhatsApp right now; retry once it is", err)
 	case ctx.Err() != nil:
 		return toConnect(ctx.Err())
 	}
-	return connect.NewError(connect.CodeUnavailable, fmt.Errorf("WhatsApp refused the history request: %w", err))
+	return unavailable("WhatsApp refused the history request; retry later", err)
 }
