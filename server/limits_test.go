@@ -156,4 +156,3 @@ func TestStreamsPerToken(t *testing.T) {
 	}
 	again.Close()
 }
-

@@ -12,8 +12,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/store"
 )
 
 func TestMetaClientAnswers(t *testing.T) {

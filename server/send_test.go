@@ -14,8 +14,8 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/server"
 )
 
 const (

@@ -31,8 +31,8 @@ import (
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
-	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/store"
 )
 
 // Params holds the server's dependencies and settings.

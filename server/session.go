@@ -15,8 +15,8 @@ import (
 	"github.com/chatsync/chatsync/events"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
-	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/store"
 )
 
 // sessionStore is what SessionService needs of the store.

@@ -20,10 +20,10 @@ import (
 	"github.com/chatsync/chatsync/client"
 	evpkg "github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/server/servertest"
 	"github.com/chatsync/chatsync/store"
-	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // waEnv is a server with whatsmeow on: a wa.Manager on the test's store,

@@ -9,8 +9,8 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/server/servertest"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/server/servertest"
 )
 
 // pairStream is an open PairSession stream.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/store"
 )
 
 // maxResyncChats bounds the chats a whole-session whatsmeow resync asks

@@ -9,8 +9,8 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/provider/wa"
+	"github.com/chatsync/chatsync/store"
 )
 
 // codeOK stands for success in tables of codes.

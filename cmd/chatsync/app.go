@@ -27,12 +27,12 @@ import (
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
+	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/web"
 	"github.com/chatsync/chatsync/worker"
 	"github.com/chatsync/chatsync/worker/tasks"
-	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // Main is a running chatsync process (wtf's Main): Open connects and
