@@ -53,3 +53,18 @@ type SyncFailureEvent struct {
 	Error    string `json:"error"`
 	Attempts int32  `json:"attempts"`
 }
+
+// WrittenEvents are the events of a committed write: a chat_upserted for
+// each chat as clients now see it, then a message_added for each message
+// the write stored. The worker (after a batch's chunks) and SendMessage
+// (after storing a sent message) publish these.
+func WrittenEvents(workspaceID, sessionID int64, at time.Time, chats []ChatView, msgs []Message) []Event {
+	evs := make([]Event, 0, len(chats)+len(msgs))
+	for i := range chats {
+		evs = append(evs, Event{Type: EventChatUpserted, WorkspaceID: workspaceID, SessionID: sessionID, Time: at, Chat: &chats[i]})
+	}
+	for i := range msgs {
+		evs = append(evs, Event{Type: EventMessageAdded, WorkspaceID: workspaceID, SessionID: sessionID, Time: at, Message: &msgs[i]})
+	}
+	return evs
+}

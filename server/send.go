@@ -195,14 +195,7 @@ func (s *sendServer) record(ctx context.Context, log *slog.Logger, sess chatsync
 		log.ErrorContext(ctx, "store sent message", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 		return
 	}
-	evs := make([]chatsync.Event, 0, len(w.Chats)+len(w.Messages))
-	for i := range w.Chats {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: sess.WorkspaceID, SessionID: sess.ID, Time: now, Chat: &w.Chats[i]})
-	}
-	for i := range w.Messages {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventMessageAdded, WorkspaceID: sess.WorkspaceID, SessionID: sess.ID, Time: now, Message: &w.Messages[i]})
-	}
-	if _, err := s.pub.Publish(ctx, evs...); err != nil {
+	if _, err := s.pub.Publish(ctx, chatsync.WrittenEvents(sess.WorkspaceID, sess.ID, now, w.Chats, w.Messages)...); err != nil {
 		log.WarnContext(ctx, "publish sent message", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 	}
 }

@@ -199,15 +199,7 @@ func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chat
 	if err != nil {
 		log.ErrorContext(ctx, "load written chats for their events", slog.Int("chats", len(w.chatIDs)), slog.String("error", err.Error()))
 	}
-	now := p.now().UTC()
-	evs := make([]chatsync.Event, 0, len(views)+len(w.messages))
-	for i := range views {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Chat: &views[i]})
-	}
-	for i := range w.messages {
-		evs = append(evs, chatsync.Event{Type: chatsync.EventMessageAdded, WorkspaceID: b.WorkspaceID, SessionID: b.SessionID, Time: now, Message: &w.messages[i]})
-	}
-	p.publish(ctx, log, evs...)
+	p.publish(ctx, log, chatsync.WrittenEvents(b.WorkspaceID, b.SessionID, p.now().UTC(), views, w.messages)...)
 }
 
 // publish sends events; a Redis fault is logged, not fatal: the data is
