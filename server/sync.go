@@ -121,18 +121,13 @@ func (s *syncServer) SyncBatch(ctx context.Context, req *chatsyncv1.SyncBatchReq
 		}
 		nb.Payload.Chats = append(nb.Payload.Chats, in)
 	}
-	b, dup, err := s.store.AcceptBatch(ctx, nb)
+	log := s.log.With(slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
+	b, dup, err := tasks.Accept(ctx, s.queue, log, func(ctx context.Context) (chatsync.Batch, bool, error) { return s.store.AcceptBatch(ctx, nb) })
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	log := s.log.With(slog.Int64("workspace_id", b.WorkspaceID), slog.Int64("session_id", b.SessionID), slog.String("batch_id", b.BatchID))
 	if !dup {
-		// The batch is committed: a failed enqueue loses nothing, the
-		// sweeper queues it later.
-		if _, err := tasks.Enqueue(ctx, s.queue, b.ID, b.Kind); err != nil {
-			log.WarnContext(ctx, "enqueue accepted batch; the sweeper will retry", slog.String("error", err.Error()))
-		}
-		log.InfoContext(ctx, "batch accepted", slog.String("kind", string(b.Kind)), slog.Int("accepted", int(b.AcceptedCount)), slog.Int("rejected", len(b.Rejected)))
+		log.InfoContext(ctx, "batch accepted", slog.String("batch_id", b.BatchID), slog.String("kind", string(b.Kind)), slog.Int("accepted", int(b.AcceptedCount)), slog.Int("rejected", len(b.Rejected)))
 	}
 	status := chatsyncv1.BatchStatus_BATCH_STATUS_QUEUED
 	if dup {

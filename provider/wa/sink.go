@@ -76,18 +76,17 @@ func (k *Sink) SubmitBatch(ctx context.Context, sessionID int64, kind chatsync.B
 	if err != nil {
 		return fmt.Errorf("submit batch %s: %w", batchID, err)
 	}
-	b, dup, err := k.store.AcceptBatch(ctx, store.NewBatch{WorkspaceID: ws, SessionID: sessionID, BatchID: batchID, Kind: kind, Payload: p})
+	log := k.log.With(slog.Int64("workspace_id", ws), slog.Int64("session_id", sessionID))
+	_, dup, err := tasks.Accept(ctx, k.queue, log, func(ctx context.Context) (chatsync.Batch, bool, error) {
+		return k.store.AcceptBatch(ctx, store.NewBatch{WorkspaceID: ws, SessionID: sessionID, BatchID: batchID, Kind: kind, Payload: p})
+	})
 	if err != nil {
 		return fmt.Errorf("submit batch %s: %w", batchID, err)
 	}
 	if dup {
 		return nil
 	}
-	log := k.log.With(slog.Int64("workspace_id", ws), slog.Int64("session_id", sessionID), slog.String("batch_id", batchID))
-	if _, err := tasks.Enqueue(ctx, k.queue, b.ID, b.Kind); err != nil {
-		log.WarnContext(ctx, "enqueue accepted batch; the sweeper will retry", slog.String("error", err.Error()))
-	}
-	log.DebugContext(ctx, "batch accepted", slog.String("kind", string(kind)), slog.Int("chats", len(p.Chats)), slog.Int("contacts", len(p.Contacts)))
+	log.DebugContext(ctx, "batch accepted", slog.String("batch_id", batchID), slog.String("kind", string(kind)), slog.Int("chats", len(p.Chats)), slog.Int("contacts", len(p.Contacts)))
 	return nil
 }
 

@@ -1,7 +1,10 @@
 package tasks_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -74,5 +77,45 @@ func TestEnqueueIsIdempotent(t *testing.T) {
 	}
 	if _, err := tasks.Enqueue(ctx, c, 8, chatsync.BatchLive); err == nil {
 		t.Fatal("Enqueue on a closed connection succeeded")
+	}
+}
+
+// Accept queues the task of a newly stored batch, nothing for a
+// duplicate, passes a store error on, and only logs a failed enqueue (the
+// batch is committed; the sweeper queues it).
+func TestAccept(t *testing.T) {
+	rdb := servertest.Redis(t, redisDB)
+	c := asynq.NewClientFromRedisClient(rdb)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	stored := func(dup bool, err error) func(context.Context) (chatsync.Batch, bool, error) {
+		return func(context.Context) (chatsync.Batch, bool, error) {
+			return chatsync.Batch{ID: 77, BatchID: "b77", Kind: chatsync.BatchLive}, dup, err
+		}
+	}
+	queued := func() int {
+		info, err := asynq.NewInspectorFromRedisClient(rdb).GetQueueInfo(tasks.QueueFor(chatsync.BatchLive))
+		if err != nil {
+			return 0
+		}
+		return info.Size
+	}
+	if _, dup, err := tasks.Accept(t.Context(), c, log, stored(true, nil)); err != nil || !dup || queued() != 0 {
+		t.Fatalf("duplicate: dup %v, %v, %d queued", dup, err, queued())
+	}
+	down := errors.New("database down")
+	if _, _, err := tasks.Accept(t.Context(), c, log, stored(false, down)); !errors.Is(err, down) || queued() != 0 {
+		t.Fatalf("store error: %v, %d queued", err, queued())
+	}
+	if b, dup, err := tasks.Accept(t.Context(), c, log, stored(false, nil)); err != nil || dup || b.ID != 77 || queued() != 1 {
+		t.Fatalf("new batch: %+v, dup %v, %v, %d queued", b, dup, err, queued())
+	}
+	nowhere := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { nowhere.Close() })
+	if _, _, err := tasks.Accept(t.Context(), nowhere, log, stored(false, nil)); err != nil {
+		t.Fatalf("a failed enqueue was returned: %v", err)
+	}
+	if !strings.Contains(logs.String(), "enqueue accepted batch; the sweeper will retry") || !strings.Contains(logs.String(), "batch_id=b77") {
+		t.Fatalf("no warning for the failed enqueue:\n%s", logs.String())
 	}
 }
