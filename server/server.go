@@ -31,7 +31,6 @@ import (
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
-	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/store"
 )
 
@@ -77,9 +76,13 @@ type Params struct {
 	// placeholder page.
 	Web fs.FS
 	// WhatsApp pairs whatsmeow sessions here and reaches the workers
-	// running them; nil answers their pairing, resync and send with
-	// failed_precondition or unavailable.
-	WhatsApp *wa.Manager
+	// running them (provider/wa's Manager, wired by cmd/chatsync); nil
+	// answers their pairing, resync and send with failed_precondition or
+	// unavailable.
+	WhatsApp WhatsApp
+	// WakeSessions tells the processes that run whatsmeow sessions to look
+	// at the store now (a session's sync config changed); nil: none.
+	WakeSessions func(context.Context) error
 	// Publisher publishes the events the server itself causes (sidecar
 	// status, sent messages); nil publishes on Redis with the default
 	// retention.
@@ -102,6 +105,14 @@ func newGzipReader() connect.Decompressor { return &gzip.Reader{} }
 func newFastGzipWriter() connect.Compressor {
 	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
 	return w
+}
+
+// WhatsApp is what the server does with whatsmeow sessions: pair one here,
+// and reach the process running one to request history, send, or log it
+// out and remove it.
+type WhatsApp interface {
+	whatsmeowSessions
+	whatsmeowSender
 }
 
 // Handler returns the HTTP handler of everything chatsync serves.

@@ -15,7 +15,6 @@ import (
 	"github.com/chatsync/chatsync/events"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
-	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/store"
 )
 
@@ -36,8 +35,8 @@ type sessionStore interface {
 // whatsmeowSessions is what SessionService does with whatsmeow sessions
 // (wa.Manager): pair one here, reach the process running one.
 type whatsmeowSessions interface {
-	Pair(ctx context.Context, sess chatsync.Session, phone string, emit func(wa.PairStep) error) error
-	RequestHistory(ctx context.Context, sessionID int64, anchors []wa.Anchor, count int) error
+	Pair(ctx context.Context, sess chatsync.Session, phone string, emit func(chatsync.PairStep) error) error
+	RequestHistory(ctx context.Context, sessionID int64, anchors []chatsync.Anchor, count int) error
 	Remove(ctx context.Context, sessionID int64) (loggedOut bool, err error)
 }
 
@@ -46,6 +45,7 @@ type sessionServer struct {
 	keys     Keys
 	log      *slog.Logger
 	wa       whatsmeowSessions // nil when whatsmeow is off
+	wake     func(context.Context) error
 	sidecars *sidecarChannel
 	now      func() time.Time
 }
@@ -155,10 +155,10 @@ func (s *sessionServer) UpdateSession(ctx context.Context, req *chatsyncv1.Updat
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	if u.SyncConfig != nil && sess.Provider == chatsync.ProviderWhatsmeow && s.sidecars != nil {
+	if u.SyncConfig != nil && sess.Provider == chatsync.ProviderWhatsmeow && s.wake != nil {
 		// The worker running the session applies the new limits at its
 		// next look at the store; this makes that now.
-		if err := wa.Wake(ctx, s.sidecars.rdb); err != nil {
+		if err := s.wake(ctx); err != nil {
 			s.log.WarnContext(ctx, "wake supervisors", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 		}
 	}
@@ -247,6 +247,7 @@ func newSessionServices(p Params) sessionServices {
 		},
 	}
 	// A nil *wa.Manager must stay a nil interface.
+	out.sessions.wake = p.WakeSessions
 	if p.WhatsApp != nil {
 		out.sessions.wa = p.WhatsApp
 		out.send.wa = p.WhatsApp

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +184,34 @@ func TestSendThroughSidecarTimesOut(t *testing.T) {
 	_, err = env.Clients(tn.token).Chat.SendMessage(t.Context(), &chatsyncv1.SendMessageRequest{ChatId: id(chat.ID), Text: "hi"})
 	if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "chat not found on the phone") {
 		t.Errorf("send the sidecar failed: %v", err)
+	}
+}
+
+// A whatsmeow session's new sync config wakes the processes running
+// sessions (through Params.WakeSessions), so the limits apply now; a
+// display-name change does not.
+func TestUpdateSyncConfigWakesSessions(t *testing.T) {
+	var wakes atomic.Int32
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) {
+		p.WakeSessions = func(context.Context) error { wakes.Add(1); return nil }
+	}})
+	_, token := env.Workspace(t, "wake")
+	api := env.Clients(token)
+	created, err := api.Session.CreateSession(t.Context(), &chatsyncv1.CreateSessionRequest{DisplayName: "Phone", Provider: chatsyncv1.Provider_PROVIDER_WHATSMEOW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.GetSession().GetId()
+	if _, err := api.Session.UpdateSession(t.Context(), &chatsyncv1.UpdateSessionRequest{SessionId: id, DisplayName: new("Renamed")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := wakes.Load(); n != 0 {
+		t.Fatalf("a rename woke the sessions %d times", n)
+	}
+	if _, err := api.Session.UpdateSession(t.Context(), &chatsyncv1.UpdateSessionRequest{SessionId: id, SyncConfig: &chatsyncv1.SyncConfig{MaxChats: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := wakes.Load(); n != 1 {
+		t.Fatalf("a new sync config woke the sessions %d times, want 1", n)
 	}
 }

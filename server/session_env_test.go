@@ -51,6 +51,7 @@ func newWAEnv(t *testing.T, tr wa.Transport, tune func(*server.Params)) *waEnv {
 			t.Fatal(err)
 		}
 		p.WhatsApp = m
+		p.WakeSessions = func(ctx context.Context) error { return wa.Wake(ctx, p.Redis) }
 		p.SendTimeout = 3 * time.Second
 		if tune != nil {
 			tune(p)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/provider/wa"
 )
 
 // PairSession pairs a whatsmeow session in this process: it holds the
@@ -37,7 +36,7 @@ func (s *sessionServer) PairSession(ctx context.Context, req *chatsyncv1.PairSes
 		return err
 	}
 	log := s.log.With(slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID))
-	err = s.wa.Pair(ctx, sess, phone, func(step wa.PairStep) error {
+	err = s.wa.Pair(ctx, sess, phone, func(step chatsync.PairStep) error {
 		msg := pairStepToProto(step)
 		if msg == nil {
 			log.InfoContext(ctx, "pairing notice", slog.String("reason", step.Reason))
@@ -50,9 +49,9 @@ func (s *sessionServer) PairSession(ctx context.Context, req *chatsyncv1.PairSes
 		return nil
 	case ctx.Err() != nil:
 		return nil // the client went away; pairing is cancelled
-	case errors.Is(err, wa.ErrAlreadyPaired):
+	case errors.Is(err, chatsync.ErrAlreadyPaired):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("the session is already paired; delete it and create a new one to link another phone"))
-	case errors.Is(err, wa.ErrLeaseHeld):
+	case errors.Is(err, chatsync.ErrSessionBusy):
 		return connect.NewError(connect.CodeFailedPrecondition, errors.New("the session is being paired or run by another process; end that pairing first"))
 	}
 	log.WarnContext(ctx, "pairing failed", slog.String("error", err.Error()))
@@ -83,15 +82,15 @@ func pairingPhone(raw string) (string, error) {
 	return d, nil
 }
 
-func pairStepToProto(st wa.PairStep) *chatsyncv1.PairSessionResponse {
+func pairStepToProto(st chatsync.PairStep) *chatsyncv1.PairSessionResponse {
 	switch st.Kind {
-	case wa.PairQR:
+	case chatsync.PairQR:
 		return &chatsyncv1.PairSessionResponse{Event: &chatsyncv1.PairSessionResponse_QrCode{QrCode: &chatsyncv1.PairQRCode{Code: st.Code, ExpireTime: ts(st.ExpiresAt)}}}
-	case wa.PairPhoneCode:
+	case chatsync.PairPhoneCode:
 		return &chatsyncv1.PairSessionResponse{Event: &chatsyncv1.PairSessionResponse_PhoneCode{PhoneCode: &chatsyncv1.PairPhoneCode{Code: st.Code}}}
-	case wa.PairSuccess:
+	case chatsync.PairSuccess:
 		return &chatsyncv1.PairSessionResponse{Event: &chatsyncv1.PairSessionResponse_Success{Success: &chatsyncv1.PairSuccess{Jid: st.JID, PushName: st.PushName}}}
-	case wa.PairFailure:
+	case chatsync.PairFailure:
 		return &chatsyncv1.PairSessionResponse{Event: &chatsyncv1.PairSessionResponse_Failure{Failure: &chatsyncv1.PairFailure{Reason: st.Reason}}}
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
-	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/store"
 )
 
@@ -71,16 +70,16 @@ func (s *sessionServer) resyncWhatsmeow(ctx context.Context, sess chatsync.Sessi
 		return connect.NewError(connect.CodeFailedPrecondition,
 			fmt.Errorf("%s to anchor an on-demand history request (WhatsApp sends what came before a known message)", what))
 	}
-	anchors := make([]wa.Anchor, len(found))
+	anchors := make([]chatsync.Anchor, len(found))
 	for i, a := range found {
-		anchors[i] = wa.Anchor{ChatJID: a.ChatJID, MessageID: a.MessageID, FromMe: a.FromMe, SenderJID: a.SenderJID, Timestamp: a.SentAt}
+		anchors[i] = chatsync.Anchor{ChatJID: a.ChatJID, MessageID: a.MessageID, FromMe: a.FromMe, SenderJID: a.SenderJID, Timestamp: a.SentAt}
 	}
-	err = s.wa.RequestHistory(ctx, sess.ID, anchors, wa.DefaultHistoryCount)
+	err = s.wa.RequestHistory(ctx, sess.ID, anchors, chatsync.DefaultHistoryCount)
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "history requested", slog.Int64("workspace_id", sess.WorkspaceID), slog.Int64("session_id", sess.ID), slog.Int("chats", len(anchors)))
 		return nil
-	case errors.Is(err, wa.ErrNoOwner), errors.Is(err, wa.ErrOffline), errors.Is(err, wa.ErrNoAnswer):
+	case errors.Is(err, chatsync.ErrProviderUnavailable):
 		return unavailable("the session is not connected to WhatsApp right now; retry once it is", err)
 	case ctx.Err() != nil:
 		return toConnect(ctx.Err())

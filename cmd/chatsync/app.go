@@ -314,6 +314,7 @@ func (m *Main) startServer(ctx context.Context) error {
 		BodyTimeout: m.cfg.BodyTimeout, StreamsPerToken: m.cfg.StreamsPerToken,
 		MaxInFlight: m.cfg.MaxInFlight, MaxInFlightPerCaller: m.cfg.MaxInFlightPerCaller, MaxBufferedBytes: int64(m.cfg.MaxBufferedMiB) << 20,
 		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
+		WakeSessions: func(ctx context.Context) error { return wa.Wake(ctx, m.rdb) },
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,10 @@
 package wa
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/chatsync/chatsync"
+)
 
 // Errors callers branch on.
 var (
@@ -10,7 +14,7 @@ var (
 	ErrNothingToSync = errors.New("nothing to sync")
 	// ErrAlreadyPaired: Pair was called for a session whose device store
 	// already holds a linked device.
-	ErrAlreadyPaired = errors.New("session is already paired")
+	ErrAlreadyPaired = chatsync.ErrAlreadyPaired
 )
 
 // ErrNotPaired: the session has no linked device.

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatsync/chatsync"
 )
 
 // ErrLeaseHeld: another process owns the session's lease (it runs or pairs
 // the session).
-var ErrLeaseHeld = errors.New("another process owns the session")
+var ErrLeaseHeld = chatsync.ErrSessionBusy
 
 // WakeChannel is the Redis channel that tells supervisors to look for work
 // now rather than at their next poll (a session was paired or deleted).

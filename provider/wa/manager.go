@@ -161,7 +161,7 @@ func (m *Manager) linked(ctx context.Context, sessionID int64, cli *whatsmeow.Cl
 var (
 	// ErrOffline: the process running the session is not connected to
 	// WhatsApp right now.
-	ErrOffline = errors.New("the session is not connected to WhatsApp right now")
+	ErrOffline = fmt.Errorf("the session is not connected to WhatsApp right now: %w", chatsync.ErrProviderUnavailable)
 )
 
 // call sends a request to the session's process and turns its answer into

@@ -4,31 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/chatsync/chatsync"
 )
 
 // ErrNotConnected: the session's client is not connected and logged in to
 // WhatsApp right now, so it cannot send; the supervisor is reconnecting.
 var ErrNotConnected = errors.New("not connected to WhatsApp")
 
-// DefaultHistoryCount is how many messages an on-demand history request
-// asks for per chat.
-const DefaultHistoryCount = 50
+// DefaultHistoryCount and Anchor are domain names (chatsync); kept here
+// for this package's code.
+const DefaultHistoryCount = chatsync.DefaultHistoryCount
 
-// Anchor is the oldest message chatsync has of a chat: an on-demand history
-// request asks the phone for the messages before it.
-type Anchor struct {
-	ChatJID   string    `json:"chat_jid"`
-	MessageID string    `json:"message_id"`
-	FromMe    bool      `json:"from_me,omitempty"`
-	SenderJID string    `json:"sender_jid,omitempty"`
-	Timestamp time.Time `json:"ts"`
-}
+// Anchor is chatsync.Anchor.
+type Anchor = chatsync.Anchor
 
 // Online reports whether the client can send now.
 func (s *Session) Online() bool {

@@ -7,37 +7,25 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+
+	"github.com/chatsync/chatsync"
 )
 
-// PairStepKind says what a pairing step carries.
-type PairStepKind string
+// The pairing steps are domain types (the server streams them); the
+// names stay here for this package's code.
+type (
+	PairStepKind = chatsync.PairStepKind
+	PairStep     = chatsync.PairStep
+)
 
-// Pairing steps, as PairSession streams them.
+// Pairing steps.
 const (
-	// PairQR: a QR code to show until ExpiresAt, when the next one comes.
-	PairQR PairStepKind = "qr"
-	// PairPhoneCode: the code to type on the phone (pairing by phone number).
-	PairPhoneCode PairStepKind = "phone_code"
-	// PairNotice: something the user should know; pairing goes on.
-	PairNotice PairStepKind = "notice"
-	// PairSuccess: the device is linked; JID and PushName say to whom. Final.
-	PairSuccess PairStepKind = "paired"
-	// PairFailure: pairing is over without a device; Reason says why. Final.
-	PairFailure PairStepKind = "failed"
+	PairQR        = chatsync.PairQR
+	PairPhoneCode = chatsync.PairPhoneCode
+	PairNotice    = chatsync.PairNotice
+	PairSuccess   = chatsync.PairSuccess
+	PairFailure   = chatsync.PairFailure
 )
-
-// PairStep is one step of pairing a session with a phone.
-type PairStep struct {
-	Kind      PairStepKind
-	Code      string    // PairQR: the QR payload; PairPhoneCode: the code
-	ExpiresAt time.Time // PairQR: when the code rotates
-	JID       string    // PairSuccess: the account's JID, without device
-	PushName  string    // PairSuccess: the account's name, when already known
-	Reason    string    // PairFailure, PairNotice: for a person to read
-}
-
-// Final reports whether the step ends pairing.
-func (s PairStep) Final() bool { return s.Kind == PairSuccess || s.Kind == PairFailure }
 
 // Whatsmeow's QR channel events (qrchan.go). "code" and "error" have
 // exported constants; the rest are only exported as whole items.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatsync/chatsync"
 )
 
 // A whatsmeow session runs in exactly one process, the holder of its lease.
@@ -57,9 +59,9 @@ type Response struct {
 var (
 	// ErrNoOwner: no process runs the session (not paired, not connected by
 	// any worker, or every worker is down).
-	ErrNoOwner = errors.New("no process runs the session")
+	ErrNoOwner = fmt.Errorf("no process runs the session: %w", chatsync.ErrProviderUnavailable)
 	// ErrNoAnswer: the owner did not answer in time.
-	ErrNoAnswer = errors.New("the session's process did not answer in time")
+	ErrNoAnswer = fmt.Errorf("the session's process did not answer in time: %w", chatsync.ErrProviderUnavailable)
 )
 
 func requestChannel(sessionID int64) string {
