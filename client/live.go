@@ -51,6 +51,7 @@ type Live struct {
 	mu      sync.Mutex
 	queue   []liveItem // waiting to be sent, oldest first
 	msgs    int        // messages in queue and in the batch being sent
+	queued  int        // messages in queue
 	closed  bool
 	wake    chan struct{} // a report arrived
 	full    chan struct{} // FlushMessages reached
@@ -124,8 +125,9 @@ func (l *Live) Add(ctx context.Context, chat *chatsyncv1.SyncChat) error {
 	}
 	l.queue = append(l.queue, liveItem{chat: chat, added: l.c.now()})
 	l.msgs += n
+	l.queued += n
 	signal(l.wake)
-	if l.queuedMessages() >= l.cfg.FlushMessages {
+	if l.queued >= l.cfg.FlushMessages {
 		signal(l.full)
 	}
 	return nil
@@ -180,15 +182,6 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// queuedMessages counts the messages of the queue (l.mu held).
-func (l *Live) queuedMessages() int {
-	n := 0
-	for _, it := range l.queue {
-		n += max(len(it.chat.GetMessages()), 1)
-	}
-	return n
-}
-
 // run sends batches until stopped.
 func (l *Live) run(ctx context.Context) {
 	defer close(l.done)
@@ -225,6 +218,7 @@ func (l *Live) sendOne(ctx context.Context) bool {
 		items = append(items, l.queue[0])
 		l.queue = l.queue[1:]
 	}
+	l.queued -= n
 	l.mu.Unlock()
 	if len(items) == 0 {
 		return false
@@ -235,6 +229,7 @@ func (l *Live) sendOne(ctx context.Context) bool {
 		// Stopped: put the reports back for Pending's count.
 		l.mu.Lock()
 		l.queue = append(items, l.queue...)
+		l.queued += n
 		l.mu.Unlock()
 		return false
 	}

@@ -195,10 +195,11 @@ func participantToProto(p chatsync.Participant) *chatsyncv1.Participant {
 func batchToProto(b chatsync.Batch) *chatsyncv1.SyncBatch {
 	out := &chatsyncv1.SyncBatch{
 		BatchId: b.BatchID, SessionId: idString(b.SessionID), Kind: batchKindToProto(b.Kind), Status: batchStatuses[b.Status],
-		AcceptedCount: b.AcceptedCount, RejectedCount: int32(len(rejectedToProto(b.Rejected))), WrittenCount: b.WrittenCount,
+		AcceptedCount: b.AcceptedCount, WrittenCount: b.WrittenCount,
 		Attempts: b.Attempts, LastError: b.LastError, CreateTime: ts(b.CreatedAt), StartTime: ts(b.StartedAt),
 		FinishTime: ts(b.FinishedAt), Rejected: rejectedToProto(b.Rejected),
 	}
+	out.RejectedCount = int32(len(out.Rejected)) // chats only; rejected contacts are not chats
 	if !b.FinishedAt.IsZero() {
 		out.Duration = durationpb.New(b.FinishedAt.Sub(b.CreatedAt))
 	}

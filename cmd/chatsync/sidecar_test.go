@@ -73,21 +73,8 @@ func TestNodeSidecarSyncLandsExactly(t *testing.T) {
 		t.Fatalf("sidecar expected counts look wrong: %+v", want)
 	}
 
-	db := m.store.DB()
-	count := func(q string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := db.NewRaw(q, args...).Scan(ctx, &n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	for count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status IN ('queued', 'processing')", sid) > 0 {
-		if ctx.Err() != nil {
-			t.Fatal("batches still pending")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	count := rowCounter(ctx, t, m)
+	waitBatchesDone(ctx, t, count, sid)
 	landed := time.Since(began)
 	if n := count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status <> 'completed'", sid); n != 0 {
 		t.Fatalf("%d batches did not complete", n)
@@ -108,7 +95,7 @@ func TestNodeSidecarSyncLandsExactly(t *testing.T) {
 		}
 	}
 	var jids []string
-	if err := db.NewRaw("SELECT jid FROM chats WHERE session_id = ?", sid).Scan(ctx, &jids); err != nil {
+	if err := m.store.DB().NewRaw("SELECT jid FROM chats WHERE session_id = ?", sid).Scan(ctx, &jids); err != nil {
 		t.Fatal(err)
 	}
 	sort.Strings(jids)
@@ -125,4 +112,29 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// rowCounter returns a function that runs a count query on m's database.
+func rowCounter(ctx context.Context, t *testing.T, m *Main) func(q string, args ...any) int {
+	db := m.store.DB()
+	return func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.NewRaw(q, args...).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
+// waitBatchesDone polls until no batch of the session is queued or
+// processing, failing when ctx ends first.
+func waitBatchesDone(ctx context.Context, t *testing.T, count func(string, ...any) int, sid string) {
+	t.Helper()
+	for count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status IN ('queued', 'processing')", sid) > 0 {
+		if ctx.Err() != nil {
+			t.Fatal("batches still pending")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

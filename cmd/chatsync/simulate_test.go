@@ -46,25 +46,12 @@ func TestSimulateLiveDuringHistoryLosesNothing(t *testing.T) {
 		t.Fatalf("simulate summary:\n%s", out)
 	}
 
-	db := m.store.DB()
-	count := func(q string, args ...any) int {
-		t.Helper()
-		var n int
-		if err := db.NewRaw(q, args...).Scan(ctx, &n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := rowCounter(ctx, t, m)
 	liveBatches := count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND kind = 'live'", sid)
 	if liveBatches <= 12 {
 		t.Fatalf("%d live batches: the budget of 12 was never exceeded, so nothing was refused", liveBatches)
 	}
-	for count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status IN ('queued', 'processing')", sid) > 0 {
-		if ctx.Err() != nil {
-			t.Fatal("batches still pending")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitBatchesDone(ctx, t, count, sid)
 	if n := count("SELECT count(*) FROM sync_batches WHERE session_id = ? AND status <> 'completed'", sid); n != 0 {
 		t.Fatalf("%d batches did not complete", n)
 	}

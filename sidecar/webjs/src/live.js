@@ -200,14 +200,16 @@ export function createLiveQueue(o) {
 
   async function sendNext() {
     {
-      const items = [];
+      // Take the batch in one splice: shift() per report is linear in
+      // the queue, which past the backlog can be long.
+      let count = 0;
       let n = 0;
-      while (queue.length > 0 && (items.length === 0 || n + queue[0].weight <= opt.flushMessages)) {
-        const it = queue.shift();
-        if (it.chat) inMemory -= it.weight;
-        n += it.weight;
-        items.push(it);
+      while (count < queue.length && (count === 0 || n + queue[count].weight <= opt.flushMessages)) {
+        n += queue[count].weight;
+        count++;
       }
+      const items = queue.splice(0, count);
+      for (const it of items) if (it.chat) inMemory -= it.weight;
       // Bring spilled reports back into memory as room frees up.
       for (const it of queue) {
         if (inMemory >= opt.backlog) break;
@@ -222,10 +224,8 @@ export function createLiveQueue(o) {
         res = await sendUntilAccepted(req);
       } catch {
         // Stopped: the journal keeps them for the next start.
-        for (const it of items.reverse()) {
-          queue.unshift(it);
-          if (it.chat) inMemory += it.weight;
-        }
+        queue.unshift(...items);
+        for (const it of items) if (it.chat) inMemory += it.weight;
         return;
       }
       pending -= n;
