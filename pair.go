@@ -1,6 +1,7 @@
 package chatsync
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -56,3 +57,11 @@ var (
 	// ErrSessionBusy: another process runs or pairs the session.
 	ErrSessionBusy = errors.New("another process owns the session")
 )
+
+// Sender sends a text message through one session's provider and returns
+// the message ID WhatsApp (or Meta) assigned. SendMessage picks one per
+// session provider: whatsmeow, a sidecar's command channel, Meta's Cloud
+// API.
+type Sender interface {
+	Send(ctx context.Context, sess Session, chatJID, text string) (messageID string, err error)
+}

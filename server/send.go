@@ -22,7 +22,6 @@ type sendStore interface {
 	Session(ctx context.Context, workspaceID, id int64) (chatsync.Session, error)
 	BackupSession(ctx context.Context, workspaceID int64) (chatsync.Session, error)
 	HasChat(ctx context.Context, sessionID int64, jid string) (bool, error)
-	MetaToken(ctx context.Context, workspaceID, id int64) ([]byte, error)
 	WriteChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (store.Written, error)
 }
 
@@ -33,20 +32,30 @@ type whatsmeowSender interface {
 }
 
 // errMetaPhoneOnly: Meta's Cloud API sends to phone numbers, not to groups
-// or LIDs.
+// or LIDs (provider/meta's ErrPhoneOnly says the same to a direct caller).
 var errMetaPhoneOnly = errors.New("only phone numbers are reachable through Meta's Cloud API")
+
+// whatsmeowSend is a chatsync.Sender over the process running a whatsmeow
+// session.
+type whatsmeowSend struct {
+	wa      whatsmeowSender
+	timeout time.Duration
+}
+
+func (w whatsmeowSend) Send(ctx context.Context, sess chatsync.Session, chatJID, text string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	return w.wa.Send(ctx, sess.ID, chatJID, text)
+}
 
 // sendServer serves ChatService.SendMessage: the seed's provider selector.
 type sendServer struct {
-	store    sendStore
-	wa       whatsmeowSender // nil when whatsmeow is off
-	sidecars *sidecarChannel
-	meta     *metaClient
-	keys     Keys
-	pub      eventPublisher
-	log      *slog.Logger
-	timeout  time.Duration
-	now      func() time.Time
+	store sendStore
+	// senders has one sender per provider this server can send through.
+	senders map[chatsync.Provider]chatsync.Sender
+	pub     eventPublisher
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // SendMessage sends through the chat's session; when that provider cannot
@@ -139,41 +148,11 @@ func (s *sendServer) canReach(ctx context.Context, backup chatsync.Session, chat
 
 // sendVia sends through one session's provider.
 func (s *sendServer) sendVia(ctx context.Context, sess chatsync.Session, chat chatsync.ChatView, text string) (string, error) {
-	switch sess.Provider {
-	case chatsync.ProviderWhatsmeow:
-		if s.wa == nil {
-			return "", errors.New("whatsmeow is not enabled on this server")
-		}
-		ctx, cancel := context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-		return s.wa.Send(ctx, sess.ID, chat.JID, text)
-	case chatsync.ProviderWebJS:
-		return s.sidecars.sendAndWait(ctx, sess, chat.JID, text, s.timeout)
-	case chatsync.ProviderMetaCloud:
-		return s.sendMeta(ctx, sess, chat, text)
+	snd, ok := s.senders[sess.Provider]
+	if !ok {
+		return "", fmt.Errorf("%s is not enabled on this server", sess.Provider)
 	}
-	return "", fmt.Errorf("unknown provider %q", sess.Provider)
-}
-
-func (s *sendServer) sendMeta(ctx context.Context, sess chatsync.Session, chat chatsync.ChatView, text string) (string, error) {
-	j, err := chatsync.ParseJID(chat.JID)
-	if err != nil || j.Server != chatsync.ServerUser {
-		return "", errMetaPhoneOnly
-	}
-	if sess.MetaPhoneNumberID == "" {
-		return "", errors.New("the session has no Meta phone number ID")
-	}
-	sealed, err := s.store.MetaToken(ctx, sess.WorkspaceID, sess.ID)
-	if err != nil {
-		return "", err
-	}
-	token, err := s.keys.Open(sealed)
-	if err != nil {
-		return "", fmt.Errorf("open the stored Meta token: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.meta.sendText(ctx, sess.MetaPhoneNumberID, string(token), j.User, text)
+	return snd.Send(ctx, sess, chat.JID, text)
 }
 
 // record stores the sent message and publishes it. The message is sent

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
+	metaapi "github.com/chatsync/chatsync/provider/meta"
 	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/server"
 )
@@ -217,8 +218,7 @@ func TestSendMessageSelectsTheProvider(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			meta := newMetaAPI(t)
 			e := newWAEnv(t, nil, func(p *server.Params) {
-				p.MetaBaseURL = meta.URL + "/v21.0"
-				p.MetaHTTP = meta.Client()
+				p.Meta = metaapi.NewSender(metaapi.NewClient(meta.URL+"/v21.0", meta.Client()), p.Store, p.Keys.Open, p.SendTimeout)
 				p.Heartbeat = time.Second
 			})
 			tn := newTenant(t, e.Env, "acme", chatsync.ProviderWhatsmeow, chatsync.ProviderWebJS)

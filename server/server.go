@@ -83,17 +83,18 @@ type Params struct {
 	// WakeSessions tells the processes that run whatsmeow sessions to look
 	// at the store now (a session's sync config changed); nil: none.
 	WakeSessions func(context.Context) error
-	// Publisher publishes the events the server itself causes (sidecar
-	// status, sent messages); nil publishes on Redis with the default
-	// retention.
+	// Sidecars is the command channel to sidecar (webjs) sessions
+	// (provider/sidecar's Channel); nil answers WatchCommands,
+	// CompleteCommand and their resync and send with unavailable.
+	Sidecars Sidecars
+	// Meta sends through meta_cloud sessions (provider/meta's Sender); nil
+	// sends through none.
+	Meta chatsync.Sender
+	// Publisher publishes the events the server itself causes (sent
+	// messages); nil publishes on Redis with the default retention.
 	Publisher *events.Publisher
-	// MetaBaseURL is Meta's Graph API with its version
-	// (CHATSYNC_META_BASE_URL; default DefaultMetaBaseURL).
-	MetaBaseURL string
-	// MetaHTTP calls Meta's API; nil uses a client with a 30 s timeout.
-	MetaHTTP *http.Client
-	// SendTimeout bounds waiting for a provider to send a message (default
-	// 30 s).
+	// SendTimeout bounds waiting for whatsmeow to send a message (default
+	// 30 s); the other senders have their own.
 	SendTimeout time.Duration
 }
 

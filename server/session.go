@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"connectrpc.com/connect"
@@ -46,7 +45,7 @@ type sessionServer struct {
 	log      *slog.Logger
 	wa       whatsmeowSessions // nil when whatsmeow is off
 	wake     func(context.Context) error
-	sidecars *sidecarChannel
+	sidecars Sidecars // nil: no command channel on this server
 	now      func() time.Time
 }
 
@@ -229,28 +228,26 @@ func newSessionServices(p Params) sessionServices {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	metaHTTP := p.MetaHTTP
-	if metaHTTP == nil {
-		metaHTTP = &http.Client{Timeout: 30 * time.Second}
-	}
-	base := p.MetaBaseURL
-	if base == "" {
-		base = DefaultMetaBaseURL
-	}
-	sidecars := &sidecarChannel{store: p.Store, rdb: p.Redis, pub: pub, log: p.Log, heartbeat: p.Heartbeat, now: time.Now}
 	out := sessionServices{
-		sessions: &sessionServer{store: p.Store, keys: p.Keys, log: p.Log, sidecars: sidecars, now: time.Now},
-		commands: &commandServer{store: p.Store, channel: sidecars, log: p.Log, newID: newStreamID},
+		sessions: &sessionServer{store: p.Store, keys: p.Keys, log: p.Log, now: time.Now},
+		commands: &commandServer{store: p.Store},
 		send: &sendServer{
-			store: p.Store, sidecars: sidecars, meta: &metaClient{base: base, http: metaHTTP}, keys: p.Keys,
-			pub: pub, log: p.Log, timeout: timeout, now: time.Now,
+			store: p.Store, senders: map[chatsync.Provider]chatsync.Sender{}, pub: pub, log: p.Log, now: time.Now,
 		},
 	}
-	// A nil *wa.Manager must stay a nil interface.
+	// Nil pointers must stay nil interfaces.
 	out.sessions.wake = p.WakeSessions
 	if p.WhatsApp != nil {
 		out.sessions.wa = p.WhatsApp
-		out.send.wa = p.WhatsApp
+		out.send.senders[chatsync.ProviderWhatsmeow] = whatsmeowSend{wa: p.WhatsApp, timeout: timeout}
+	}
+	if p.Sidecars != nil {
+		out.sessions.sidecars = p.Sidecars
+		out.commands.channel = p.Sidecars
+		out.send.senders[chatsync.ProviderWebJS] = p.Sidecars
+	}
+	if p.Meta != nil {
+		out.send.senders[chatsync.ProviderMetaCloud] = p.Meta
 	}
 	return out
 }

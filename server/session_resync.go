@@ -39,7 +39,10 @@ func (s *sessionServer) ResyncSession(ctx context.Context, req *chatsyncv1.Resyn
 	}
 	switch sess.Provider {
 	case chatsync.ProviderWebJS:
-		cmd, err := s.sidecars.issue(ctx, sess, store.CommandResync, chatJID, "")
+		if s.sidecars == nil {
+			return nil, errNoSidecars
+		}
+		cmd, err := s.sidecars.Issue(ctx, sess, store.CommandResync, chatJID, "")
 		if err != nil {
 			return nil, toConnect(err)
 		}

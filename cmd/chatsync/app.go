@@ -27,6 +27,8 @@ import (
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
+	"github.com/chatsync/chatsync/provider/meta"
+	"github.com/chatsync/chatsync/provider/sidecar"
 	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/store"
@@ -307,13 +309,20 @@ func (m *Main) startServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sidecars, err := sidecar.NewChannel(sidecar.Params{
+		Store: m.store, Redis: m.rdb, Pub: pub, Log: m.log.With(slog.String("component", "sidecar")),
+	})
+	if err != nil {
+		return err
+	}
 	h, err := server.Handler(server.Params{
 		Store: m.store, Queue: m.queue, QueueRedis: m.redisOpt, Redis: m.rdb, Hub: hub, Keys: m.keys, Log: m.log,
 		Registry: m.registry, OperatorToken: m.OperatorToken, SyncEnabled: m.cfg.SyncEnabled,
 		SyncRatePerMinute: m.cfg.SyncRatePerMinute, SyncLiveRatePerMinute: m.cfg.SyncLiveRatePerMinute, Web: web.Dist(),
 		BodyTimeout: m.cfg.BodyTimeout, StreamsPerToken: m.cfg.StreamsPerToken,
 		MaxInFlight: m.cfg.MaxInFlight, MaxInFlightPerCaller: m.cfg.MaxInFlightPerCaller, MaxBufferedBytes: int64(m.cfg.MaxBufferedMiB) << 20,
-		WhatsApp: mgr, Publisher: pub, MetaBaseURL: m.cfg.MetaBaseURL,
+		WhatsApp: mgr, Publisher: pub, Sidecars: sidecars,
+		Meta:         meta.NewSender(meta.NewClient(m.cfg.MetaBaseURL, nil), m.store, m.keys.Open, 0),
 		WakeSessions: func(ctx context.Context) error { return wa.Wake(ctx, m.rdb) },
 	})
 	if err != nil {

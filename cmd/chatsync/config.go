@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatsync/chatsync/server"
+	"github.com/chatsync/chatsync/provider/meta"
 )
 
 // Config is everything chatsync reads from its environment, validated once.
@@ -77,7 +77,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		LogFormat:      getenv("CHATSYNC_LOG_FORMAT"),
 		LogLevel:       or(getenv("CHATSYNC_LOG_LEVEL"), "info"),
 		Role:           or(getenv("CHATSYNC_ROLE"), "all"),
-		MetaBaseURL:    or(getenv("CHATSYNC_META_BASE_URL"), server.DefaultMetaBaseURL),
+		MetaBaseURL:    or(getenv("CHATSYNC_META_BASE_URL"), meta.DefaultBaseURL),
 	}
 	var errs []error
 	boolVar := func(key string, def bool) bool {
@@ -164,7 +164,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("CHATSYNC_SECRET_KEY is required with DATABASE_URL (every replica must derive the same sidecar secrets); generate one with `openssl rand -hex 32`"))
 	}
 	if u, err := url.Parse(c.MetaBaseURL); c.MetaBaseURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
-		errs = append(errs, fmt.Errorf("CHATSYNC_META_BASE_URL: %q is not an http(s) URL like %s", c.MetaBaseURL, server.DefaultMetaBaseURL))
+		errs = append(errs, fmt.Errorf("CHATSYNC_META_BASE_URL: %q is not an http(s) URL like %s", c.MetaBaseURL, meta.DefaultBaseURL))
 	}
 	switch c.LogFormat {
 	case "", "text", "json":

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatsync/chatsync/server"
+	"github.com/chatsync/chatsync/provider/meta"
 )
 
 func TestConfigMetaBaseURL(t *testing.T) {
@@ -12,7 +12,7 @@ func TestConfigMetaBaseURL(t *testing.T) {
 	tests := []struct {
 		value, want, wantErr string
 	}{
-		{"", server.DefaultMetaBaseURL, ""},
+		{"", meta.DefaultBaseURL, ""},
 		{"http://127.0.0.1:9000/v21.0", "http://127.0.0.1:9000/v21.0", ""},
 		{"graph.facebook.com", "", "CHATSYNC_META_BASE_URL"},
 	}

@@ -21,6 +21,8 @@ import (
 
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/provider/meta"
+	"github.com/chatsync/chatsync/provider/sidecar"
 	"github.com/chatsync/chatsync/server"
 	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/store/storetest"
@@ -105,6 +107,21 @@ func New(tb testing.TB, o Options) *Env {
 	}
 	if o.Tune != nil {
 		o.Tune(&p)
+	}
+	// The providers cmd/chatsync wires, unless Tune set its own.
+	if p.Sidecars == nil {
+		pub := p.Publisher
+		if pub == nil {
+			pub = events.NewPublisher(rdb, events.DefaultRetention)
+		}
+		ch, err := sidecar.NewChannel(sidecar.Params{Store: s, Redis: rdb, Pub: pub, Log: log, Heartbeat: p.Heartbeat, SendTimeout: p.SendTimeout})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p.Sidecars = ch
+	}
+	if p.Meta == nil {
+		p.Meta = meta.NewSender(meta.NewClient("", nil), s, keys.Open, p.SendTimeout)
 	}
 	h, err := server.Handler(p)
 	if err != nil {

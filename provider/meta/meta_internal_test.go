@@ -1,19 +1,12 @@
-package server
+package meta
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"connectrpc.com/connect"
-
-	"github.com/chatsync/chatsync/provider/wa"
-	"github.com/chatsync/chatsync/store"
 )
 
 func TestMetaClientAnswers(t *testing.T) {
@@ -40,8 +33,8 @@ func TestMetaClientAnswers(t *testing.T) {
 				fmt.Fprint(w, tt.body)
 			}))
 			defer srv.Close()
-			m := &metaClient{base: srv.URL + "/v21.0/", http: srv.Client()}
-			id, err := m.sendText(t.Context(), "1065", "secret-token", "15551234567", "hi")
+			m := NewClient(srv.URL+"/v21.0/", srv.Client())
+			id, err := m.SendText(t.Context(), "1065", "secret-token", "15551234567", "hi")
 			if id != tt.wantID {
 				t.Errorf("id %q, want %q", id, tt.wantID)
 			}
@@ -62,48 +55,9 @@ func TestMetaClientAnswers(t *testing.T) {
 		t.Parallel()
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
-		m := &metaClient{base: srv.URL, http: &http.Client{Timeout: time.Second}}
-		if _, err := m.sendText(t.Context(), "1", "t", "1", "hi"); err == nil || !strings.Contains(err.Error(), "call Meta Cloud API") {
+		m := NewClient(srv.URL, &http.Client{Timeout: time.Second})
+		if _, err := m.SendText(t.Context(), "1", "t", "1", "hi"); err == nil || !strings.Contains(err.Error(), "call Meta Cloud API") {
 			t.Errorf("error %v", err)
 		}
 	})
-}
-
-func TestPairingPhone(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{"": "", "+1 (555) 000-1111": "15550001111", "62.812.345.6789": "628123456789"} {
-		if got, err := pairingPhone(in); err != nil || got != want {
-			t.Errorf("pairingPhone(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"12345", "+0812345678", "call me", "1234567890123456"} {
-		if _, err := pairingPhone(in); connect.CodeOf(err) != connect.CodeInvalidArgument {
-			t.Errorf("pairingPhone(%q): %v, want invalid_argument", in, err)
-		}
-	}
-}
-
-func TestPairStepToProto(t *testing.T) {
-	t.Parallel()
-	if pairStepToProto(wa.PairStep{Kind: wa.PairNotice, Reason: "scan again"}) != nil {
-		t.Error("a notice became a stream message")
-	}
-	if m := pairStepToProto(wa.PairStep{Kind: wa.PairFailure, Reason: "timeout"}); m.GetFailure().GetReason() != "timeout" {
-		t.Errorf("failure %v", m)
-	}
-}
-
-func TestStreamEndAndCommandProto(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	if err := streamEnd(ctx, errors.New("db down")); connect.CodeOf(err) != connect.CodeUnavailable {
-		t.Errorf("streamEnd = %v", err)
-	}
-	cancel()
-	if err := streamEnd(ctx, errors.New("db down")); err != nil {
-		t.Errorf("streamEnd after the client left = %v", err)
-	}
-	if c := commandToProto(store.Command{ID: 3, Kind: "other"}); c.GetCommandId() != "3" || c.GetCommand() != nil {
-		t.Errorf("unknown kind %v", c)
-	}
 }
