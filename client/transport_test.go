@@ -107,7 +107,11 @@ func TestTransportBodyError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+	res, err := tr.RoundTrip(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("RoundTrip error = %v, want the body's read error", err)
 	}
 }

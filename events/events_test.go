@@ -3,7 +3,6 @@ package events_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ func startHub(t *testing.T, h *events.Hub) {
 	})
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func chatEvent(ws int64, name string) chatsync.Event {
 	return chatsync.Event{Type: chatsync.EventChatUpserted, WorkspaceID: ws, SessionID: 1, Time: time.Now().UTC(),
@@ -275,7 +274,9 @@ func TestStoppingTheHubEndsSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
 	if _, err := s.Next(t.Context()); !errors.Is(err, events.ErrStopped) {
 		t.Fatalf("after stop: %v, want ErrStopped", err)
 	}

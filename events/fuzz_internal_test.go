@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 )
@@ -14,7 +15,7 @@ func FuzzResumeToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := parseID(s)
 		if err != nil {
-			if err != ErrBadToken {
+			if !errors.Is(err, ErrBadToken) {
 				t.Fatalf("parseID(%q) = %v, want ErrBadToken", s, err)
 			}
 			return

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -104,7 +103,7 @@ func (s *stream) until(t *testing.T, stop func(*chatsyncv1.StreamChatUpdatesResp
 	}
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // replicas are two servers sharing one store and one Redis database, as
 // two replicas behind a load balancer.

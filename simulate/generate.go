@@ -103,7 +103,7 @@ func (g generator) message(i, j int, r *rand.Rand, at time.Time, senders []strin
 	m := &chatsyncv1.SyncMessage{
 		Id:        fmt.Sprintf("3EB0%08X%08X", uint32(i), uint32(j)),
 		Timestamp: timestamppb.New(at),
-		Text:      texts()[r.IntN(len(texts()))],
+		Text:      text(r),
 	}
 	switch {
 	case len(senders) > 0:
@@ -114,7 +114,7 @@ func (g generator) message(i, j int, r *rand.Rand, at time.Time, senders []strin
 		m.SenderJid = phoneJID(i)
 	}
 	if r.IntN(10) == 0 {
-		m.MediaType = mediaTypes()[r.IntN(len(mediaTypes()))]
+		m.MediaType = mediaType(r)
 	}
 	return m
 }
@@ -153,4 +153,14 @@ func (g generator) liveChat(n int, at time.Time) *chatsyncv1.SyncChat {
 	// the stored state and counts the message as unread.
 	c.UnreadCount, c.Archived, c.Pinned = nil, nil, nil
 	return c
+}
+
+func text(r *rand.Rand) string {
+	ts := texts()
+	return ts[r.IntN(len(ts))]
+}
+
+func mediaType(r *rand.Rand) chatsyncv1.MediaType {
+	ms := mediaTypes()
+	return ms[r.IntN(len(ms))]
 }

@@ -137,7 +137,7 @@ func (s *Store) StartBatch(ctx context.Context, pk int64) (b chatsync.Batch, p c
 	err = s.db.NewUpdate().Model(&row).
 		Set("status = ?, attempts = attempts + 1", string(chatsync.BatchProcessing)).
 		Set("started_at = COALESCE(started_at, ?)", s.now()).
-		Where("id = ? AND status IN (?)", pk, bun.In(pendingStatuses())).
+		Where("id = ? AND status IN (?)", pk, bun.List(pendingStatuses())).
 		Returning("*").Scan(ctx)
 	if err = translate(err); errors.Is(err, ErrNotFound) {
 		if err := s.db.NewSelect().Model(&row).ExcludeColumn("payload").Where("id = ?", pk).Scan(ctx); err != nil {
@@ -216,7 +216,7 @@ func (s *Store) CompleteBatch(ctx context.Context, pk int64, r BatchResult) (cha
 			return ErrSuperseded
 		}
 		others, err := tx.NewSelect().Model((*batchRow)(nil)).
-			Where("session_id = ? AND status IN (?)", sessionID, bun.In(pendingStatuses())).Count(ctx)
+			Where("session_id = ? AND status IN (?)", sessionID, bun.List(pendingStatuses())).Count(ctx)
 		if err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func (s *Store) finishBatch(ctx context.Context, pk int64, fn func(context.Conte
 		}
 		var err error
 		pending, err = tx.NewSelect().Model((*batchRow)(nil)).
-			Where("session_id = ? AND status IN (?)", b.SessionID, bun.In(pendingStatuses())).
+			Where("session_id = ? AND status IN (?)", b.SessionID, bun.List(pendingStatuses())).
 			Count(ctx)
 		return err
 	})
@@ -339,7 +339,7 @@ type PendingBatch struct {
 func (s *Store) PendingBatches(ctx context.Context, olderThan time.Time, limit int) ([]PendingBatch, error) {
 	var rows []batchRow
 	err := s.db.NewSelect().Model(&rows).Column("id", "kind").
-		Where("status IN (?) AND created_at < ?", bun.In(pendingStatuses()), olderThan).
+		Where("status IN (?) AND created_at < ?", bun.List(pendingStatuses()), olderThan).
 		Order("created_at ASC").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list pending batches: %w", err)

@@ -79,7 +79,7 @@ func chatViews(ctx context.Context, db bun.IDB, wsID int64, ids []int64) ([]chat
 		return nil, nil
 	}
 	var rows []chatViewRow
-	err := chatViewQuery(db).Where("c.workspace_id = ? AND c.id IN (?)", wsID, bun.In(ids)).
+	err := chatViewQuery(db).Where("c.workspace_id = ? AND c.id IN (?)", wsID, bun.List(ids)).
 		OrderExpr("c.last_activity_at DESC, c.id DESC").Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (s *Store) listChatsQuery(f ChatFilter, after *ChatCursor, limit int) *bun.
 	case 1:
 		q.Where("c.session_id = ?", f.SessionIDs[0])
 	default:
-		q.Where("c.session_id IN (?)", bun.In(f.SessionIDs))
+		q.Where("c.session_id IN (?)", bun.List(f.SessionIDs))
 	}
 	if f.Type != "" {
 		q.Where("c.type = ?", string(f.Type))

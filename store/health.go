@@ -55,13 +55,13 @@ func (r figuresRow) figures() BatchFigures {
 // figuresQuery selects the figures of the batches q's joins and filters
 // leave, since a point in time.
 func (s *Store) figuresQuery(q *bun.SelectQuery, since time.Time) *bun.SelectQuery {
-	pending := bun.In(pendingStatuses())
+	pending := bun.List(pendingStatuses())
 	return q.
 		ColumnExpr("COALESCE(SUM(CASE WHEN b.status IN (?) THEN 1 ELSE 0 END), 0) AS pending", pending).
 		ColumnExpr("COALESCE(SUM(CASE WHEN b.status = ? AND b.finished_at >= ? THEN 1 ELSE 0 END), 0) AS completed", string(chatsync.BatchCompleted), since).
 		ColumnExpr("COALESCE(SUM(CASE WHEN b.status = ? AND b.finished_at >= ? THEN 1 ELSE 0 END), 0) AS failed", string(chatsync.BatchFailed), since).
 		ColumnExpr("AVG(CASE WHEN b.status IN (?) AND b.finished_at >= ? THEN "+s.durationSeconds()+" END) AS avg_secs",
-			bun.In([]string{string(chatsync.BatchCompleted), string(chatsync.BatchFailed)}), since).
+			bun.List([]string{string(chatsync.BatchCompleted), string(chatsync.BatchFailed)}), since).
 		Where("(b.status IN (?) OR b.finished_at >= ?)", pending, since)
 }
 

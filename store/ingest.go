@@ -41,7 +41,7 @@ func (s *Store) ChatViews(ctx context.Context, workspaceID int64, ids []int64) (
 		return views, nil
 	}
 	var rows []chatViewRow
-	err := chatViewQuery(s.db).Where("c.id IN (?)", bun.In(ids)).
+	err := chatViewQuery(s.db).Where("c.id IN (?)", bun.List(ids)).
 		OrderExpr("c.last_activity_at DESC, c.id DESC").Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("load %d chats: %w", len(ids), err)
@@ -730,7 +730,7 @@ func (s *Store) writeGroups(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs
 		for i, jid := range p.snapshotChats {
 			ids[i] = chatIDs[jid]
 		}
-		if _, err := tx.NewDelete().Model((*participantRow)(nil)).Where("chat_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Model((*participantRow)(nil)).Where("chat_id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return err
 		}
 		rows := make([]participantRow, len(p.snapshot))
@@ -754,7 +754,7 @@ func (s *Store) writeGroups(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs
 	for i, jid := range p.touched {
 		ids[i] = chatIDs[jid]
 	}
-	_, err := tx.NewUpdate().Model((*chatRow)(nil)).Set(participantCount).Where("id IN (?)", bun.In(ids)).Exec(ctx)
+	_, err := tx.NewUpdate().Model((*chatRow)(nil)).Set(participantCount).Where("id IN (?)", bun.List(ids)).Exec(ctx)
 	return err
 }
 

@@ -111,7 +111,7 @@ func (s *Store) SessionsByIDs(ctx context.Context, workspaceID int64, ids []int6
 		return nil, nil
 	}
 	var rows []sessionRow
-	err := s.db.NewSelect().Model(&rows).Where("workspace_id = ? AND id IN (?)", workspaceID, bun.In(ids)).
+	err := s.db.NewSelect().Model(&rows).Where("workspace_id = ? AND id IN (?)", workspaceID, bun.List(ids)).
 		Order("id ASC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
@@ -211,7 +211,7 @@ func (s *Store) DeleteSession(ctx context.Context, workspaceID, id int64) error 
 			return translate(err)
 		}
 		pending, err := tx.NewSelect().Model((*batchRow)(nil)).
-			Where("session_id = ? AND status IN (?)", id, bun.In(pendingStatuses())).
+			Where("session_id = ? AND status IN (?)", id, bun.List(pendingStatuses())).
 			Count(ctx)
 		if err != nil {
 			return err
@@ -321,7 +321,7 @@ func (s *Store) SetDeviceJID(ctx context.Context, id int64, jid string) error {
 // ones that make DeleteSession refuse).
 func (s *Store) PendingBatchCount(ctx context.Context, sessionID int64) (int64, error) {
 	n, err := s.db.NewSelect().Model((*batchRow)(nil)).
-		Where("session_id = ? AND status IN (?)", sessionID, bun.In(pendingStatuses())).
+		Where("session_id = ? AND status IN (?)", sessionID, bun.List(pendingStatuses())).
 		Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count pending batches of session %d: %w", sessionID, err)

@@ -89,14 +89,14 @@ func AsynqLogger(log *slog.Logger) asynq.Logger { return asynqLogger{log} }
 // asynqLogger adapts slog to asynq.Logger.
 type asynqLogger struct{ log *slog.Logger }
 
-func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) }
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }
-func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) }
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
 
 // Fatal is asynq's "cannot go on" (it calls it when Redis is unusable at
 // start); the contract is to exit.
 func (l asynqLogger) Fatal(args ...any) {
-	l.log.Error(fmt.Sprint(args...))
+	l.log.Error(fmt.Sprint(args...)) //nolint:sloglint // adapter, as above
 	os.Exit(1)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -286,5 +285,3 @@ func adminDB(b *testing.B) *sql.DB {
 	b.Cleanup(func() { db.Close() })
 	return db
 }
-
-var errNotSeeded = errors.New("not seeded")

@@ -3,7 +3,6 @@ package chats_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -82,7 +81,7 @@ func BenchmarkRealtime(b *testing.B) {
 	streams := srv.rssMB(b)
 
 	proc, err := worker.NewProcessor(worker.Params{
-		Store: st, Publisher: events.NewPublisher(rdb, events.DefaultRetention), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: st, Publisher: events.NewPublisher(rdb, events.DefaultRetention), Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -29,7 +29,7 @@ import (
 // redisDB is the Redis database of this package's tests.
 const redisDB = 4
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // productionConfig runs on this test's PostgreSQL schema and Redis DB.
 func productionConfig(t *testing.T) Config {

@@ -2,6 +2,7 @@ package wa
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestLeasesAndCallsOnMiniredis(t *testing.T) {
 	if err != nil || resp.MessageID != "id-x" {
 		t.Fatalf("call: %+v, %v", resp, err)
 	}
-	if _, err := Call(ctx, rdb, Request{SessionID: 2, Kind: RequestSend}, time.Second); err != ErrNoOwner {
+	if _, err := Call(ctx, rdb, Request{SessionID: 2, Kind: RequestSend}, time.Second); !errors.Is(err, ErrNoOwner) {
 		t.Errorf("call without owner: %v", err)
 	}
 }

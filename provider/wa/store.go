@@ -71,5 +71,5 @@ func (l waLogger) logf(level slog.Level, msg string, args []any) {
 	if l.module != "" {
 		attrs = append(attrs, slog.String("module", l.module))
 	}
-	l.log.LogAttrs(ctx, level, fmt.Sprintf(msg, args...), attrs...)
+	l.log.LogAttrs(ctx, level, fmt.Sprintf(msg, args...), attrs...) //nolint:sloglint // adapter: whatsmeow logs printf-style messages
 }

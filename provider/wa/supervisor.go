@@ -307,17 +307,17 @@ func (r *runner) run(ctx context.Context) {
 		last, banUntil := r.last, r.banUntil
 		r.mu.Unlock()
 		var wait time.Duration
-		switch {
-		case last == chatsync.SessionLoggedOut:
+		switch last {
+		case chatsync.SessionLoggedOut:
 			loggedOut = true
 			r.forgetDevice(ctx, log, "")
 			return
-		case last == chatsync.SessionBanned:
+		case chatsync.SessionBanned:
 			wait = r.sup.p.MaxBackoff
 			if d := time.Until(banUntil); d > 0 {
 				wait = d
 			}
-		case last == chatsync.SessionStreamReplaced:
+		case chatsync.SessionStreamReplaced:
 			// Another client took the device over; taking it back at once
 			// would make the two replace each other in a loop.
 			wait = r.sup.p.MaxBackoff

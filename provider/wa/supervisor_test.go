@@ -52,7 +52,7 @@ func TestLeases(t *testing.T) {
 	}
 	ok, err = b.Acquire(ctx, 1)
 	step("b acquires the released lease", ok, err, true)
-	if !strings.HasPrefix(NewOwnerID("worker"), "worker-") || NewOwnerID("x") == NewOwnerID("x") {
+	if x1, x2 := NewOwnerID("x"), NewOwnerID("x"); !strings.HasPrefix(NewOwnerID("worker"), "worker-") || x1 == x2 {
 		t.Error("owner IDs are not prefixed and random")
 	}
 }

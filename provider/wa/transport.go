@@ -47,12 +47,12 @@ type signalLogger struct{ log *slog.Logger }
 
 func (signalLogger) Debug(string, string) {}
 func (l signalLogger) Info(caller, msg string) {
-	l.log.Debug(msg, slog.String("caller", caller))
+	l.log.Debug(msg, slog.String("caller", caller)) //nolint:sloglint // adapter: libsignal names its own messages
 }
 func (l signalLogger) Warning(caller, msg string) {
-	l.log.Warn(msg, slog.String("caller", caller))
+	l.log.Warn(msg, slog.String("caller", caller)) //nolint:sloglint // adapter, as above
 }
 func (l signalLogger) Error(caller, msg string) {
-	l.log.Error(msg, slog.String("caller", caller))
+	l.log.Error(msg, slog.String("caller", caller)) //nolint:sloglint // adapter, as above
 }
 func (signalLogger) Configure(string) {}

@@ -7,7 +7,6 @@ package servertest
 import (
 	"context"
 	"crypto/rand"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +37,10 @@ type Options struct {
 	Tune func(*server.Params)
 	// Log receives the server's logs; nil discards them.
 	Log *slog.Logger
+	// NoProviders leaves out the sidecar command channel and the Meta
+	// sender (an API server built without them); by default both are
+	// wired as cmd/chatsync does.
+	NoProviders bool
 	// HubBuffer is each stream's event queue in the hub (default 1024); a
 	// small one lets tests drop slow streams.
 	HubBuffer int
@@ -84,7 +87,7 @@ func New(tb testing.TB, o Options) *Env {
 	rdb := Redis(tb, o.RedisDB)
 	log := o.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
@@ -109,7 +112,7 @@ func New(tb testing.TB, o Options) *Env {
 		o.Tune(&p)
 	}
 	// The providers cmd/chatsync wires, unless Tune set its own.
-	if p.Sidecars == nil {
+	if p.Sidecars == nil && !o.NoProviders {
 		pub := p.Publisher
 		if pub == nil {
 			pub = events.NewPublisher(rdb, events.DefaultRetention)
@@ -120,7 +123,7 @@ func New(tb testing.TB, o Options) *Env {
 		}
 		p.Sidecars = ch
 	}
-	if p.Meta == nil {
+	if p.Meta == nil && !o.NoProviders {
 		p.Meta = meta.NewSender(meta.NewClient("", nil), s, keys.Open, p.SendTimeout)
 	}
 	h, err := server.Handler(p)
