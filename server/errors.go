@@ -55,7 +55,9 @@ func toConnect(err error) error {
 	case errors.Is(err, chatsync.ErrNotPaired), errors.Is(err, chatsync.ErrWrongProvider):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, chatsync.ErrProviderUnavailable):
-		return connect.NewError(connect.CodeUnavailable, err)
+		// What wraps the sentinel may be a Redis or database error: the
+		// client reads a fixed message, the log the cause.
+		return unavailable("the session's provider is unavailable right now; retry", err)
 	}
 	return connect.NewError(connect.CodeInternal, internalError{cause: err})
 }

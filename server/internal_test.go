@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
 
+	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/provider/wa"
 	"github.com/chatsync/chatsync/store"
 )
@@ -47,5 +50,24 @@ func TestStreamEndAndCommandProto(t *testing.T) {
 	}
 	if c := commandToProto(store.Command{ID: 3, Kind: "other"}); c.GetCommandId() != "3" || c.GetCommand() != nil {
 		t.Errorf("unknown kind %v", c)
+	}
+}
+
+func TestToConnectHidesProviderCauses(t *testing.T) {
+	t.Parallel()
+	err := toConnect(fmt.Errorf("deliver commands: %w: dial tcp 10.0.0.7:6379: connection refused", chatsync.ErrProviderUnavailable))
+	if connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("code %v, want unavailable", connect.CodeOf(err))
+	}
+	if msg := err.Error(); strings.Contains(msg, "10.0.0.7") || !strings.Contains(msg, "provider is unavailable") {
+		t.Errorf("client reads %q", msg)
+	}
+	if !errors.Is(err, chatsync.ErrProviderUnavailable) {
+		t.Error("the cause is lost for the log")
+	}
+	for _, sentinel := range []error{chatsync.ErrNotPaired, chatsync.ErrWrongProvider} {
+		if c := connect.CodeOf(toConnect(fmt.Errorf("x: %w", sentinel))); c != connect.CodeFailedPrecondition {
+			t.Errorf("%v: %v, want failed_precondition", sentinel, c)
+		}
 	}
 }
