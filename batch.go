@@ -69,7 +69,32 @@ type MessageInput struct {
 	// could not be decrypted yet. It has no content; the real message,
 	// reported later under the same ID, replaces it.
 	Waiting bool `json:"waiting,omitempty"`
+	// EditTime, Revoked and Reactions report a change of the stored message
+	// with this ID (see IsUpdate): an edit (Text is the new text as of
+	// EditTime), a revoke, reactions. Such a report may come before the
+	// message; the store keeps it until the message lands.
+	EditTime  *time.Time      `json:"edit_time,omitempty"`
+	Revoked   bool            `json:"revoked,omitempty"`
+	Reactions []ReactionInput `json:"reactions,omitempty"`
 }
+
+// IsUpdate reports whether the report changes a message (an edit, a revoke
+// or reactions) rather than being the message itself.
+func (m *MessageInput) IsUpdate() bool {
+	return m.EditTime != nil || m.Revoked || len(m.Reactions) > 0
+}
+
+// ReactionInput is one sender's reaction; an empty Emoji removes the
+// sender's reaction.
+type ReactionInput struct {
+	SenderJID string    `json:"sender_jid,omitempty"`
+	Emoji     string    `json:"emoji,omitempty"`
+	Timestamp time.Time `json:"ts"`
+}
+
+// MaxReactionBytes bounds a reaction's emoji (WhatsApp's are one emoji
+// with modifiers: a few dozen bytes at most).
+const MaxReactionBytes = 64
 
 // ChatInput is one chat as a provider sees it. The state fields are
 // pointers: nil means the report does not know them (a live message), and

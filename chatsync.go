@@ -191,4 +191,17 @@ type Message struct {
 	// Waiting: a placeholder for a message that could not be decrypted
 	// yet (see MessageInput.Waiting).
 	Waiting bool `json:"waiting,omitempty"`
+	// EditTime is when the text was last edited; nil if never.
+	EditTime *time.Time `json:"edit_time,omitempty"`
+	// Revoked: deleted for everyone by its sender; no text, no media.
+	Revoked bool `json:"revoked,omitempty"`
+	// Reactions, one per sender, oldest first.
+	Reactions []Reaction `json:"reactions,omitempty"`
+}
+
+// Reaction is one sender's reaction to a message.
+type Reaction struct {
+	SenderJID string    `json:"sender_jid,omitempty"`
+	Emoji     string    `json:"emoji"`
+	Time      time.Time `json:"time"`
 }

@@ -7,11 +7,14 @@ type EventType string
 
 // Event types, as StreamChatUpdates delivers them.
 const (
-	EventChatUpserted  EventType = "chat_upserted"
-	EventMessageAdded  EventType = "message_added"
-	EventSessionStatus EventType = "session_status"
-	EventSyncProgress  EventType = "sync_progress"
-	EventSyncFailed    EventType = "sync_failed"
+	EventChatUpserted EventType = "chat_upserted"
+	EventMessageAdded EventType = "message_added"
+	// EventMessageUpdated: a stored message was edited, revoked or reacted
+	// to; Message is the message as it is now.
+	EventMessageUpdated EventType = "message_updated"
+	EventSessionStatus  EventType = "session_status"
+	EventSyncProgress   EventType = "sync_progress"
+	EventSyncFailed     EventType = "sync_failed"
 )
 
 // Event is one realtime event of a workspace. It is published after the
@@ -58,13 +61,16 @@ type SyncFailureEvent struct {
 // each chat as clients now see it, then a message_added for each message
 // the write stored. The worker (after a batch's chunks) and SendMessage
 // (after storing a sent message) publish these.
-func WrittenEvents(workspaceID, sessionID int64, at time.Time, chats []ChatView, msgs []Message) []Event {
-	evs := make([]Event, 0, len(chats)+len(msgs))
+func WrittenEvents(workspaceID, sessionID int64, at time.Time, chats []ChatView, msgs, updated []Message) []Event {
+	evs := make([]Event, 0, len(chats)+len(msgs)+len(updated))
 	for i := range chats {
 		evs = append(evs, Event{Type: EventChatUpserted, WorkspaceID: workspaceID, SessionID: sessionID, Time: at, Chat: &chats[i]})
 	}
 	for i := range msgs {
 		evs = append(evs, Event{Type: EventMessageAdded, WorkspaceID: workspaceID, SessionID: sessionID, Time: at, Message: &msgs[i]})
+	}
+	for i := range updated {
+		evs = append(evs, Event{Type: EventMessageUpdated, WorkspaceID: workspaceID, SessionID: sessionID, Time: at, Message: &updated[i]})
 	}
 	return evs
 }

@@ -1,6 +1,7 @@
 package chatsync_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func equal(a, b chatsync.ChatInput) bool {
 		}
 	}
 	for i := range a.Messages {
-		if a.Messages[i] != b.Messages[i] {
+		if !reflect.DeepEqual(a.Messages[i], b.Messages[i]) {
 			return false
 		}
 	}

@@ -190,8 +190,47 @@ func (m *MessageInput) validate(now time.Time) error {
 	default:
 		return fmt.Errorf("media_type: %q is not a known media type", m.MediaType)
 	}
+	if m.EditTime != nil {
+		if err := checkTime("edit_time", *m.EditTime, now); err != nil {
+			return err
+		}
+	}
+	if m.IsUpdate() && m.Waiting {
+		return errors.New("waiting: a placeholder cannot also be an edit, revoke or reaction")
+	}
+	if len(m.Reactions) > MaxReactionsPerMessage {
+		return fmt.Errorf("reactions: more than %d", MaxReactionsPerMessage)
+	}
+	seen := make(map[string]bool, len(m.Reactions))
+	for i := range m.Reactions {
+		r := &m.Reactions[i]
+		if r.SenderJID != "" {
+			j, err := ParseJID(r.SenderJID)
+			if err != nil {
+				return fmt.Errorf("reactions[%d].sender_jid: %w", i, err)
+			}
+			r.SenderJID = j.Bare()
+		}
+		if seen[r.SenderJID] {
+			return fmt.Errorf("reactions[%d].sender_jid: %q reacts twice in one report", i, r.SenderJID)
+		}
+		seen[r.SenderJID] = true
+		if err := checkText(fmt.Sprintf("reactions[%d].emoji", i), r.Emoji, MaxReactionBytes); err != nil {
+			return err
+		}
+		if r.Timestamp.IsZero() {
+			return fmt.Errorf("reactions[%d].timestamp: required", i)
+		}
+		if err := checkTime(fmt.Sprintf("reactions[%d].timestamp", i), r.Timestamp, now); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// MaxReactionsPerMessage bounds the reactions of one report (a group has
+// at most 1,024 members).
+const MaxReactionsPerMessage = 1024
 
 // CheckPhoneSyntax refuses what cannot be a phone number at all. Numbers
 // that look like one but do not normalise to E.164 are accepted: the worker

@@ -55,12 +55,12 @@ func TestWrittenEvents(t *testing.T) {
 	at := time.Unix(1_750_000_000, 0)
 	chats := []chatsync.ChatView{{ID: 1}, {ID: 2}}
 	msgs := []chatsync.Message{{ID: 9}}
-	evs := chatsync.WrittenEvents(3, 4, at, chats, msgs)
+	evs := chatsync.WrittenEvents(3, 4, at, chats, msgs, nil)
 	if len(evs) != 3 || evs[0].Type != chatsync.EventChatUpserted || evs[1].Chat != &chats[1] || evs[2].Type != chatsync.EventMessageAdded ||
 		evs[2].Message != &msgs[0] || evs[2].WorkspaceID != 3 || evs[2].SessionID != 4 || !evs[0].Time.Equal(at) {
 		t.Fatalf("events %+v", evs)
 	}
-	if evs := chatsync.WrittenEvents(3, 4, at, nil, nil); len(evs) != 0 {
+	if evs := chatsync.WrittenEvents(3, 4, at, nil, nil, nil); len(evs) != 0 {
 		t.Fatalf("nothing written gave %d events", len(evs))
 	}
 }

@@ -182,10 +182,18 @@ func chatToProto(c chatsync.ChatView) *chatsyncv1.Chat {
 }
 
 func messageToProto(m chatsync.Message) *chatsyncv1.Message {
-	return &chatsyncv1.Message{
+	out := &chatsyncv1.Message{
 		Id: m.WAID, ChatId: idString(m.ChatID), SenderJid: m.SenderJID, FromMe: m.FromMe,
 		Timestamp: ts(m.SentAt), Text: m.Text, MediaType: mediaTypes[m.MediaType], Waiting: m.Waiting,
+		Revoked: m.Revoked,
 	}
+	if m.EditTime != nil {
+		out.EditTime = ts(*m.EditTime)
+	}
+	for _, r := range m.Reactions {
+		out.Reactions = append(out.Reactions, &chatsyncv1.Reaction{SenderJid: r.SenderJID, Emoji: r.Emoji, Timestamp: ts(r.Time)})
+	}
+	return out
 }
 
 func participantToProto(p chatsync.Participant) *chatsyncv1.Participant {
@@ -258,9 +266,20 @@ func chatFromProto(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 		in.Group = gi
 	}
 	for _, m := range c.GetMessages() {
-		mi := chatsync.MessageInput{ID: m.GetId(), SenderJID: m.GetSenderJid(), FromMe: m.GetFromMe(), Text: m.GetText(), MediaType: mediaFromProto(m.GetMediaType()), Waiting: m.GetWaiting()}
+		mi := chatsync.MessageInput{ID: m.GetId(), SenderJID: m.GetSenderJid(), FromMe: m.GetFromMe(), Text: m.GetText(), MediaType: mediaFromProto(m.GetMediaType()), Waiting: m.GetWaiting(),
+			Revoked: m.GetRevoked()}
 		if m.GetTimestamp() != nil {
 			mi.Timestamp = m.GetTimestamp().AsTime()
+		}
+		if m.GetEditTime() != nil {
+			mi.EditTime = new(m.GetEditTime().AsTime())
+		}
+		for _, r := range m.GetReactions() {
+			ri := chatsync.ReactionInput{SenderJID: r.GetSenderJid(), Emoji: r.GetEmoji()}
+			if r.GetTimestamp() != nil {
+				ri.Timestamp = r.GetTimestamp().AsTime()
+			}
+			mi.Reactions = append(mi.Reactions, ri)
 		}
 		in.Messages = append(in.Messages, mi)
 	}
@@ -281,6 +300,11 @@ func eventToProto(ev chatsync.Event) *chatsyncv1.StreamChatUpdatesResponse {
 			return nil
 		}
 		out.Event = &chatsyncv1.StreamChatUpdatesResponse_MessageAdded{MessageAdded: &chatsyncv1.MessageAdded{Message: messageToProto(*ev.Message), SessionId: sid}}
+	case chatsync.EventMessageUpdated:
+		if ev.Message == nil {
+			return nil
+		}
+		out.Event = &chatsyncv1.StreamChatUpdatesResponse_MessageUpdated{MessageUpdated: &chatsyncv1.MessageUpdated{Message: messageToProto(*ev.Message), SessionId: sid}}
 	case chatsync.EventSessionStatus:
 		if ev.Status == nil {
 			return nil

@@ -174,7 +174,7 @@ func (s *sendServer) record(ctx context.Context, log *slog.Logger, sess chatsync
 		log.ErrorContext(ctx, "store sent message", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 		return
 	}
-	if _, err := s.pub.Publish(ctx, chatsync.WrittenEvents(sess.WorkspaceID, sess.ID, now, w.Chats, w.Messages)...); err != nil {
+	if _, err := s.pub.Publish(ctx, chatsync.WrittenEvents(sess.WorkspaceID, sess.ID, now, w.Chats, w.Messages, w.Updated)...); err != nil {
 		log.WarnContext(ctx, "publish sent message", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 	}
 }

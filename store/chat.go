@@ -221,7 +221,7 @@ func (s *Store) ListMessages(ctx context.Context, workspaceID, chatID int64, aft
 		return nil, fmt.Errorf("chat %d: %w", chatID, ErrNotFound)
 	}
 	var rows []messageRow
-	q := s.db.NewSelect().Model(&rows).Where("chat_id = ?", chatID)
+	q := s.db.NewSelect().Model(&rows).Where("chat_id = ? AND NOT pending", chatID)
 	if after != nil {
 		q.Where("(sent_at, id) < (?, ?)", after.SentAt.UTC(), after.ID)
 	}

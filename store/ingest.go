@@ -21,6 +21,8 @@ type Written struct {
 	Chats    []chatsync.ChatView
 	ChatIDs  []int64
 	Messages []chatsync.Message
+	// Updated are stored messages an edit, revoke or reaction changed.
+	Updated []chatsync.Message
 }
 
 // ChatViews returns chats of a workspace by ID as clients see them, newest
@@ -101,7 +103,11 @@ func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, c
 	if err != nil {
 		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
 	}
-	return Written{ChatIDs: ids, Messages: msgs}, nil
+	updated, err := s.applyUpdates(ctx, p, msgs)
+	if err != nil {
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+	}
+	return Written{ChatIDs: ids, Messages: msgs, Updated: updated}, nil
 }
 
 // chunkPlan is a chunk turned into rows, keyed on WhatsApp identity (JIDs)
@@ -134,6 +140,8 @@ type chunkPlan struct {
 	changed  []string
 	counts   map[string]int32
 	messages []messagePlan
+	// updates are the chunk's edits, revokes and reactions (lifecycle.go).
+	updates []updatePlan
 }
 
 // chatState is what a report says about a chat's state (nil: it does not
@@ -202,6 +210,7 @@ type messagePlan struct {
 
 func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []chatsync.ContactInput) chunkPlan {
 	p := chunkPlan{wsID: wsID, sessionID: sessionID, now: s.now(), phones: s.phones}
+	in, p.updates = splitUpdates(in)
 	chats := mergeChats(in)
 
 	// Contacts first: private chats point at them, and members who carry
@@ -807,10 +816,19 @@ type newMessage struct {
 
 // messageConflict is the ON CONFLICT of a message insert (alias m): a
 // message is stored once, but a placeholder (waiting) takes the content of
-// the real message when it comes; nothing replaces real content.
+// the real message when it comes, and so does a pending row (a change
+// reported before its message, lifecycle.go), keeping what the change
+// decided: a revoke removes the content, an edit keeps its text. Nothing
+// replaces real content. A completed pending row counts as stored now
+// (created_at), a replaced placeholder as stored when it first was.
 const messageConflict = `CONFLICT (chat_id, wa_id) DO UPDATE SET sender_jid = EXCLUDED.sender_jid, from_me = EXCLUDED.from_me,
-		sent_at = EXCLUDED.sent_at, text = EXCLUDED.text, media_type = EXCLUDED.media_type, waiting = false
-		WHERE m.waiting AND NOT EXCLUDED.waiting`
+		sent_at = EXCLUDED.sent_at,
+		text = CASE WHEN m.revoked THEN '' WHEN m.edit_time IS NOT NULL THEN m.text ELSE EXCLUDED.text END,
+		media_type = CASE WHEN m.revoked THEN '' ELSE EXCLUDED.media_type END,
+		waiting = EXCLUDED.waiting AND NOT m.revoked AND m.edit_time IS NULL,
+		created_at = CASE WHEN m.pending THEN EXCLUDED.created_at ELSE m.created_at END,
+		pending = false
+		WHERE (m.waiting AND NOT EXCLUDED.waiting) OR m.pending`
 
 func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs map[string]int64) ([]newMessage, error) {
 	if len(p.messages) == 0 {
@@ -824,7 +842,7 @@ func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chat
 	// A redelivered message changes nothing and is not reported as new.
 	var got []messageRow
 	err := tx.NewInsert().Model(&rows).On(messageConflict).
-		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, created_at").Scan(ctx, &got)
+		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions, created_at").Scan(ctx, &got)
 	if err != nil {
 		return nil, err
 	}
@@ -837,8 +855,13 @@ func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chat
 }
 
 func (r *messageRow) domain() chatsync.Message {
-	return chatsync.Message{
+	m := chatsync.Message{
 		ID: r.ID, ChatID: r.ChatID, WAID: r.WAID, SenderJID: r.SenderJID, FromMe: r.FromMe,
 		SentAt: r.SentAt.UTC(), Text: r.Text, MediaType: chatsync.MediaType(r.MediaType), Waiting: r.Waiting,
+		Revoked: r.Revoked, Reactions: shownReactions(r.Reactions),
 	}
+	if r.EditTime != nil {
+		m.EditTime = new(r.EditTime.UTC())
+	}
+	return m
 }

@@ -202,7 +202,8 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 			var isChat bool
 			var jid string
 			var r messageRow
-			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType, &r.Waiting}, func() error {
+			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType, &r.Waiting,
+				&r.EditTime, &r.Revoked, &r.Reactions}, func() error {
 				if isChat {
 					byJID[jid] = r.ID
 				} else {
@@ -346,7 +347,8 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 		`+stateSet(len(p.messages) > 0)+`,
 		`+s.chatSet()+`
 		RETURNING c.id, c.jid)`)
-	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text, false FROM ch`)
+	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text, false,
+		NULL::timestamptz, false, ''::text FROM ch`)
 
 	if len(p.groups) > 0 {
 		var jid, subject, description, owner []string
@@ -391,8 +393,9 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 		FROM mv AS v
 		ORDER BY v.ord
 		ON `+messageConflict+`
-		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting)`)
-		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting FROM msg`)
+		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions)`)
+		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting,
+		edit_time, revoked, reactions FROM msg`)
 	}
 	return q
 }
@@ -409,7 +412,7 @@ func stateSet(messages bool) string {
 	fresh := "0"
 	if messages {
 		fresh = `(SELECT count(*) FROM mv AS m WHERE m.chat_jid = EXCLUDED.jid AND NOT m.from_me
-			AND NOT EXISTS (SELECT 1 FROM messages AS x WHERE x.chat_id = c.id AND x.wa_id = m.wa_id))::int4`
+			AND NOT EXISTS (SELECT 1 FROM messages AS x WHERE x.chat_id = c.id AND x.wa_id = m.wa_id AND NOT x.pending))::int4`
 	}
 	return `unread_count = CASE WHEN ` + of("unread") + ` IS NOT NULL THEN EXCLUDED.unread_count
 			WHEN EXCLUDED.unread_count = 0 THEN c.unread_count

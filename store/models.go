@@ -115,7 +115,14 @@ type messageRow struct {
 	Text          string    `bun:"text"`
 	MediaType     string    `bun:"media_type"`
 	Waiting       bool      `bun:"waiting"`
-	CreatedAt     time.Time `bun:"created_at"`
+	// EditTime, Revoked, Reactions (JSON of []chatsync.Reaction, removals
+	// kept with an empty emoji; "" for none) and Pending (reported by a
+	// change only, before the message itself): see lifecycle.go.
+	EditTime  *time.Time `bun:"edit_time"`
+	Revoked   bool       `bun:"revoked"`
+	Reactions string     `bun:"reactions"`
+	Pending   bool       `bun:"pending"`
+	CreatedAt time.Time  `bun:"created_at"`
 }
 
 type batchRow struct {

@@ -375,7 +375,7 @@ func (s *Store) HistoryAnchors(ctx context.Context, sessionID int64, chatJID str
 	for _, c := range chats {
 		var m messageRow
 		err := s.db.NewSelect().Model(&m).Column("wa_id", "from_me", "sender_jid", "sent_at").
-			Where("chat_id = ?", c.ID).Order("sent_at ASC", "id ASC").Limit(1).Scan(ctx)
+			Where("chat_id = ? AND NOT pending", c.ID).Order("sent_at ASC", "id ASC").Limit(1).Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

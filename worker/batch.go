@@ -81,6 +81,7 @@ type written struct {
 	chatIDs  []int64
 	seen     map[int64]bool
 	messages []chatsync.Message
+	updated  []chatsync.Message
 }
 
 func (w *written) add(sw store.Written) {
@@ -94,6 +95,7 @@ func (w *written) add(sw store.Written) {
 		}
 	}
 	w.messages = append(w.messages, sw.Messages...)
+	w.updated = append(w.updated, sw.Updated...)
 }
 
 // write commits the batch chunk by chunk. It returns an error only for a
@@ -189,9 +191,11 @@ func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chats
 }
 
 // publishWritten publishes a chat_upserted event for every chat written
-// (as clients now see it) and a message_added event for every new message.
+// (as clients now see it), a message_added event for every new message and
+// a message_updated event for every message an edit, revoke or reaction
+// changed.
 func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chatsync.Batch, w *written) {
-	if len(w.chatIDs) == 0 && len(w.messages) == 0 {
+	if len(w.chatIDs) == 0 && len(w.messages) == 0 && len(w.updated) == 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx) // committed: report it even if the attempt timed out
@@ -199,7 +203,7 @@ func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chat
 	if err != nil {
 		log.ErrorContext(ctx, "load written chats for their events", slog.Int("chats", len(w.chatIDs)), slog.String("error", err.Error()))
 	}
-	p.publish(ctx, log, chatsync.WrittenEvents(b.WorkspaceID, b.SessionID, p.now().UTC(), views, w.messages)...)
+	p.publish(ctx, log, chatsync.WrittenEvents(b.WorkspaceID, b.SessionID, p.now().UTC(), views, w.messages, w.updated)...)
 }
 
 // publish sends events; a Redis fault is logged, not fatal: the data is

@@ -168,3 +168,52 @@ func unixSeconds(s uint64) time.Time {
 	}
 	return time.Unix(int64(s), 0).UTC()
 }
+
+// change translates an edit or a revoke (a protocol message) or a reaction
+// into a change report of the message it targets (MessageInput.IsUpdate),
+// dated at (the message that carries it). reactor is who reacted ("" for
+// the session's own account). ok is false for any other message.
+func change(m *waE2E.Message, at time.Time, reactor string, now time.Time) (chatsync.MessageInput, bool) {
+	if pm := m.GetProtocolMessage(); pm != nil {
+		target := pm.GetKey().GetID()
+		if !validID(target) {
+			return chatsync.MessageInput{}, false
+		}
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_REVOKE:
+			return chatsync.MessageInput{ID: target, Timestamp: at, Revoked: true}, true
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			text, _, ok := content(unwrap(pm.GetEditedMessage()))
+			if !ok {
+				return chatsync.MessageInput{}, false
+			}
+			edited := at
+			if t := time.UnixMilli(pm.GetTimestampMS()).UTC(); pm.GetTimestampMS() > 0 && plausible(t, now) {
+				edited = t
+			}
+			return chatsync.MessageInput{ID: target, Timestamp: at, Text: text, EditTime: &edited}, true
+		}
+		return chatsync.MessageInput{}, false
+	}
+	if rm := m.GetReactionMessage(); rm != nil {
+		target := rm.GetKey().GetID()
+		if !validID(target) {
+			return chatsync.MessageInput{}, false
+		}
+		return chatsync.MessageInput{ID: target, Timestamp: at, Reactions: []chatsync.ReactionInput{
+			{SenderJID: reactor, Emoji: cleanText(rm.GetText(), chatsync.MaxReactionBytes), Timestamp: reactionTime(rm.GetSenderTimestampMS(), at, now)},
+		}}, true
+	}
+	return chatsync.MessageInput{}, false
+}
+
+// reactionTime is the sender's time of a reaction, or at when it is not
+// plausible.
+func reactionTime(ms int64, at, now time.Time) time.Time {
+	if t := time.UnixMilli(ms).UTC(); ms > 0 && plausible(t, now) {
+		return t
+	}
+	return at
+}
+
+func validID(id string) bool { return id != "" && len(id) <= 128 }

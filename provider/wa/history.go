@@ -206,8 +206,10 @@ func lastActivity(conv *waHistorySync.Conversation, msgs []chatsync.MessageInput
 			last = t
 		}
 	}
-	if n := len(msgs); n > 0 && msgs[n-1].Timestamp.After(last) {
-		last = msgs[n-1].Timestamp
+	for _, m := range msgs {
+		if !m.IsUpdate() && m.Timestamp.After(last) {
+			last = m.Timestamp
+		}
 	}
 	return last
 }
@@ -250,10 +252,14 @@ func rankRole(r waHistorySync.GroupParticipant_Rank) chatsync.Role {
 // first, at most chatsync.MaxChatMessages (the newest ones), one per ID.
 func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group bool, cutoff, now time.Time) []chatsync.MessageInput {
 	byID := make(map[string]int, len(hms))
-	var out []chatsync.MessageInput
+	var out, changes []chatsync.MessageInput
 	for _, hm := range hms {
-		m, ok := webMessage(hm.GetMessage(), chatJID, group, now)
-		if !ok || (!cutoff.IsZero() && m.Timestamp.Before(cutoff)) {
+		m, ok, ups := webMessage(hm.GetMessage(), chatJID, group, now)
+		if !cutoff.IsZero() && m.Timestamp.Before(cutoff) {
+			continue // the message, and what it carries, is out of the window
+		}
+		changes = append(changes, ups...)
+		if !ok {
 			continue
 		}
 		if i, dup := byID[m.ID]; dup {
@@ -272,23 +278,28 @@ func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group 
 	if len(out) > chatsync.MaxChatMessages {
 		out = out[len(out)-chatsync.MaxChatMessages:]
 	}
-	return out
+	// Changes (edits, revokes, reactions) after the messages, the newest
+	// kept when the chat's report is full.
+	if room := chatsync.MaxChatMessages - len(out); len(changes) > room {
+		changes = changes[len(changes)-room:]
+	}
+	return append(out, changes...)
 }
 
 // webMessage translates one stored message the way whatsmeow's
-// ParseWebMessage reads it, without needing a client.
-func webMessage(wm *waWeb.WebMessageInfo, chatJID string, group bool, now time.Time) (chatsync.MessageInput, bool) {
+// ParseWebMessage reads it, without needing a client. ok reports a message
+// to store; changes are the edits, revokes and reactions it carries (a
+// protocol or reaction message is only a change; a revoked message's stub
+// is an empty message and its revoke; the phone's reactions to a message
+// come with it).
+func webMessage(wm *waWeb.WebMessageInfo, chatJID string, group bool, now time.Time) (m chatsync.MessageInput, ok bool, changes []chatsync.MessageInput) {
 	key := wm.GetKey()
 	id := key.GetID()
 	ts := unixSeconds(wm.GetMessageTimestamp())
-	if id == "" || len(id) > 128 || !plausible(ts, now) {
-		return chatsync.MessageInput{}, false
+	if !validID(id) || !plausible(ts, now) {
+		return chatsync.MessageInput{}, false, nil
 	}
-	text, media, ok := content(unwrap(wm.GetMessage()))
-	if !ok {
-		return chatsync.MessageInput{}, false
-	}
-	m := chatsync.MessageInput{ID: id, FromMe: key.GetFromMe(), Timestamp: ts, Text: text, MediaType: media}
+	m = chatsync.MessageInput{ID: id, FromMe: key.GetFromMe(), Timestamp: ts}
 	switch {
 	case m.FromMe:
 		// Our own JID is not in the blob; from_me says who sent it.
@@ -297,7 +308,57 @@ func webMessage(wm *waWeb.WebMessageInfo, chatJID string, group bool, now time.T
 	default:
 		m.SenderJID = chatJID
 	}
-	return m, true
+	raw := unwrap(wm.GetMessage())
+	if u, isChange := change(raw, ts, m.SenderJID, now); isChange {
+		for i := range u.Reactions {
+			if m.FromMe {
+				u.Reactions[i].SenderJID = ""
+			}
+		}
+		return m, false, []chatsync.MessageInput{u}
+	}
+	if wm.GetMessageStubType() == waWeb.WebMessageInfo_REVOKE {
+		return m, true, []chatsync.MessageInput{{ID: id, Timestamp: ts, Revoked: true}}
+	}
+	text, media, ok := content(raw)
+	if !ok {
+		return m, false, nil
+	}
+	m.Text, m.MediaType = text, media
+	if rs := historyReactions(wm.GetReactions(), chatJID, group, ts, now); len(rs) > 0 {
+		changes = append(changes, chatsync.MessageInput{ID: id, Timestamp: ts, Reactions: rs})
+	}
+	return m, true, changes
+}
+
+// historyReactions are the reactions the phone stored with a message, the
+// newest per sender.
+func historyReactions(in []*waWeb.Reaction, chatJID string, group bool, at, now time.Time) []chatsync.ReactionInput {
+	var out []chatsync.ReactionInput
+	bySender := map[string]int{}
+	for _, r := range in {
+		sender := ""
+		switch {
+		case r.GetKey().GetFromMe():
+		case group:
+			sender = bareJIDString(r.GetKey().GetParticipant())
+			if sender == "" {
+				continue
+			}
+		default:
+			sender = chatJID
+		}
+		ri := chatsync.ReactionInput{SenderJID: sender, Emoji: cleanText(r.GetText(), chatsync.MaxReactionBytes), Timestamp: reactionTime(r.GetSenderTimestampMS(), at, now)}
+		if i, ok := bySender[sender]; ok {
+			if ri.Timestamp.After(out[i].Timestamp) {
+				out[i] = ri
+			}
+			continue
+		}
+		bySender[sender] = len(out)
+		out = append(out, ri)
+	}
+	return out
 }
 
 // historyContacts turns push names and LID↔phone mappings into contacts, one

@@ -23,11 +23,21 @@ func MessageBatch(evt *events.Message, group *types.GroupInfo, now time.Time) (c
 	if msg == nil {
 		msg = unwrap(evt.RawMessage)
 	}
-	text, media, ok := content(msg)
-	if !ok || info.ID == "" {
+	if info.ID == "" {
 		return chatsync.BatchPayload{}, ErrNothingToSync
 	}
-	return messagePayload(info, text, media, false, group, now)
+	reactor := ""
+	if !info.IsFromMe {
+		reactor = bareJID(info.Sender)
+	}
+	if u, ok := change(msg, info.Timestamp.UTC(), reactor, now); ok {
+		return messagePayload(info, "", chatsync.MediaNone, false, group, now, &u)
+	}
+	text, media, ok := content(msg)
+	if !ok {
+		return chatsync.BatchPayload{}, ErrNothingToSync
+	}
+	return messagePayload(info, text, media, false, group, now, nil)
 }
 
 // UndecryptableBatch turns a message whatsmeow could not decrypt into a
@@ -41,11 +51,13 @@ func UndecryptableBatch(evt *events.UndecryptableMessage, now time.Time) (chatsy
 	if evt.DecryptFailMode == events.DecryptFailHide || evt.UnavailableType == events.UnavailableTypeViewOnce || evt.Info.ID == "" {
 		return chatsync.BatchPayload{}, ErrNothingToSync
 	}
-	return messagePayload(evt.Info, "", chatsync.MediaNone, true, nil, now)
+	return messagePayload(evt.Info, "", chatsync.MediaNone, true, nil, now, nil)
 }
 
-// messagePayload is the payload of one message of a chat.
-func messagePayload(info types.MessageInfo, text string, media chatsync.MediaType, waiting bool, group *types.GroupInfo, now time.Time) (chatsync.BatchPayload, error) {
+// messagePayload is the payload of one message of a chat; with upd, of a
+// change (an edit, a revoke, a reaction) the message info carries, which
+// does not move the chat's activity.
+func messagePayload(info types.MessageInfo, text string, media chatsync.MediaType, waiting bool, group *types.GroupInfo, now time.Time, upd *chatsync.MessageInput) (chatsync.BatchPayload, error) {
 	chatJID := info.Chat
 	if chatJID.Server == types.BroadcastServer {
 		// A broadcast list message shows up in the sender's private chat;
@@ -91,6 +103,16 @@ func messagePayload(info types.MessageInfo, text string, media chatsync.MediaTyp
 			chat.Contact.PushName = cleanText(info.PushName, maxPushNameBytes)
 			m.SenderJID = primary
 		}
+	}
+	if upd != nil {
+		sender := m.SenderJID
+		m.ID, m.Text, m.EditTime, m.Revoked, m.Reactions = upd.ID, upd.Text, upd.EditTime, upd.Revoked, upd.Reactions
+		for i := range m.Reactions {
+			if !m.FromMe {
+				m.Reactions[i].SenderJID = sender
+			}
+		}
+		chat.LastActivity = time.Time{}
 	}
 	chat.Messages = []chatsync.MessageInput{m}
 	if err := chat.Validate(now); err != nil {

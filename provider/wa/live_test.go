@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waSyncAction"
 	"go.mau.fi/whatsmeow/types"
@@ -247,9 +246,7 @@ func TestMessageBatchShapes(t *testing.T) {
 func TestNothingToSync(t *testing.T) {
 	t.Parallel()
 	reaction := groupTextMessage(t)
-	reaction.Message = &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{
-		Key: &waCommon.MessageKey{ID: proto.String("3EB0C0FFEE000001")}, Text: proto.String("❤"),
-	}}
+	reaction.Message = &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("❤")}}
 	revoke := groupTextMessage(t)
 	revoke.Message = &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}}
 	status := imageMessage(t)
@@ -265,8 +262,8 @@ func TestNothingToSync(t *testing.T) {
 		name  string
 		batch func() (chatsync.BatchPayload, error)
 	}{
-		{"reaction", func() (chatsync.BatchPayload, error) { return MessageBatch(reaction, nil, testNow) }},
-		{"revoke", func() (chatsync.BatchPayload, error) { return MessageBatch(revoke, nil, testNow) }},
+		{"reaction without a target", func() (chatsync.BatchPayload, error) { return MessageBatch(reaction, nil, testNow) }},
+		{"revoke without a target", func() (chatsync.BatchPayload, error) { return MessageBatch(revoke, nil, testNow) }},
 		{"status broadcast", func() (chatsync.BatchPayload, error) { return MessageBatch(status, nil, testNow) }},
 		{"newsletter", func() (chatsync.BatchPayload, error) { return MessageBatch(newsletter, nil, testNow) }},
 		{"own broadcast", func() (chatsync.BatchPayload, error) { return MessageBatch(ownBroadcast, nil, testNow) }},

@@ -486,7 +486,14 @@ type Message struct {
 	// be decrypted yet (the sender's device is asked to send it again). It
 	// has no text; when the message comes, it replaces the placeholder under
 	// the same ID and waiting is false.
-	Waiting       bool `protobuf:"varint,8,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Waiting bool `protobuf:"varint,8,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	// When the text was last edited; unset if never.
+	EditTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=edit_time,json=editTime,proto3" json:"edit_time,omitempty"`
+	// True when the sender revoked the message ("deleted for everyone"): it
+	// has no text and no media, and stays in the list as a tombstone.
+	Revoked bool `protobuf:"varint,10,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// The reactions, one per sender, oldest first.
+	Reactions     []*Reaction `protobuf:"bytes,11,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -577,6 +584,91 @@ func (x *Message) GetWaiting() bool {
 	return false
 }
 
+func (x *Message) GetEditTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EditTime
+	}
+	return nil
+}
+
+func (x *Message) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *Message) GetReactions() []*Reaction {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+// Reaction is one sender's reaction to a message.
+type Reaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who reacted; empty for the session's own account.
+	SenderJid string `protobuf:"bytes,1,opt,name=sender_jid,json=senderJid,proto3" json:"sender_jid,omitempty"`
+	// The emoji.
+	Emoji string `protobuf:"bytes,2,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	// When the sender reacted.
+	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reaction) Reset() {
+	*x = Reaction{}
+	mi := &file_chatsync_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reaction) ProtoMessage() {}
+
+func (x *Reaction) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
+func (*Reaction) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Reaction) GetSenderJid() string {
+	if x != nil {
+		return x.SenderJid
+	}
+	return ""
+}
+
+func (x *Reaction) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *Reaction) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
 var File_chatsync_v1_chat_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_chat_proto_rawDesc = "" +
@@ -605,7 +697,7 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x120\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1c.chatsync.v1.ParticipantRoleR\x04role\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\x89\x02\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\x91\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x1d\n" +
@@ -616,7 +708,16 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\x04text\x18\x06 \x01(\tR\x04text\x125\n" +
 	"\n" +
 	"media_type\x18\a \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\x12\x18\n" +
-	"\awaiting\x18\b \x01(\bR\awaiting*Q\n" +
+	"\awaiting\x18\b \x01(\bR\awaiting\x127\n" +
+	"\tedit_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x18\n" +
+	"\arevoked\x18\n" +
+	" \x01(\bR\arevoked\x123\n" +
+	"\treactions\x18\v \x03(\v2\x15.chatsync.v1.ReactionR\treactions\"y\n" +
+	"\bReaction\x12\x1d\n" +
+	"\n" +
+	"sender_jid\x18\x01 \x01(\tR\tsenderJid\x12\x14\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x128\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp*Q\n" +
 	"\bChatType\x12\x19\n" +
 	"\x15CHAT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_TYPE_PRIVATE\x10\x01\x12\x13\n" +
@@ -651,7 +752,7 @@ func file_chatsync_v1_chat_proto_rawDescGZIP() []byte {
 }
 
 var file_chatsync_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chatsync_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_chatsync_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_chatsync_v1_chat_proto_goTypes = []any{
 	(ChatType)(0),                 // 0: chatsync.v1.ChatType
 	(ParticipantRole)(0),          // 1: chatsync.v1.ParticipantRole
@@ -659,21 +760,25 @@ var file_chatsync_v1_chat_proto_goTypes = []any{
 	(*Chat)(nil),                  // 3: chatsync.v1.Chat
 	(*Participant)(nil),           // 4: chatsync.v1.Participant
 	(*Message)(nil),               // 5: chatsync.v1.Message
-	(Provider)(0),                 // 6: chatsync.v1.Provider
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*Reaction)(nil),              // 6: chatsync.v1.Reaction
+	(Provider)(0),                 // 7: chatsync.v1.Provider
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 }
 var file_chatsync_v1_chat_proto_depIdxs = []int32{
-	6, // 0: chatsync.v1.Chat.provider:type_name -> chatsync.v1.Provider
+	7, // 0: chatsync.v1.Chat.provider:type_name -> chatsync.v1.Provider
 	0, // 1: chatsync.v1.Chat.type:type_name -> chatsync.v1.ChatType
-	7, // 2: chatsync.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	8, // 2: chatsync.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
 	1, // 3: chatsync.v1.Participant.role:type_name -> chatsync.v1.ParticipantRole
-	7, // 4: chatsync.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
+	8, // 4: chatsync.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
 	2, // 5: chatsync.v1.Message.media_type:type_name -> chatsync.v1.MediaType
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8, // 6: chatsync.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	6, // 7: chatsync.v1.Message.reactions:type_name -> chatsync.v1.Reaction
+	8, // 8: chatsync.v1.Reaction.timestamp:type_name -> google.protobuf.Timestamp
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_chat_proto_init() }
@@ -688,7 +793,7 @@ func file_chatsync_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_chat_proto_rawDesc), len(file_chatsync_v1_chat_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -524,7 +524,18 @@ type SyncMessage struct {
 	// Reports a placeholder for a message that could not be decrypted yet
 	// (no text or media). The message reported later under the same id
 	// replaces it; a placeholder never replaces a stored message.
-	Waiting       bool `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	Waiting bool `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	// Reports an edit of the message with this id: text is the new text, as
+	// of this time. The newest edit wins, whatever order edits arrive in; a
+	// revoke wins over any edit.
+	EditTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=edit_time,json=editTime,proto3" json:"edit_time,omitempty"`
+	// Reports that the sender revoked the message with this id ("deleted for
+	// everyone"): its text and media are removed, the message stays as a
+	// tombstone. Final.
+	Revoked bool `protobuf:"varint,9,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Reports reactions to the message with this id, at most one per sender:
+	// the newest per sender wins, an empty emoji removes it.
+	Reactions     []*SyncReaction `protobuf:"bytes,10,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -608,6 +619,91 @@ func (x *SyncMessage) GetWaiting() bool {
 	return false
 }
 
+func (x *SyncMessage) GetEditTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EditTime
+	}
+	return nil
+}
+
+func (x *SyncMessage) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *SyncMessage) GetReactions() []*SyncReaction {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+// SyncReaction is one sender's reaction to a message.
+type SyncReaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who reacted; empty for the session's own account.
+	SenderJid string `protobuf:"bytes,1,opt,name=sender_jid,json=senderJid,proto3" json:"sender_jid,omitempty"`
+	// The emoji; empty removes the sender's reaction.
+	Emoji string `protobuf:"bytes,2,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	// When the sender reacted (or removed the reaction). Required.
+	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncReaction) Reset() {
+	*x = SyncReaction{}
+	mi := &file_chatsync_v1_sync_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncReaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncReaction) ProtoMessage() {}
+
+func (x *SyncReaction) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_sync_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncReaction.ProtoReflect.Descriptor instead.
+func (*SyncReaction) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SyncReaction) GetSenderJid() string {
+	if x != nil {
+		return x.SenderJid
+	}
+	return ""
+}
+
+func (x *SyncReaction) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *SyncReaction) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
 // SyncChat is one chat as a provider sees it. A report changes only the
 // fields it carries: a live report sets jid, type, last_activity_time and
 // its messages, and leaves the state fields (name, unread_count, archived,
@@ -645,7 +741,7 @@ type SyncChat struct {
 
 func (x *SyncChat) Reset() {
 	*x = SyncChat{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[5]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +753,7 @@ func (x *SyncChat) String() string {
 func (*SyncChat) ProtoMessage() {}
 
 func (x *SyncChat) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[5]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +766,7 @@ func (x *SyncChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncChat.ProtoReflect.Descriptor instead.
 func (*SyncChat) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{5}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SyncChat) GetJid() string {
@@ -758,7 +854,7 @@ type RejectedChat struct {
 
 func (x *RejectedChat) Reset() {
 	*x = RejectedChat{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[6]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +866,7 @@ func (x *RejectedChat) String() string {
 func (*RejectedChat) ProtoMessage() {}
 
 func (x *RejectedChat) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[6]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +879,7 @@ func (x *RejectedChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectedChat.ProtoReflect.Descriptor instead.
 func (*RejectedChat) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{6}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RejectedChat) GetIndex() int32 {
@@ -823,7 +919,7 @@ type RejectedContact struct {
 
 func (x *RejectedContact) Reset() {
 	*x = RejectedContact{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +931,7 @@ func (x *RejectedContact) String() string {
 func (*RejectedContact) ProtoMessage() {}
 
 func (x *RejectedContact) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[7]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +944,7 @@ func (x *RejectedContact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectedContact.ProtoReflect.Descriptor instead.
 func (*RejectedContact) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{7}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RejectedContact) GetIndex() int32 {
@@ -885,7 +981,7 @@ type FailedChat struct {
 
 func (x *FailedChat) Reset() {
 	*x = FailedChat{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +993,7 @@ func (x *FailedChat) String() string {
 func (*FailedChat) ProtoMessage() {}
 
 func (x *FailedChat) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[8]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +1006,7 @@ func (x *FailedChat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailedChat.ProtoReflect.Descriptor instead.
 func (*FailedChat) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{8}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FailedChat) GetJid() string {
@@ -967,7 +1063,7 @@ type SyncBatch struct {
 
 func (x *SyncBatch) Reset() {
 	*x = SyncBatch{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1075,7 @@ func (x *SyncBatch) String() string {
 func (*SyncBatch) ProtoMessage() {}
 
 func (x *SyncBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[9]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1088,7 @@ func (x *SyncBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncBatch.ProtoReflect.Descriptor instead.
 func (*SyncBatch) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{9}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SyncBatch) GetBatchId() string {
@@ -1120,7 +1216,7 @@ type SidecarCommand struct {
 
 func (x *SidecarCommand) Reset() {
 	*x = SidecarCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1228,7 @@ func (x *SidecarCommand) String() string {
 func (*SidecarCommand) ProtoMessage() {}
 
 func (x *SidecarCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[10]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1241,7 @@ func (x *SidecarCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SidecarCommand.ProtoReflect.Descriptor instead.
 func (*SidecarCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{10}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SidecarCommand) GetCommandId() string {
@@ -1217,7 +1313,7 @@ type ResyncCommand struct {
 
 func (x *ResyncCommand) Reset() {
 	*x = ResyncCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1325,7 @@ func (x *ResyncCommand) String() string {
 func (*ResyncCommand) ProtoMessage() {}
 
 func (x *ResyncCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[11]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1338,7 @@ func (x *ResyncCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncCommand.ProtoReflect.Descriptor instead.
 func (*ResyncCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{11}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResyncCommand) GetChatJid() string {
@@ -1265,7 +1361,7 @@ type SendCommand struct {
 
 func (x *SendCommand) Reset() {
 	*x = SendCommand{}
-	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1373,7 @@ func (x *SendCommand) String() string {
 func (*SendCommand) ProtoMessage() {}
 
 func (x *SendCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_sync_proto_msgTypes[12]
+	mi := &file_chatsync_v1_sync_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1386,7 @@ func (x *SendCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommand.ProtoReflect.Descriptor instead.
 func (*SendCommand) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{12}
+	return file_chatsync_v1_sync_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SendCommand) GetChatJid() string {
@@ -1332,7 +1428,7 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1b\n" +
 	"\towner_jid\x18\x03 \x01(\tR\bownerJid\x12@\n" +
 	"\fparticipants\x18\x04 \x03(\v2\x1c.chatsync.v1.SyncParticipantR\fparticipants\x12S\n" +
-	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\xf4\x01\n" +
+	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\x80\x03\n" +
 	"\vSyncMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1342,7 +1438,16 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x125\n" +
 	"\n" +
 	"media_type\x18\x06 \x01(\x0e2\x16.chatsync.v1.MediaTypeR\tmediaType\x12\x18\n" +
-	"\awaiting\x18\a \x01(\bR\awaiting\"\xda\x03\n" +
+	"\awaiting\x18\a \x01(\bR\awaiting\x127\n" +
+	"\tedit_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x18\n" +
+	"\arevoked\x18\t \x01(\bR\arevoked\x127\n" +
+	"\treactions\x18\n" +
+	" \x03(\v2\x19.chatsync.v1.SyncReactionR\treactions\"}\n" +
+	"\fSyncReaction\x12\x1d\n" +
+	"\n" +
+	"sender_jid\x18\x01 \x01(\tR\tsenderJid\x12\x14\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x128\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\xda\x03\n" +
 	"\bSyncChat\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.chatsync.v1.ChatTypeR\x04type\x12\x17\n" +
@@ -1437,7 +1542,7 @@ func file_chatsync_v1_sync_proto_rawDescGZIP() []byte {
 }
 
 var file_chatsync_v1_sync_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chatsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_chatsync_v1_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_chatsync_v1_sync_proto_goTypes = []any{
 	(BatchKind)(0),                // 0: chatsync.v1.BatchKind
 	(BatchStatus)(0),              // 1: chatsync.v1.BatchStatus
@@ -1447,48 +1552,52 @@ var file_chatsync_v1_sync_proto_goTypes = []any{
 	(*SyncParticipantChange)(nil), // 5: chatsync.v1.SyncParticipantChange
 	(*SyncGroup)(nil),             // 6: chatsync.v1.SyncGroup
 	(*SyncMessage)(nil),           // 7: chatsync.v1.SyncMessage
-	(*SyncChat)(nil),              // 8: chatsync.v1.SyncChat
-	(*RejectedChat)(nil),          // 9: chatsync.v1.RejectedChat
-	(*RejectedContact)(nil),       // 10: chatsync.v1.RejectedContact
-	(*FailedChat)(nil),            // 11: chatsync.v1.FailedChat
-	(*SyncBatch)(nil),             // 12: chatsync.v1.SyncBatch
-	(*SidecarCommand)(nil),        // 13: chatsync.v1.SidecarCommand
-	(*ResyncCommand)(nil),         // 14: chatsync.v1.ResyncCommand
-	(*SendCommand)(nil),           // 15: chatsync.v1.SendCommand
-	(ParticipantRole)(0),          // 16: chatsync.v1.ParticipantRole
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(MediaType)(0),                // 18: chatsync.v1.MediaType
-	(ChatType)(0),                 // 19: chatsync.v1.ChatType
-	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*SyncReaction)(nil),          // 8: chatsync.v1.SyncReaction
+	(*SyncChat)(nil),              // 9: chatsync.v1.SyncChat
+	(*RejectedChat)(nil),          // 10: chatsync.v1.RejectedChat
+	(*RejectedContact)(nil),       // 11: chatsync.v1.RejectedContact
+	(*FailedChat)(nil),            // 12: chatsync.v1.FailedChat
+	(*SyncBatch)(nil),             // 13: chatsync.v1.SyncBatch
+	(*SidecarCommand)(nil),        // 14: chatsync.v1.SidecarCommand
+	(*ResyncCommand)(nil),         // 15: chatsync.v1.ResyncCommand
+	(*SendCommand)(nil),           // 16: chatsync.v1.SendCommand
+	(ParticipantRole)(0),          // 17: chatsync.v1.ParticipantRole
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(MediaType)(0),                // 19: chatsync.v1.MediaType
+	(ChatType)(0),                 // 20: chatsync.v1.ChatType
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
 }
 var file_chatsync_v1_sync_proto_depIdxs = []int32{
-	16, // 0: chatsync.v1.SyncParticipant.role:type_name -> chatsync.v1.ParticipantRole
+	17, // 0: chatsync.v1.SyncParticipant.role:type_name -> chatsync.v1.ParticipantRole
 	2,  // 1: chatsync.v1.SyncParticipantChange.action:type_name -> chatsync.v1.ParticipantAction
 	4,  // 2: chatsync.v1.SyncGroup.participants:type_name -> chatsync.v1.SyncParticipant
 	5,  // 3: chatsync.v1.SyncGroup.participant_changes:type_name -> chatsync.v1.SyncParticipantChange
-	17, // 4: chatsync.v1.SyncMessage.timestamp:type_name -> google.protobuf.Timestamp
-	18, // 5: chatsync.v1.SyncMessage.media_type:type_name -> chatsync.v1.MediaType
-	19, // 6: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
-	17, // 7: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
-	3,  // 8: chatsync.v1.SyncChat.contact:type_name -> chatsync.v1.SyncContact
-	6,  // 9: chatsync.v1.SyncChat.group:type_name -> chatsync.v1.SyncGroup
-	7,  // 10: chatsync.v1.SyncChat.messages:type_name -> chatsync.v1.SyncMessage
-	0,  // 11: chatsync.v1.SyncBatch.kind:type_name -> chatsync.v1.BatchKind
-	1,  // 12: chatsync.v1.SyncBatch.status:type_name -> chatsync.v1.BatchStatus
-	11, // 13: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
-	17, // 14: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
-	17, // 15: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
-	17, // 16: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
-	20, // 17: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
-	9,  // 18: chatsync.v1.SyncBatch.rejected:type_name -> chatsync.v1.RejectedChat
-	17, // 19: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
-	14, // 20: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
-	15, // 21: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	18, // 4: chatsync.v1.SyncMessage.timestamp:type_name -> google.protobuf.Timestamp
+	19, // 5: chatsync.v1.SyncMessage.media_type:type_name -> chatsync.v1.MediaType
+	18, // 6: chatsync.v1.SyncMessage.edit_time:type_name -> google.protobuf.Timestamp
+	8,  // 7: chatsync.v1.SyncMessage.reactions:type_name -> chatsync.v1.SyncReaction
+	18, // 8: chatsync.v1.SyncReaction.timestamp:type_name -> google.protobuf.Timestamp
+	20, // 9: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
+	18, // 10: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
+	3,  // 11: chatsync.v1.SyncChat.contact:type_name -> chatsync.v1.SyncContact
+	6,  // 12: chatsync.v1.SyncChat.group:type_name -> chatsync.v1.SyncGroup
+	7,  // 13: chatsync.v1.SyncChat.messages:type_name -> chatsync.v1.SyncMessage
+	0,  // 14: chatsync.v1.SyncBatch.kind:type_name -> chatsync.v1.BatchKind
+	1,  // 15: chatsync.v1.SyncBatch.status:type_name -> chatsync.v1.BatchStatus
+	12, // 16: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
+	18, // 17: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
+	18, // 18: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
+	18, // 19: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
+	21, // 20: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
+	10, // 21: chatsync.v1.SyncBatch.rejected:type_name -> chatsync.v1.RejectedChat
+	18, // 22: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
+	15, // 23: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
+	16, // 24: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_sync_proto_init() }
@@ -1497,8 +1606,8 @@ func file_chatsync_v1_sync_proto_init() {
 		return
 	}
 	file_chatsync_v1_chat_proto_init()
-	file_chatsync_v1_sync_proto_msgTypes[5].OneofWrappers = []any{}
-	file_chatsync_v1_sync_proto_msgTypes[10].OneofWrappers = []any{
+	file_chatsync_v1_sync_proto_msgTypes[6].OneofWrappers = []any{}
+	file_chatsync_v1_sync_proto_msgTypes[11].OneofWrappers = []any{
 		(*SidecarCommand_Resync)(nil),
 		(*SidecarCommand_Send)(nil),
 	}
@@ -1508,7 +1617,7 @@ func file_chatsync_v1_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_sync_proto_rawDesc), len(file_chatsync_v1_sync_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,7 +14,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/chat.proto.
  */
 export const file_chatsync_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaGF0c3luYy92MS9jaGF0LnByb3RvEgtjaGF0c3luYy52MSKIAwoEQ2hhdBIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLmNoYXRzeW5jLnYxLlByb3ZpZGVyEgsKA2ppZBgFIAEoCRIjCgR0eXBlGAYgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSDAoEbmFtZRgHIAEoCRINCgVwaG9uZRgIIAEoCRIZChFwYXJ0aWNpcGFudF9jb3VudBgJIAEoBRIUCgx1bnJlYWRfY291bnQYCiABKAUSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRsYXN0X21lc3NhZ2VfcHJldmlldxgMIAEoCRIQCghhcmNoaXZlZBgNIAEoCBIOCgZwaW5uZWQYDiABKAgSFAoMY29udGFjdF9uYW1lGA8gASgJEhMKC2Rlc2NyaXB0aW9uGBAgASgJImMKC1BhcnRpY2lwYW50EgsKA2ppZBgBIAEoCRINCgVwaG9uZRgCIAEoCRIqCgRyb2xlGAMgASgOMhwuY2hhdHN5bmMudjEuUGFydGljaXBhbnRSb2xlEgwKBG5hbWUYBCABKAkixQEKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHY2hhdF9pZBgCIAEoCRISCgpzZW5kZXJfamlkGAMgASgJEg8KB2Zyb21fbWUYBCABKAgSLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0ZXh0GAYgASgJEioKCm1lZGlhX3R5cGUYByABKA4yFi5jaGF0c3luYy52MS5NZWRpYVR5cGUSDwoHd2FpdGluZxgIIAEoCCpRCghDaGF0VHlwZRIZChVDSEFUX1RZUEVfVU5TUEVDSUZJRUQQABIVChFDSEFUX1RZUEVfUFJJVkFURRABEhMKD0NIQVRfVFlQRV9HUk9VUBACKo0BCg9QYXJ0aWNpcGFudFJvbGUSIAocUEFSVElDSVBBTlRfUk9MRV9VTlNQRUNJRklFRBAAEhsKF1BBUlRJQ0lQQU5UX1JPTEVfTUVNQkVSEAESGgoWUEFSVElDSVBBTlRfUk9MRV9BRE1JThACEh8KG1BBUlRJQ0lQQU5UX1JPTEVfU1VQRVJBRE1JThADKuEBCglNZWRpYVR5cGUSGgoWTUVESUFfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE1FRElBX1RZUEVfSU1BR0UQARIUChBNRURJQV9UWVBFX1ZJREVPEAISFAoQTUVESUFfVFlQRV9BVURJTxADEhcKE01FRElBX1RZUEVfRE9DVU1FTlQQBBIWChJNRURJQV9UWVBFX1NUSUNLRVIQBRIXChNNRURJQV9UWVBFX0xPQ0FUSU9OEAYSFgoSTUVESUFfVFlQRV9DT05UQUNUEAcSFAoQTUVESUFfVFlQRV9PVEhFUhAIQqIBCg9jb20uY2hhdHN5bmMudjFCCUNoYXRQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_chatsync_v1_session, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaGF0c3luYy92MS9jaGF0LnByb3RvEgtjaGF0c3luYy52MSKIAwoEQ2hhdBIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLmNoYXRzeW5jLnYxLlByb3ZpZGVyEgsKA2ppZBgFIAEoCRIjCgR0eXBlGAYgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSDAoEbmFtZRgHIAEoCRINCgVwaG9uZRgIIAEoCRIZChFwYXJ0aWNpcGFudF9jb3VudBgJIAEoBRIUCgx1bnJlYWRfY291bnQYCiABKAUSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRsYXN0X21lc3NhZ2VfcHJldmlldxgMIAEoCRIQCghhcmNoaXZlZBgNIAEoCBIOCgZwaW5uZWQYDiABKAgSFAoMY29udGFjdF9uYW1lGA8gASgJEhMKC2Rlc2NyaXB0aW9uGBAgASgJImMKC1BhcnRpY2lwYW50EgsKA2ppZBgBIAEoCRINCgVwaG9uZRgCIAEoCRIqCgRyb2xlGAMgASgOMhwuY2hhdHN5bmMudjEuUGFydGljaXBhbnRSb2xlEgwKBG5hbWUYBCABKAkirwIKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHY2hhdF9pZBgCIAEoCRISCgpzZW5kZXJfamlkGAMgASgJEg8KB2Zyb21fbWUYBCABKAgSLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0ZXh0GAYgASgJEioKCm1lZGlhX3R5cGUYByABKA4yFi5jaGF0c3luYy52MS5NZWRpYVR5cGUSDwoHd2FpdGluZxgIIAEoCBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Jldm9rZWQYCiABKAgSKAoJcmVhY3Rpb25zGAsgAygLMhUuY2hhdHN5bmMudjEuUmVhY3Rpb24iXAoIUmVhY3Rpb24SEgoKc2VuZGVyX2ppZBgBIAEoCRINCgVlbW9qaRgCIAEoCRItCgl0aW1lc3RhbXAYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlEKCENoYXRUeXBlEhkKFUNIQVRfVFlQRV9VTlNQRUNJRklFRBAAEhUKEUNIQVRfVFlQRV9QUklWQVRFEAESEwoPQ0hBVF9UWVBFX0dST1VQEAIqjQEKD1BhcnRpY2lwYW50Um9sZRIgChxQQVJUSUNJUEFOVF9ST0xFX1VOU1BFQ0lGSUVEEAASGwoXUEFSVElDSVBBTlRfUk9MRV9NRU1CRVIQARIaChZQQVJUSUNJUEFOVF9ST0xFX0FETUlOEAISHwobUEFSVElDSVBBTlRfUk9MRV9TVVBFUkFETUlOEAMq4QEKCU1lZGlhVHlwZRIaChZNRURJQV9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQTUVESUFfVFlQRV9JTUFHRRABEhQKEE1FRElBX1RZUEVfVklERU8QAhIUChBNRURJQV9UWVBFX0FVRElPEAMSFwoTTUVESUFfVFlQRV9ET0NVTUVOVBAEEhYKEk1FRElBX1RZUEVfU1RJQ0tFUhAFEhcKE01FRElBX1RZUEVfTE9DQVRJT04QBhIWChJNRURJQV9UWVBFX0NPTlRBQ1QQBxIUChBNRURJQV9UWVBFX09USEVSEAhCogEKD2NvbS5jaGF0c3luYy52MUIJQ2hhdFByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_chatsync_v1_session, file_google_protobuf_timestamp]);
 
 /**
  * Chat is one WhatsApp conversation of one session.
@@ -250,6 +250,28 @@ export type Message = Message$1<"chatsync.v1.Message"> & {
    * @generated from field: bool waiting = 8;
    */
   waiting: boolean;
+
+  /**
+   * When the text was last edited; unset if never.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 9;
+   */
+  editTime?: Timestamp | undefined;
+
+  /**
+   * True when the sender revoked the message ("deleted for everyone"): it
+   * has no text and no media, and stays in the list as a tombstone.
+   *
+   * @generated from field: bool revoked = 10;
+   */
+  revoked: boolean;
+
+  /**
+   * The reactions, one per sender, oldest first.
+   *
+   * @generated from field: repeated chatsync.v1.Reaction reactions = 11;
+   */
+  reactions: Reaction[];
 };
 
 /**
@@ -258,6 +280,41 @@ export type Message = Message$1<"chatsync.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_chat, 2);
+
+/**
+ * Reaction is one sender's reaction to a message.
+ *
+ * @generated from message chatsync.v1.Reaction
+ */
+export type Reaction = Message$1<"chatsync.v1.Reaction"> & {
+  /**
+   * Who reacted; empty for the session's own account.
+   *
+   * @generated from field: string sender_jid = 1;
+   */
+  senderJid: string;
+
+  /**
+   * The emoji.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * When the sender reacted.
+   *
+   * @generated from field: google.protobuf.Timestamp timestamp = 3;
+   */
+  timestamp?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export const ReactionSchema: GenMessage<Reaction> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_chat, 3);
 
 /**
  * ChatType says whether a chat is one-to-one or a group.

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/sync.proto.
  */
 export const file_chatsync_v1_sync: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaGF0c3luYy92MS9zeW5jLnByb3RvEgtjaGF0c3luYy52MSJgCgtTeW5jQ29udGFjdBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSEQoJcHVzaF9uYW1lGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRIPCgdhbHRfamlkGAUgASgJImoKD1N5bmNQYXJ0aWNpcGFudBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSKgoEcm9sZRgDIAEoDjIcLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50Um9sZRIPCgdhbHRfamlkGAQgASgJImMKFVN5bmNQYXJ0aWNpcGFudENoYW5nZRILCgNqaWQYASABKAkSLgoGYWN0aW9uGAIgASgOMh4uY2hhdHN5bmMudjEuUGFydGljaXBhbnRBY3Rpb24SDQoFcGhvbmUYAyABKAkiuQEKCVN5bmNHcm91cBIPCgdzdWJqZWN0GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCW93bmVyX2ppZBgDIAEoCRIyCgxwYXJ0aWNpcGFudHMYBCADKAsyHC5jaGF0c3luYy52MS5TeW5jUGFydGljaXBhbnQSPwoTcGFydGljaXBhbnRfY2hhbmdlcxgFIAMoCzIiLmNoYXRzeW5jLnYxLlN5bmNQYXJ0aWNpcGFudENoYW5nZSK4AQoLU3luY01lc3NhZ2USCgoCaWQYASABKAkSEgoKc2VuZGVyX2ppZBgCIAEoCRIPCgdmcm9tX21lGAMgASgIEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEdGV4dBgFIAEoCRIqCgptZWRpYV90eXBlGAYgASgOMhYuY2hhdHN5bmMudjEuTWVkaWFUeXBlEg8KB3dhaXRpbmcYByABKAgi/gIKCFN5bmNDaGF0EgsKA2ppZBgBIAEoCRIjCgR0eXBlGAIgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSEQoEbmFtZRgDIAEoCUgAiAEBEhkKDHVucmVhZF9jb3VudBgEIAEoBUgBiAEBEhUKCGFyY2hpdmVkGAUgASgISAKIAQESEwoGcGlubmVkGAYgASgISAOIAQESNgoSbGFzdF9hY3Rpdml0eV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdjb250YWN0GAggASgLMhguY2hhdHN5bmMudjEuU3luY0NvbnRhY3QSJQoFZ3JvdXAYCSABKAsyFi5jaGF0c3luYy52MS5TeW5jR3JvdXASKgoIbWVzc2FnZXMYCiADKAsyGC5jaGF0c3luYy52MS5TeW5jTWVzc2FnZUIHCgVfbmFtZUIPCg1fdW5yZWFkX2NvdW50QgsKCV9hcmNoaXZlZEIJCgdfcGlubmVkIjoKDFJlamVjdGVkQ2hhdBINCgVpbmRleBgBIAEoBRILCgNqaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIj0KD1JlamVjdGVkQ29udGFjdBINCgVpbmRleBgBIAEoBRILCgNqaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIikKCkZhaWxlZENoYXQSCwoDamlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKJBAoJU3luY0JhdGNoEhAKCGJhdGNoX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSJAoEa2luZBgDIAEoDjIWLmNoYXRzeW5jLnYxLkJhdGNoS2luZBIoCgZzdGF0dXMYBCABKA4yGC5jaGF0c3luYy52MS5CYXRjaFN0YXR1cxIWCg5hY2NlcHRlZF9jb3VudBgFIAEoBRIWCg5yZWplY3RlZF9jb3VudBgGIAEoBRIVCg13cml0dGVuX2NvdW50GAcgASgFEhAKCGF0dGVtcHRzGAggASgFEhIKCmxhc3RfZXJyb3IYCSABKAkSLQoMZmFpbGVkX2NoYXRzGAogAygLMhcuY2hhdHN5bmMudjEuRmFpbGVkQ2hhdBIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGA4gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCHJlamVjdGVkGA8gAygLMhkuY2hhdHN5bmMudjEuUmVqZWN0ZWRDaGF0IrgBCg5TaWRlY2FyQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi8KC2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZyZXN5bmMYAyABKAsyGi5jaGF0c3luYy52MS5SZXN5bmNDb21tYW5kSAASKAoEc2VuZBgEIAEoCzIYLmNoYXRzeW5jLnYxLlNlbmRDb21tYW5kSABCCQoHY29tbWFuZCIhCg1SZXN5bmNDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJIjgKC1NlbmRDb21tYW5kEhAKCGNoYXRfamlkGAEgASgJEhcKBHRleHQYAiABKAlCCbpIBnIEGICABCpUCglCYXRjaEtpbmQSGgoWQkFUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhYKEkJBVENIX0tJTkRfSElTVE9SWRABEhMKD0JBVENIX0tJTkRfTElWRRACKpYBCgtCYXRjaFN0YXR1cxIcChhCQVRDSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNCQVRDSF9TVEFUVVNfUVVFVUVEEAESGwoXQkFUQ0hfU1RBVFVTX1BST0NFU1NJTkcQAhIaChZCQVRDSF9TVEFUVVNfQ09NUExFVEVEEAMSFwoTQkFUQ0hfU1RBVFVTX0ZBSUxFRBAEKrEBChFQYXJ0aWNpcGFudEFjdGlvbhIiCh5QQVJUSUNJUEFOVF9BQ1RJT05fVU5TUEVDSUZJRUQQABIbChdQQVJUSUNJUEFOVF9BQ1RJT05fSk9JThABEhwKGFBBUlRJQ0lQQU5UX0FDVElPTl9MRUFWRRACEh4KGlBBUlRJQ0lQQU5UX0FDVElPTl9QUk9NT1RFEAMSHQoZUEFSVElDSVBBTlRfQUNUSU9OX0RFTU9URRAEQqIBCg9jb20uY2hhdHN5bmMudjFCCVN5bmNQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_chatsync_v1_chat, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaGF0c3luYy92MS9zeW5jLnByb3RvEgtjaGF0c3luYy52MSJgCgtTeW5jQ29udGFjdBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSEQoJcHVzaF9uYW1lGAMgASgJEhEKCWZ1bGxfbmFtZRgEIAEoCRIPCgdhbHRfamlkGAUgASgJImoKD1N5bmNQYXJ0aWNpcGFudBILCgNqaWQYASABKAkSDQoFcGhvbmUYAiABKAkSKgoEcm9sZRgDIAEoDjIcLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50Um9sZRIPCgdhbHRfamlkGAQgASgJImMKFVN5bmNQYXJ0aWNpcGFudENoYW5nZRILCgNqaWQYASABKAkSLgoGYWN0aW9uGAIgASgOMh4uY2hhdHN5bmMudjEuUGFydGljaXBhbnRBY3Rpb24SDQoFcGhvbmUYAyABKAkiuQEKCVN5bmNHcm91cBIPCgdzdWJqZWN0GAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhEKCW93bmVyX2ppZBgDIAEoCRIyCgxwYXJ0aWNpcGFudHMYBCADKAsyHC5jaGF0c3luYy52MS5TeW5jUGFydGljaXBhbnQSPwoTcGFydGljaXBhbnRfY2hhbmdlcxgFIAMoCzIiLmNoYXRzeW5jLnYxLlN5bmNQYXJ0aWNpcGFudENoYW5nZSKmAgoLU3luY01lc3NhZ2USCgoCaWQYASABKAkSEgoKc2VuZGVyX2ppZBgCIAEoCRIPCgdmcm9tX21lGAMgASgIEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEdGV4dBgFIAEoCRIqCgptZWRpYV90eXBlGAYgASgOMhYuY2hhdHN5bmMudjEuTWVkaWFUeXBlEg8KB3dhaXRpbmcYByABKAgSLQoJZWRpdF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdyZXZva2VkGAkgASgIEiwKCXJlYWN0aW9ucxgKIAMoCzIZLmNoYXRzeW5jLnYxLlN5bmNSZWFjdGlvbiJgCgxTeW5jUmVhY3Rpb24SEgoKc2VuZGVyX2ppZBgBIAEoCRINCgVlbW9qaRgCIAEoCRItCgl0aW1lc3RhbXAYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIv4CCghTeW5jQ2hhdBILCgNqaWQYASABKAkSIwoEdHlwZRgCIAEoDjIVLmNoYXRzeW5jLnYxLkNoYXRUeXBlEhEKBG5hbWUYAyABKAlIAIgBARIZCgx1bnJlYWRfY291bnQYBCABKAVIAYgBARIVCghhcmNoaXZlZBgFIAEoCEgCiAEBEhMKBnBpbm5lZBgGIAEoCEgDiAEBEjYKEmxhc3RfYWN0aXZpdHlfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoHY29udGFjdBgIIAEoCzIYLmNoYXRzeW5jLnYxLlN5bmNDb250YWN0EiUKBWdyb3VwGAkgASgLMhYuY2hhdHN5bmMudjEuU3luY0dyb3VwEioKCG1lc3NhZ2VzGAogAygLMhguY2hhdHN5bmMudjEuU3luY01lc3NhZ2VCBwoFX25hbWVCDwoNX3VucmVhZF9jb3VudEILCglfYXJjaGl2ZWRCCQoHX3Bpbm5lZCI6CgxSZWplY3RlZENoYXQSDQoFaW5kZXgYASABKAUSCwoDamlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI9Cg9SZWplY3RlZENvbnRhY3QSDQoFaW5kZXgYASABKAUSCwoDamlkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSIpCgpGYWlsZWRDaGF0EgsKA2ppZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiiQQKCVN5bmNCYXRjaBIQCghiYXRjaF9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEiQKBGtpbmQYAyABKA4yFi5jaGF0c3luYy52MS5CYXRjaEtpbmQSKAoGc3RhdHVzGAQgASgOMhguY2hhdHN5bmMudjEuQmF0Y2hTdGF0dXMSFgoOYWNjZXB0ZWRfY291bnQYBSABKAUSFgoOcmVqZWN0ZWRfY291bnQYBiABKAUSFQoNd3JpdHRlbl9jb3VudBgHIAEoBRIQCghhdHRlbXB0cxgIIAEoBRISCgpsYXN0X2Vycm9yGAkgASgJEi0KDGZhaWxlZF9jaGF0cxgKIAMoCzIXLmNoYXRzeW5jLnYxLkZhaWxlZENoYXQSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaF90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghkdXJhdGlvbhgOIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIrCghyZWplY3RlZBgPIAMoCzIZLmNoYXRzeW5jLnYxLlJlamVjdGVkQ2hhdCK4AQoOU2lkZWNhckNvbW1hbmQSEgoKY29tbWFuZF9pZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoGcmVzeW5jGAMgASgLMhouY2hhdHN5bmMudjEuUmVzeW5jQ29tbWFuZEgAEigKBHNlbmQYBCABKAsyGC5jaGF0c3luYy52MS5TZW5kQ29tbWFuZEgAQgkKB2NvbW1hbmQiIQoNUmVzeW5jQ29tbWFuZBIQCghjaGF0X2ppZBgBIAEoCSI4CgtTZW5kQ29tbWFuZBIQCghjaGF0X2ppZBgBIAEoCRIXCgR0ZXh0GAIgASgJQgm6SAZyBBiAgAQqVAoJQmF0Y2hLaW5kEhoKFkJBVENIX0tJTkRfVU5TUEVDSUZJRUQQABIWChJCQVRDSF9LSU5EX0hJU1RPUlkQARITCg9CQVRDSF9LSU5EX0xJVkUQAiqWAQoLQmF0Y2hTdGF0dXMSHAoYQkFUQ0hfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTQkFUQ0hfU1RBVFVTX1FVRVVFRBABEhsKF0JBVENIX1NUQVRVU19QUk9DRVNTSU5HEAISGgoWQkFUQ0hfU1RBVFVTX0NPTVBMRVRFRBADEhcKE0JBVENIX1NUQVRVU19GQUlMRUQQBCqxAQoRUGFydGljaXBhbnRBY3Rpb24SIgoeUEFSVElDSVBBTlRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGwoXUEFSVElDSVBBTlRfQUNUSU9OX0pPSU4QARIcChhQQVJUSUNJUEFOVF9BQ1RJT05fTEVBVkUQAhIeChpQQVJUSUNJUEFOVF9BQ1RJT05fUFJPTU9URRADEh0KGVBBUlRJQ0lQQU5UX0FDVElPTl9ERU1PVEUQBEKiAQoPY29tLmNoYXRzeW5jLnYxQglTeW5jUHJvdG9QAVo3Z2l0aHViLmNvbS9jaGF0c3luYy9jaGF0c3luYy9nZW4vY2hhdHN5bmMvdjE7Y2hhdHN5bmN2MaICA0NYWKoCC0NoYXRzeW5jLlYxygILQ2hhdHN5bmNcVjHiAhdDaGF0c3luY1xWMVxHUEJNZXRhZGF0YeoCDENoYXRzeW5jOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_chatsync_v1_chat, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * SyncContact is a person as a provider sees them.
@@ -254,6 +254,37 @@ export type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
    * @generated from field: bool waiting = 7;
    */
   waiting: boolean;
+
+  /**
+   * Reports an edit of the message with this id: text is the new text, as
+   * of this time. The newest edit wins, whatever order edits arrive in; a
+   * revoke wins over any edit.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 8;
+   */
+  editTime?: Timestamp | undefined;
+
+  /**
+   * Reports that the sender revoked the message with this id ("deleted for
+   * everyone"): its text and media are removed, the message stays as a
+   * tombstone. Final.
+   *
+   * @generated from field: bool revoked = 9;
+   */
+  revoked: boolean;
+
+  /**
+   * Reports reactions to the message with this id, at most one per sender:
+   * the newest per sender wins, an empty emoji removes it.
+   *
+   * A report with edit_time, revoked or reactions changes the stored
+   * message with this id (text, media_type and waiting are then ignored but
+   * for an edit's text); it may arrive before the message, which takes the
+   * change when it lands.
+   *
+   * @generated from field: repeated chatsync.v1.SyncReaction reactions = 10;
+   */
+  reactions: SyncReaction[];
 };
 
 /**
@@ -262,6 +293,41 @@ export type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
  */
 export const SyncMessageSchema: GenMessage<SyncMessage> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_sync, 4);
+
+/**
+ * SyncReaction is one sender's reaction to a message.
+ *
+ * @generated from message chatsync.v1.SyncReaction
+ */
+export type SyncReaction = Message<"chatsync.v1.SyncReaction"> & {
+  /**
+   * Who reacted; empty for the session's own account.
+   *
+   * @generated from field: string sender_jid = 1;
+   */
+  senderJid: string;
+
+  /**
+   * The emoji; empty removes the sender's reaction.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * When the sender reacted (or removed the reaction). Required.
+   *
+   * @generated from field: google.protobuf.Timestamp timestamp = 3;
+   */
+  timestamp?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.SyncReaction.
+ * Use `create(SyncReactionSchema)` to create a new message.
+ */
+export const SyncReactionSchema: GenMessage<SyncReaction> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_sync, 5);
 
 /**
  * SyncChat is one chat as a provider sees it. A report changes only the
@@ -353,7 +419,7 @@ export type SyncChat = Message<"chatsync.v1.SyncChat"> & {
  * Use `create(SyncChatSchema)` to create a new message.
  */
 export const SyncChatSchema: GenMessage<SyncChat> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 5);
+  messageDesc(file_chatsync_v1_sync, 6);
 
 /**
  * RejectedChat reports a chat of a SyncBatch that was not accepted.
@@ -388,7 +454,7 @@ export type RejectedChat = Message<"chatsync.v1.RejectedChat"> & {
  * Use `create(RejectedChatSchema)` to create a new message.
  */
 export const RejectedChatSchema: GenMessage<RejectedChat> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 6);
+  messageDesc(file_chatsync_v1_sync, 7);
 
 /**
  * RejectedContact reports an entry of a SyncBatch's `contacts` that was not
@@ -424,7 +490,7 @@ export type RejectedContact = Message<"chatsync.v1.RejectedContact"> & {
  * Use `create(RejectedContactSchema)` to create a new message.
  */
 export const RejectedContactSchema: GenMessage<RejectedContact> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 7);
+  messageDesc(file_chatsync_v1_sync, 8);
 
 /**
  * FailedChat reports an accepted chat that could not be written.
@@ -452,7 +518,7 @@ export type FailedChat = Message<"chatsync.v1.FailedChat"> & {
  * Use `create(FailedChatSchema)` to create a new message.
  */
 export const FailedChatSchema: GenMessage<FailedChat> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 8);
+  messageDesc(file_chatsync_v1_sync, 9);
 
 /**
  * SyncBatch is the durable record of an accepted batch.
@@ -572,7 +638,7 @@ export type SyncBatch = Message<"chatsync.v1.SyncBatch"> & {
  * Use `create(SyncBatchSchema)` to create a new message.
  */
 export const SyncBatchSchema: GenMessage<SyncBatch> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 9);
+  messageDesc(file_chatsync_v1_sync, 10);
 
 /**
  * SidecarCommand is work chatsync asks a sidecar session to do.
@@ -623,7 +689,7 @@ export type SidecarCommand = Message<"chatsync.v1.SidecarCommand"> & {
  * Use `create(SidecarCommandSchema)` to create a new message.
  */
 export const SidecarCommandSchema: GenMessage<SidecarCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 10);
+  messageDesc(file_chatsync_v1_sync, 11);
 
 /**
  * ResyncCommand asks a sidecar to push history again as BATCH_KIND_HISTORY.
@@ -645,7 +711,7 @@ export type ResyncCommand = Message<"chatsync.v1.ResyncCommand"> & {
  * Use `create(ResyncCommandSchema)` to create a new message.
  */
 export const ResyncCommandSchema: GenMessage<ResyncCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 11);
+  messageDesc(file_chatsync_v1_sync, 12);
 
 /**
  * SendCommand asks a sidecar to send a text message.
@@ -673,7 +739,7 @@ export type SendCommand = Message<"chatsync.v1.SendCommand"> & {
  * Use `create(SendCommandSchema)` to create a new message.
  */
 export const SendCommandSchema: GenMessage<SendCommand> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_sync, 12);
+  messageDesc(file_chatsync_v1_sync, 13);
 
 /**
  * BatchKind chooses the queue a batch is processed on.

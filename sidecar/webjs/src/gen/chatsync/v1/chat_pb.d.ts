@@ -244,6 +244,28 @@ export declare type Message = Message$1<"chatsync.v1.Message"> & {
    * @generated from field: bool waiting = 8;
    */
   waiting: boolean;
+
+  /**
+   * When the text was last edited; unset if never.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 9;
+   */
+  editTime?: Timestamp | undefined;
+
+  /**
+   * True when the sender revoked the message ("deleted for everyone"): it
+   * has no text and no media, and stays in the list as a tombstone.
+   *
+   * @generated from field: bool revoked = 10;
+   */
+  revoked: boolean;
+
+  /**
+   * The reactions, one per sender, oldest first.
+   *
+   * @generated from field: repeated chatsync.v1.Reaction reactions = 11;
+   */
+  reactions: Reaction[];
 };
 
 /**
@@ -251,6 +273,40 @@ export declare type Message = Message$1<"chatsync.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export declare const MessageSchema: GenMessage<Message>;
+
+/**
+ * Reaction is one sender's reaction to a message.
+ *
+ * @generated from message chatsync.v1.Reaction
+ */
+export declare type Reaction = Message$1<"chatsync.v1.Reaction"> & {
+  /**
+   * Who reacted; empty for the session's own account.
+   *
+   * @generated from field: string sender_jid = 1;
+   */
+  senderJid: string;
+
+  /**
+   * The emoji.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * When the sender reacted.
+   *
+   * @generated from field: google.protobuf.Timestamp timestamp = 3;
+   */
+  timestamp?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.Reaction.
+ * Use `create(ReactionSchema)` to create a new message.
+ */
+export declare const ReactionSchema: GenMessage<Reaction>;
 
 /**
  * ChatType says whether a chat is one-to-one or a group.

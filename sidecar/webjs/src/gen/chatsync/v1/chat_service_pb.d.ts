@@ -307,6 +307,14 @@ export declare type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatU
      */
     value: Heartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * A stored message was edited, revoked or reacted to.
+     *
+     * @generated from field: chatsync.v1.MessageUpdated message_updated = 9;
+     */
+    value: MessageUpdated;
+    case: "messageUpdated";
   } | { case: undefined; value?: undefined };
 };
 
@@ -315,6 +323,34 @@ export declare type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatU
  * Use `create(StreamChatUpdatesResponseSchema)` to create a new message.
  */
 export declare const StreamChatUpdatesResponseSchema: GenMessage<StreamChatUpdatesResponse>;
+
+/**
+ * MessageUpdated carries a message as it is after an edit, a revoke or a
+ * change of its reactions.
+ *
+ * @generated from message chatsync.v1.MessageUpdated
+ */
+export declare type MessageUpdated = Message<"chatsync.v1.MessageUpdated"> & {
+  /**
+   * The message.
+   *
+   * @generated from field: chatsync.v1.Message message = 1;
+   */
+  message?: Message$1 | undefined;
+
+  /**
+   * The session of the chat.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message chatsync.v1.MessageUpdated.
+ * Use `create(MessageUpdatedSchema)` to create a new message.
+ */
+export declare const MessageUpdatedSchema: GenMessage<MessageUpdated>;
 
 /**
  * ChatUpserted carries a chat as it is after a write.

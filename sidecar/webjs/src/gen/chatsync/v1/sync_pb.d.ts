@@ -245,6 +245,37 @@ export declare type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
    * @generated from field: bool waiting = 7;
    */
   waiting: boolean;
+
+  /**
+   * Reports an edit of the message with this id: text is the new text, as
+   * of this time. The newest edit wins, whatever order edits arrive in; a
+   * revoke wins over any edit.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 8;
+   */
+  editTime?: Timestamp | undefined;
+
+  /**
+   * Reports that the sender revoked the message with this id ("deleted for
+   * everyone"): its text and media are removed, the message stays as a
+   * tombstone. Final.
+   *
+   * @generated from field: bool revoked = 9;
+   */
+  revoked: boolean;
+
+  /**
+   * Reports reactions to the message with this id, at most one per sender:
+   * the newest per sender wins, an empty emoji removes it.
+   *
+   * A report with edit_time, revoked or reactions changes the stored
+   * message with this id (text, media_type and waiting are then ignored but
+   * for an edit's text); it may arrive before the message, which takes the
+   * change when it lands.
+   *
+   * @generated from field: repeated chatsync.v1.SyncReaction reactions = 10;
+   */
+  reactions: SyncReaction[];
 };
 
 /**
@@ -252,6 +283,40 @@ export declare type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
  * Use `create(SyncMessageSchema)` to create a new message.
  */
 export declare const SyncMessageSchema: GenMessage<SyncMessage>;
+
+/**
+ * SyncReaction is one sender's reaction to a message.
+ *
+ * @generated from message chatsync.v1.SyncReaction
+ */
+export declare type SyncReaction = Message<"chatsync.v1.SyncReaction"> & {
+  /**
+   * Who reacted; empty for the session's own account.
+   *
+   * @generated from field: string sender_jid = 1;
+   */
+  senderJid: string;
+
+  /**
+   * The emoji; empty removes the sender's reaction.
+   *
+   * @generated from field: string emoji = 2;
+   */
+  emoji: string;
+
+  /**
+   * When the sender reacted (or removed the reaction). Required.
+   *
+   * @generated from field: google.protobuf.Timestamp timestamp = 3;
+   */
+  timestamp?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.SyncReaction.
+ * Use `create(SyncReactionSchema)` to create a new message.
+ */
+export declare const SyncReactionSchema: GenMessage<SyncReaction>;
 
 /**
  * SyncChat is one chat as a provider sees it. A report changes only the
