@@ -4,7 +4,8 @@ import path from "node:path";
 import qrcode from "qrcode-terminal";
 import { clientHandlers, watchCommands } from "./commands.js";
 import { createLiveQueue } from "./live.js";
-import { liveReport, syncAllChats } from "./sync.js";
+import { mapEdit, mapReactions, mapRevoke } from "./mapping.js";
+import { changeReport, liveReport, syncAllChats } from "./sync.js";
 
 /**
  * @param {object} p
@@ -69,6 +70,14 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
       .catch((err) => logger.error({ error: String(err?.message ?? err) }, "Live message could not be read from WhatsApp Web"));
   };
 
+  // Edits, revokes and reactions go through the same live queue.
+  const onChange = (what, chat, build) => {
+    Promise.resolve(chat)
+      .then((c) => changeReport(c, build))
+      .then((report) => report && live.add(report))
+      .catch((err) => logger.error({ error: String(err?.message ?? err), change: what }, "Message change could not be read from WhatsApp Web"));
+  };
+
   client.on("qr", (qr) => {
     logger.info("Scan the QR code with WhatsApp (Settings → Linked devices) to pair this session");
     (showQr ?? ((q) => qrcode.generate(q, { small: true })))(qr);
@@ -108,6 +117,15 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   // phone arrive as 'message_create'.
   client.on("message_create", (msg) => {
     if (msg.fromMe) onLive(msg);
+  });
+
+  client.on("message_edit", (msg, newBody) => onChange("edit", msg.getChat(), () => mapEdit(msg, newBody, now?.() ?? Date.now())));
+  client.on("message_revoke_everyone", (msg) => onChange("revoke", msg.getChat(), () => mapRevoke(msg)));
+  client.on("message_reaction", (reaction) => {
+    const chatId = reaction?.msgId?.remote;
+    if (!chatId) return;
+    onChange("reaction", client.getChatById(typeof chatId === "string" ? chatId : chatId._serialized),
+      () => mapReactions(reaction.msgId, [reaction], now?.() ?? Date.now()));
   });
 
   return {

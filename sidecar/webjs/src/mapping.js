@@ -7,6 +7,8 @@ import { SyncChatSchema, SyncMessageSchema } from "./gen/chatsync/v1/sync_pb.js"
 import { phoneOf, toJid } from "./jid.js";
 
 const MAX_TEXT_BYTES = 65_536;
+// chatsync refuses a chat report with more messages (chatsync.MaxChatMessages).
+const MAX_CHAT_MESSAGES = 1000;
 
 // Message types that are WhatsApp bookkeeping, not conversation.
 const SYSTEM_TYPES = new Set([
@@ -112,6 +114,116 @@ export function mapMessage(msg, isGroup, opts = {}) {
   });
 }
 
+// Change reports (SyncMessage with edit_time, revoked or reactions): the
+// original message's id and the change. chatsync keeps a change that
+// arrives before its message and applies it when the message lands.
+
+const MAX_EMOJI_BYTES = 64;
+
+/** Seconds or milliseconds since the epoch → a Timestamp init, or null. */
+function stamp(t) {
+  const n = Number(t);
+  if (!(n > 0)) return null;
+  const ms = n > 1e12 ? n : n * 1000; // WhatsApp Web mixes both
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (Math.floor(ms) % 1000) * 1e6 };
+}
+
+/**
+ * An edit ('message_edit'): the message under its original id with its new
+ * text, as of latestEditSenderTimestampMs (or nowMs when WhatsApp Web does
+ * not say). Null for a message without id or time.
+ * @param {any} msg the edited Message
+ * @param {string} newBody
+ * @param {number} [nowMs]
+ */
+export function mapEdit(msg, newBody, nowMs = Date.now()) {
+  const id = msg?.id?.id;
+  const ts = stamp(msg?.timestamp);
+  if (!id || !ts) return null;
+  return create(SyncMessageSchema, {
+    id: String(id).slice(0, 128),
+    fromMe: Boolean(msg.fromMe ?? msg.id?.fromMe),
+    timestamp: ts,
+    text: truncateUtf8(typeof newBody === "string" ? newBody : String(msg.body ?? ""), MAX_TEXT_BYTES),
+    editTime: stamp(msg.latestEditSenderTimestampMs) ?? stamp(nowMs),
+  });
+}
+
+/**
+ * A revoke ('message_revoke_everyone', or a revoked message in history):
+ * the message's id with revoked set.
+ * @param {any} msg the Message in its revoked state (type "revoked")
+ */
+export function mapRevoke(msg) {
+  const id = msg?.id?.id;
+  const ts = stamp(msg?.timestamp);
+  if (!id || !ts) return null;
+  return create(SyncMessageSchema, { id: String(id).slice(0, 128), fromMe: Boolean(msg.fromMe ?? msg.id?.fromMe), timestamp: ts, revoked: true });
+}
+
+/**
+ * Reactions to one message: whatsapp-web.js Reaction objects ('message_reaction',
+ * or a message's getReactions() senders), all of the message msgKey
+ * names. An empty reaction text removes the sender's reaction; my own
+ * reactions have an empty sender. Null when none maps.
+ * @param {any} msgKey the reacted message's key (reaction.msgId)
+ * @param {any[]} reactions
+ * @param {number} [nowMs]
+ */
+export function mapReactions(msgKey, reactions, nowMs = Date.now()) {
+  const id = msgKey?.id;
+  if (!id) return null;
+  const bySender = new Map();
+  for (const r of reactions) {
+    const mine = Boolean(r?.id?.fromMe);
+    const senderJid = mine ? "" : toJid(r?.senderId);
+    if (!mine && !senderJid) continue;
+    const timestamp = stamp(r.timestamp) ?? stamp(nowMs);
+    const have = bySender.get(senderJid);
+    if (have && Number(have.timestamp.seconds) > Number(timestamp.seconds)) continue;
+    bySender.set(senderJid, { senderJid, emoji: truncateUtf8(typeof r.reaction === "string" ? r.reaction : "", MAX_EMOJI_BYTES), timestamp });
+  }
+  if (bySender.size === 0) return null;
+  const newest = [...bySender.values()].reduce((a, b) => (a.timestamp.seconds >= b.timestamp.seconds ? a : b));
+  return create(SyncMessageSchema, {
+    id: String(id).slice(0, 128), fromMe: Boolean(msgKey.fromMe), timestamp: newest.timestamp, reactions: [...bySender.values()],
+  });
+}
+
+/**
+ * A history message as reports: the message itself, and what it carries
+ * (a revoked message: an empty stub and its revoke; an edited one: its
+ * current text and the edit time; reactions, when the message has them
+ * and whatsapp-web.js can list them).
+ * @param {any} msg
+ * @param {boolean} isGroup
+ */
+export async function mapHistoryMessage(msg, isGroup) {
+  if (msg?.type === "revoked") {
+    const stub = mapMessage({ ...msg, type: "chat", body: "", hasMedia: false }, isGroup);
+    const revoke = mapRevoke(msg);
+    return stub && revoke ? [stub, revoke] : [];
+  }
+  const m = mapMessage(msg, isGroup);
+  if (!m) return [];
+  const out = [m];
+  if (msg.latestEditSenderTimestampMs) {
+    const edit = mapEdit(msg, msg.body);
+    if (edit) out.push(edit);
+  }
+  if (msg.hasReaction && typeof msg.getReactions === "function") {
+    try {
+      const senders = (await msg.getReactions()).flatMap((l) => l.senders ?? []);
+      const r = mapReactions(msg.id, senders);
+      if (r) out.push(r);
+    } catch {
+      // Reactions are extra: a message whose reactions cannot be read is
+      // still synced.
+    }
+  }
+  return out;
+}
+
 /**
  * Group metadata and members with roles, from a GroupChat (its
  * participants/owner/description getters read groupMetadata).
@@ -189,11 +301,16 @@ async function mapChatWith(chat, config, nowMs, withState) {
   const limit = Math.min(config.messagesPerChat ?? 0, 1000);
   if (limit > 0 && typeof chat.fetchMessages === "function") {
     const cutoff = config.syncWindowDays > 0 ? Math.floor(nowMs / 1000) - config.syncWindowDays * 86_400 : 0;
+    const changes = [];
     for (const msg of await chat.fetchMessages({ limit })) {
       if (msg.timestamp < cutoff) continue;
-      const m = mapMessage(msg, isGroup);
+      const [m, ...rest] = await mapHistoryMessage(msg, isGroup);
       if (m) init.messages.push(m);
+      changes.push(...rest);
     }
+    // Changes after the messages (chatsync applies them after the messages
+    // of the same report anyway; the order keeps reports readable).
+    init.messages.push(...changes.slice(0, Math.max(0, MAX_CHAT_MESSAGES - init.messages.length)));
   }
   return create(SyncChatSchema, init);
 }

@@ -260,6 +260,24 @@ export async function liveReport(msg, opts = {}) {
   return mapped;
 }
 
+/**
+ * Maps a change (an edit, a revoke, reactions) for the live queue: the
+ * chat's identity, as for a live message, and the change report build
+ * returns (given whether the chat is a group); null when either cannot be
+ * mapped. The chat's activity is not moved: a change is not a new message.
+ * @param {any} chat whatsapp-web.js Chat of the changed message
+ * @param {(isGroup: boolean) => any} build
+ */
+export async function changeReport(chat, build) {
+  if (!toJid(chat?.id)) return null;
+  const mapped = await mapLiveChat(chat);
+  const m = build(detectGroupChat(chat));
+  if (!mapped || !m) return null;
+  mapped.messages.push(m);
+  mapped.lastActivityTime = undefined;
+  return mapped;
+}
+
 /** The Connect code name of a numeric code, e.g. 14 → "unavailable". */
 export function codeName(code) {
   const names = ["ok", "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists",
