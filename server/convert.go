@@ -191,7 +191,7 @@ func messageToProto(m chatsync.Message) *chatsyncv1.Message {
 		out.EditTime = ts(*m.EditTime)
 	}
 	for _, r := range m.Reactions {
-		out.Reactions = append(out.Reactions, &chatsyncv1.Reaction{SenderJid: r.SenderJID, Emoji: r.Emoji, Timestamp: ts(r.Time)})
+		out.Reactions = append(out.Reactions, &chatsyncv1.Reaction{SenderJid: r.SenderJID, Emoji: r.Emoji, Time: ts(r.Time)})
 	}
 	return out
 }

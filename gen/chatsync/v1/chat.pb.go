@@ -613,7 +613,7 @@ type Reaction struct {
 	// The emoji.
 	Emoji string `protobuf:"bytes,2,opt,name=emoji,proto3" json:"emoji,omitempty"`
 	// When the sender reacted.
-	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,9 +662,9 @@ func (x *Reaction) GetEmoji() string {
 	return ""
 }
 
-func (x *Reaction) GetTimestamp() *timestamppb.Timestamp {
+func (x *Reaction) GetTime() *timestamppb.Timestamp {
 	if x != nil {
-		return x.Timestamp
+		return x.Time
 	}
 	return nil
 }
@@ -712,12 +712,12 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\tedit_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x18\n" +
 	"\arevoked\x18\n" +
 	" \x01(\bR\arevoked\x123\n" +
-	"\treactions\x18\v \x03(\v2\x15.chatsync.v1.ReactionR\treactions\"y\n" +
+	"\treactions\x18\v \x03(\v2\x15.chatsync.v1.ReactionR\treactions\"o\n" +
 	"\bReaction\x12\x1d\n" +
 	"\n" +
 	"sender_jid\x18\x01 \x01(\tR\tsenderJid\x12\x14\n" +
-	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x128\n" +
-	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp*Q\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*Q\n" +
 	"\bChatType\x12\x19\n" +
 	"\x15CHAT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_TYPE_PRIVATE\x10\x01\x12\x13\n" +
@@ -773,7 +773,7 @@ var file_chatsync_v1_chat_proto_depIdxs = []int32{
 	2, // 5: chatsync.v1.Message.media_type:type_name -> chatsync.v1.MediaType
 	8, // 6: chatsync.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
 	6, // 7: chatsync.v1.Message.reactions:type_name -> chatsync.v1.Reaction
-	8, // 8: chatsync.v1.Reaction.timestamp:type_name -> google.protobuf.Timestamp
+	8, // 8: chatsync.v1.Reaction.time:type_name -> google.protobuf.Timestamp
 	9, // [9:9] is the sub-list for method output_type
 	9, // [9:9] is the sub-list for method input_type
 	9, // [9:9] is the sub-list for extension type_name

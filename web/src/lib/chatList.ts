@@ -87,3 +87,13 @@ function insertionIndex(list: readonly Chat[], chat: Chat): number {
   const i = list.findIndex((c) => compareChats(chat, c) < 0);
   return i < 0 ? list.length : i;
 }
+
+// replaceById puts item in the place of the item with its ID (an edited,
+// revoked or reacted-to message); a list without it is returned as is.
+export function replaceById<T extends { id: string }>(list: readonly T[], item: T): T[] {
+  const i = list.findIndex((x) => x.id === item.id);
+  if (i < 0) return list.slice();
+  const out = list.slice();
+  out[i] = item;
+  return out;
+}

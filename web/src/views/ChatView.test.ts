@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
-import { MediaType, MessageSchema, ParticipantRole, type Message } from "../gen/chatsync/v1/chat_pb";
+import { MediaType, MessageSchema, ParticipantRole, ReactionSchema, type Message } from "../gen/chatsync/v1/chat_pb";
 import { ChatService, StreamChatUpdatesResponseSchema, type ListMessagesRequest, type StreamChatUpdatesResponse } from "../gen/chatsync/v1/chat_service_pb";
 import { createChatStream, type ChatStream } from "../composables/useStream";
 import { group, T0 } from "../test/fixtures";
@@ -95,6 +95,44 @@ describe("ChatView", () => {
     srv.streams[0].push(ev("3", msg("other", 0, { chatId: "99", text: "elsewhere" })));
     await settle();
     expect(texts(w)).toEqual(["just in", "text m5", "text m4"]);
+  });
+
+  it("shows edits, revokes and reactions, and follows message_updated", async () => {
+    const srv = server();
+    stream = createChatStream(createClient(ChatService, srv.transport), { backoff: () => 0 });
+    stream.start();
+    w = await mountWith(ChatView, { transport: srv.transport, stream, props: { id: "5", pageSize: 5 } });
+    await settle();
+    expect(w.find('[data-testid="edited"]').exists()).toBe(false);
+    const updated = (id: string, m: Message) =>
+      create(StreamChatUpdatesResponseSchema, { eventId: id, event: { case: "messageUpdated", value: { message: m, sessionId: "1" } } });
+    // m5 edited and reacted to by two people with one emoji and by me with another
+    srv.streams[0].push(
+      updated("1", msg("m5", 1, {
+        text: "text m5, fixed",
+        editTime: timestampFromMs(T0),
+        reactions: [
+          create(ReactionSchema, { senderJid: "1555002@s.whatsapp.net", emoji: "👍", time: timestampFromMs(T0) }),
+          create(ReactionSchema, { senderJid: "1555003@s.whatsapp.net", emoji: "👍", time: timestampFromMs(T0) }),
+          create(ReactionSchema, { senderJid: "", emoji: "🎉", time: timestampFromMs(T0) }),
+        ],
+      })),
+    );
+    // m2 revoked: no text, a tombstone in its place
+    srv.streams[0].push(updated("2", msg("m2", 4, { text: "", revoked: true, editTime: timestampFromMs(T0) })));
+    // another chat's message changes nothing here
+    srv.streams[0].push(updated("3", msg("m4", 2, { chatId: "99", text: "elsewhere" })));
+    await settle();
+    expect(texts(w)).toEqual(["text m5, fixed", "text m4", "Photo", "This message was deleted", "text m1"]);
+    const first = w.findAll('[data-testid="message"]')[0];
+    expect(first.find('[data-testid="edited"]').text()).toBe("edited");
+    expect(first.findAll('[data-testid="reaction"]').map((r) => [r.text(), r.attributes("title")])).toEqual([
+      ["👍2", "Admin Ann, +1555003"],
+      ["🎉", "You"],
+    ]);
+    const revoked = w.findAll('[data-testid="message"]')[3];
+    expect(revoked.find('[data-testid="revoked"]').exists()).toBe(true);
+    expect(revoked.find('[data-testid="edited"]').exists()).toBe(false); // a revoked message is not shown as edited
   });
 
   it("explains a chat that does not exist", async () => {

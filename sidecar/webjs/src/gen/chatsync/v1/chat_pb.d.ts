@@ -297,9 +297,9 @@ export declare type Reaction = Message$1<"chatsync.v1.Reaction"> & {
   /**
    * When the sender reacted.
    *
-   * @generated from field: google.protobuf.Timestamp timestamp = 3;
+   * @generated from field: google.protobuf.Timestamp time = 3;
    */
-  timestamp?: Timestamp | undefined;
+  time?: Timestamp | undefined;
 };
 
 /**
