@@ -12,9 +12,12 @@ const (
 	// EventMessageUpdated: a stored message was edited, revoked or reacted
 	// to; Message is the message as it is now.
 	EventMessageUpdated EventType = "message_updated"
-	EventSessionStatus  EventType = "session_status"
-	EventSyncProgress   EventType = "sync_progress"
-	EventSyncFailed     EventType = "sync_failed"
+	// EventChatRemoved: a chat is gone; Removed says which, and the chat it
+	// was merged into (one person's LID and phone chats).
+	EventChatRemoved   EventType = "chat_removed"
+	EventSessionStatus EventType = "session_status"
+	EventSyncProgress  EventType = "sync_progress"
+	EventSyncFailed    EventType = "sync_failed"
 )
 
 // Event is one realtime event of a workspace. It is published after the
@@ -32,6 +35,30 @@ type Event struct {
 	Status   *SessionStatusEvent `json:"status,omitempty"`
 	Progress *SyncProgressEvent  `json:"progress,omitempty"`
 	Failure  *SyncFailureEvent   `json:"failure,omitempty"`
+	Removed  *ChatRemovedEvent   `json:"removed,omitempty"`
+}
+
+// ChatRemovedEvent names a chat that is gone and the chat that holds its
+// messages now.
+type ChatRemovedEvent struct {
+	ChatID     int64 `json:"chat_id"`
+	MergedInto int64 `json:"merged_into,omitempty"`
+}
+
+// ChatMerge is a chat of a session merged into another: From is gone.
+type ChatMerge struct {
+	SessionID, From, Into int64
+}
+
+// MergedEvents are the chat_removed events of merged chats, published
+// after the write that merged them.
+func MergedEvents(workspaceID int64, at time.Time, merged []ChatMerge) []Event {
+	evs := make([]Event, 0, len(merged))
+	for _, m := range merged {
+		evs = append(evs, Event{Type: EventChatRemoved, WorkspaceID: workspaceID, SessionID: m.SessionID, Time: at,
+			Removed: &ChatRemovedEvent{ChatID: m.From, MergedInto: m.Into}})
+	}
+	return evs
 }
 
 // SessionStatusEvent carries a session's new connection state.

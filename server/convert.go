@@ -17,6 +17,14 @@ import (
 
 func idString(id int64) string { return strconv.FormatInt(id, 10) }
 
+// idStringOrEmpty is idString with 0 as "" (none).
+func idStringOrEmpty(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return idString(id)
+}
+
 // parseID reads a decimal ID (protovalidate already checked the digits).
 func parseID(field, s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
@@ -305,6 +313,12 @@ func eventToProto(ev chatsync.Event) *chatsyncv1.StreamChatUpdatesResponse {
 			return nil
 		}
 		out.Event = &chatsyncv1.StreamChatUpdatesResponse_MessageUpdated{MessageUpdated: &chatsyncv1.MessageUpdated{Message: messageToProto(*ev.Message), SessionId: sid}}
+	case chatsync.EventChatRemoved:
+		if ev.Removed == nil {
+			return nil
+		}
+		out.Event = &chatsyncv1.StreamChatUpdatesResponse_ChatRemoved{ChatRemoved: &chatsyncv1.ChatRemoved{
+			ChatId: idString(ev.Removed.ChatID), MergedInto: idStringOrEmpty(ev.Removed.MergedInto), SessionId: sid}}
 	case chatsync.EventSessionStatus:
 		if ev.Status == nil {
 			return nil

@@ -59,11 +59,27 @@ func TestToConnect(t *testing.T) {
 func TestEventToProtoSkipsEventsWithoutBody(t *testing.T) {
 	for _, typ := range []chatsync.EventType{
 		chatsync.EventChatUpserted, chatsync.EventMessageAdded, chatsync.EventSessionStatus,
-		chatsync.EventSyncProgress, chatsync.EventSyncFailed, "something_new",
+		chatsync.EventSyncProgress, chatsync.EventSyncFailed, chatsync.EventMessageUpdated, chatsync.EventChatRemoved, "something_new",
 	} {
 		if m := eventToProto(chatsync.Event{ID: "1-0", Type: typ, SessionID: 1}); m != nil {
 			t.Errorf("%s without a body rendered as %v", typ, m)
 		}
+	}
+}
+
+func TestChatRemovedToProto(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	evs := chatsync.MergedEvents(3, at, []chatsync.ChatMerge{{SessionID: 4, From: 10, Into: 11}})
+	if len(evs) != 1 {
+		t.Fatalf("events %+v", evs)
+	}
+	m := eventToProto(evs[0]).GetChatRemoved()
+	if m.GetChatId() != "10" || m.GetMergedInto() != "11" || m.GetSessionId() != "4" {
+		t.Errorf("chat_removed %v", m)
+	}
+	gone := eventToProto(chatsync.Event{Type: chatsync.EventChatRemoved, SessionID: 4, Removed: &chatsync.ChatRemovedEvent{ChatID: 10}})
+	if gone.GetChatRemoved().GetMergedInto() != "" {
+		t.Errorf("a removal without a survivor names %q", gone.GetChatRemoved().GetMergedInto())
 	}
 }
 

@@ -23,6 +23,9 @@ type Written struct {
 	Messages []chatsync.Message
 	// Updated are stored messages an edit, revoke or reaction changed.
 	Updated []chatsync.Message
+	// Merged are chats merged into another (one person's LID and phone
+	// chats, identity.go): From no longer exists.
+	Merged []chatsync.ChatMerge
 }
 
 // ChatViews returns chats of a workspace by ID as clients see them, newest
@@ -88,26 +91,40 @@ func (s *Store) WriteChunk(ctx context.Context, workspaceID, sessionID int64, ch
 // empty): the worker loads the views of a whole batch at once with
 // ChatViews.
 func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) (Written, error) {
+	n := len(chats)
+	chats, contacts, err := s.canonicalize(ctx, workspaceID, chats, contacts)
+	if err != nil {
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
+	}
 	p := s.plan(workspaceID, sessionID, chats, contacts)
 	if err := p.storable(); err != nil {
-		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
 	}
 	var ids []int64
 	var msgs []chatsync.Message
-	var err error
+	var links linkResult
 	if s.pg && !p.link {
 		ids, msgs, err = s.writePipelined(ctx, p)
 	} else {
-		ids, msgs, err = s.writeBun(ctx, p)
+		ids, msgs, links, err = s.writeBun(ctx, p)
 	}
 	if err != nil {
-		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
+	}
+	gone := make(map[int64]bool, len(links.merged))
+	for _, m := range links.merged {
+		gone[m.From] = true
+	}
+	for _, id := range links.touched {
+		if !gone[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
 	}
 	updated, err := s.applyUpdates(ctx, p, msgs)
 	if err != nil {
-		return Written{}, fmt.Errorf("write chunk of %d chats: %w", len(chats), err)
+		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
 	}
-	return Written{ChatIDs: ids, Messages: msgs, Updated: updated}, nil
+	return Written{ChatIDs: ids, Messages: msgs, Updated: updated, Merged: links.merged}, nil
 }
 
 // chunkPlan is a chunk turned into rows, keyed on WhatsApp identity (JIDs)
@@ -298,17 +315,19 @@ func (p *chunkPlan) planGroup(c chatsync.ChatInput) {
 
 // writeBun writes a planned chunk statement by statement in a Bun
 // transaction and returns the IDs of its chats and its new messages.
-func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.Message, error) {
+func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.Message, linkResult, error) {
 	var ids []int64
 	var msgs []chatsync.Message
+	var links linkResult
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		links = linkResult{}
 		if s.pg {
 			// See writeSettings in ingest_pg.go.
 			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
 				return err
 			}
 		}
-		contactIDs, err := s.upsertContacts(ctx, tx, p)
+		contactIDs, err := s.upsertContacts(ctx, tx, p, &links)
 		if err != nil {
 			return fmt.Errorf("contacts: %w", err)
 		}
@@ -336,7 +355,7 @@ func (s *Store) writeBun(ctx context.Context, p chunkPlan) ([]int64, []chatsync.
 		}
 		return nil
 	})
-	return ids, msgs, err
+	return ids, msgs, links, err
 }
 
 // mergeChats folds repeated JIDs of one chunk into one input, since one
@@ -464,12 +483,12 @@ const contactSet = `lid_jid = COALESCE(EXCLUDED.lid_jid, ct.lid_jid),
 
 // upsertContacts writes the plan's contacts and returns their IDs by every
 // JID given.
-func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, p chunkPlan) (map[string]int64, error) {
+func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, p chunkPlan, links *linkResult) (map[string]int64, error) {
 	// A LID-only contact stored earlier merges into the phone contact once a
 	// mapping arrives.
 	for _, r := range p.contacts {
 		if r.PhoneJID != nil && r.LIDJID != nil {
-			if err := s.linkLID(ctx, tx, p.wsID, *r.PhoneJID, *r.LIDJID); err != nil {
+			if err := s.linkLID(ctx, tx, p.wsID, *r.PhoneJID, *r.LIDJID, links); err != nil {
 				return nil, err
 			}
 		}
@@ -513,8 +532,9 @@ func (s *Store) upsertContacts(ctx context.Context, tx bun.Tx, p chunkPlan) (map
 
 // linkLID makes sure no other row holds lid before the phone contact takes
 // it: a LID-only row merges into the phone row (chats and participants
-// follow), or becomes the phone row when there is none yet.
-func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, lid string) error {
+// follow), or becomes the phone row when there is none yet; what is stored
+// under the LID then moves to the phone JID (mergeIdentity).
+func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, lid string, links *linkResult) error {
 	var rows []contactRow
 	err := tx.NewSelect().Model(&rows).Column("id", "phone_jid", "lid_jid").
 		Where("workspace_id = ? AND (phone_jid = ? OR lid_jid = ?)", wsID, phoneJID, lid).Scan(ctx)
@@ -539,8 +559,10 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 		return err
 	}
 	if phoneRow == nil {
-		_, err := tx.NewUpdate().Model((*contactRow)(nil)).Set("phone_jid = ?", phoneJID).Where("id = ?", lidRow.ID).Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model((*contactRow)(nil)).Set("phone_jid = ?", phoneJID).Where("id = ?", lidRow.ID).Exec(ctx); err != nil {
+			return err
+		}
+		return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, lidRow.ID, links)
 	}
 	for _, table := range []string{"chats", "group_participants"} {
 		if _, err := tx.NewUpdate().Table(table).Set("contact_id = ?", phoneRow.ID).
@@ -548,8 +570,10 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 			return err
 		}
 	}
-	_, err = tx.NewDelete().Model((*contactRow)(nil)).Where("id = ?", lidRow.ID).Exec(ctx)
-	return err
+	if _, err := tx.NewDelete().Model((*contactRow)(nil)).Where("id = ?", lidRow.ID).Exec(ctx); err != nil {
+		return err
+	}
+	return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, phoneRow.ID, links)
 }
 
 // chatRow is a chat's row as the input describes it (ContactID unset).

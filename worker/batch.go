@@ -82,6 +82,7 @@ type written struct {
 	seen     map[int64]bool
 	messages []chatsync.Message
 	updated  []chatsync.Message
+	merged   []chatsync.ChatMerge
 }
 
 func (w *written) add(sw store.Written) {
@@ -96,6 +97,7 @@ func (w *written) add(sw store.Written) {
 	}
 	w.messages = append(w.messages, sw.Messages...)
 	w.updated = append(w.updated, sw.Updated...)
+	w.merged = append(w.merged, sw.Merged...)
 }
 
 // write commits the batch chunk by chunk. It returns an error only for a
@@ -195,7 +197,7 @@ func (p *Processor) attemptFailed(ctx context.Context, log *slog.Logger, b chats
 // a message_updated event for every message an edit, revoke or reaction
 // changed.
 func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chatsync.Batch, w *written) {
-	if len(w.chatIDs) == 0 && len(w.messages) == 0 && len(w.updated) == 0 {
+	if len(w.chatIDs) == 0 && len(w.messages) == 0 && len(w.updated) == 0 && len(w.merged) == 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx) // committed: report it even if the attempt timed out
@@ -203,7 +205,11 @@ func (p *Processor) publishWritten(ctx context.Context, log *slog.Logger, b chat
 	if err != nil {
 		log.ErrorContext(ctx, "load written chats for their events", slog.Int("chats", len(w.chatIDs)), slog.String("error", err.Error()))
 	}
-	p.publish(ctx, log, chatsync.WrittenEvents(b.WorkspaceID, b.SessionID, p.now().UTC(), views, w.messages, w.updated)...)
+	at := p.now().UTC()
+	// Removals first: a client drops the merged chat before the chat it
+	// went into comes back with the merged messages.
+	p.publish(ctx, log, append(chatsync.MergedEvents(b.WorkspaceID, at, w.merged),
+		chatsync.WrittenEvents(b.WorkspaceID, b.SessionID, at, views, w.messages, w.updated)...)...)
 }
 
 // publish sends events; a Redis fault is logged, not fatal: the data is

@@ -90,8 +90,8 @@ func AsynqLogger(log *slog.Logger) asynq.Logger { return asynqLogger{log} }
 type asynqLogger struct{ log *slog.Logger }
 
 func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...)) }  //nolint:sloglint // adapter: asynq logs untyped messages
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...)) }  //nolint:sloglint // adapter: asynq logs untyped messages
 func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...)) } //nolint:sloglint // adapter: asynq logs untyped messages
 
 // Fatal is asynq's "cannot go on" (it calls it when Redis is unusable at

@@ -465,6 +465,7 @@ type StreamChatUpdatesResponse struct {
 	//	*StreamChatUpdatesResponse_SyncFailed
 	//	*StreamChatUpdatesResponse_Heartbeat
 	//	*StreamChatUpdatesResponse_MessageUpdated
+	//	*StreamChatUpdatesResponse_ChatRemoved
 	Event         isStreamChatUpdatesResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -584,6 +585,15 @@ func (x *StreamChatUpdatesResponse) GetMessageUpdated() *MessageUpdated {
 	return nil
 }
 
+func (x *StreamChatUpdatesResponse) GetChatRemoved() *ChatRemoved {
+	if x != nil {
+		if x, ok := x.Event.(*StreamChatUpdatesResponse_ChatRemoved); ok {
+			return x.ChatRemoved
+		}
+	}
+	return nil
+}
+
 type isStreamChatUpdatesResponse_Event interface {
 	isStreamChatUpdatesResponse_Event()
 }
@@ -623,6 +633,12 @@ type StreamChatUpdatesResponse_MessageUpdated struct {
 	MessageUpdated *MessageUpdated `protobuf:"bytes,9,opt,name=message_updated,json=messageUpdated,proto3,oneof"`
 }
 
+type StreamChatUpdatesResponse_ChatRemoved struct {
+	// A chat is gone: merged into another (one person's LID and phone
+	// chats); drop it from lists.
+	ChatRemoved *ChatRemoved `protobuf:"bytes,10,opt,name=chat_removed,json=chatRemoved,proto3,oneof"`
+}
+
 func (*StreamChatUpdatesResponse_ChatUpserted) isStreamChatUpdatesResponse_Event() {}
 
 func (*StreamChatUpdatesResponse_MessageAdded) isStreamChatUpdatesResponse_Event() {}
@@ -636,6 +652,72 @@ func (*StreamChatUpdatesResponse_SyncFailed) isStreamChatUpdatesResponse_Event()
 func (*StreamChatUpdatesResponse_Heartbeat) isStreamChatUpdatesResponse_Event() {}
 
 func (*StreamChatUpdatesResponse_MessageUpdated) isStreamChatUpdatesResponse_Event() {}
+
+func (*StreamChatUpdatesResponse_ChatRemoved) isStreamChatUpdatesResponse_Event() {}
+
+// ChatRemoved names a chat that no longer exists.
+type ChatRemoved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The removed chat's ID.
+	ChatId string `protobuf:"bytes,1,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The chat that holds its messages now; empty if none.
+	MergedInto string `protobuf:"bytes,2,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// The session of the chat.
+	SessionId     string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatRemoved) Reset() {
+	*x = ChatRemoved{}
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRemoved) ProtoMessage() {}
+
+func (x *ChatRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRemoved.ProtoReflect.Descriptor instead.
+func (*ChatRemoved) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ChatRemoved) GetChatId() string {
+	if x != nil {
+		return x.ChatId
+	}
+	return ""
+}
+
+func (x *ChatRemoved) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *ChatRemoved) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
 
 // MessageUpdated carries a message as it is after an edit, a revoke or a
 // change of its reactions.
@@ -651,7 +733,7 @@ type MessageUpdated struct {
 
 func (x *MessageUpdated) Reset() {
 	*x = MessageUpdated{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[8]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +745,7 @@ func (x *MessageUpdated) String() string {
 func (*MessageUpdated) ProtoMessage() {}
 
 func (x *MessageUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[8]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +758,7 @@ func (x *MessageUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageUpdated.ProtoReflect.Descriptor instead.
 func (*MessageUpdated) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{8}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MessageUpdated) GetMessage() *Message {
@@ -704,7 +786,7 @@ type ChatUpserted struct {
 
 func (x *ChatUpserted) Reset() {
 	*x = ChatUpserted{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[9]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +798,7 @@ func (x *ChatUpserted) String() string {
 func (*ChatUpserted) ProtoMessage() {}
 
 func (x *ChatUpserted) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[9]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +811,7 @@ func (x *ChatUpserted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatUpserted.ProtoReflect.Descriptor instead.
 func (*ChatUpserted) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{9}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChatUpserted) GetChat() *Chat {
@@ -752,7 +834,7 @@ type MessageAdded struct {
 
 func (x *MessageAdded) Reset() {
 	*x = MessageAdded{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[10]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +846,7 @@ func (x *MessageAdded) String() string {
 func (*MessageAdded) ProtoMessage() {}
 
 func (x *MessageAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[10]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +859,7 @@ func (x *MessageAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageAdded.ProtoReflect.Descriptor instead.
 func (*MessageAdded) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{10}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MessageAdded) GetMessage() *Message {
@@ -809,7 +891,7 @@ type SessionStatusChanged struct {
 
 func (x *SessionStatusChanged) Reset() {
 	*x = SessionStatusChanged{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[11]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +903,7 @@ func (x *SessionStatusChanged) String() string {
 func (*SessionStatusChanged) ProtoMessage() {}
 
 func (x *SessionStatusChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[11]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +916,7 @@ func (x *SessionStatusChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStatusChanged.ProtoReflect.Descriptor instead.
 func (*SessionStatusChanged) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{11}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SessionStatusChanged) GetSessionId() string {
@@ -881,7 +963,7 @@ type SyncProgress struct {
 
 func (x *SyncProgress) Reset() {
 	*x = SyncProgress{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[12]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +975,7 @@ func (x *SyncProgress) String() string {
 func (*SyncProgress) ProtoMessage() {}
 
 func (x *SyncProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[12]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +988,7 @@ func (x *SyncProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncProgress.ProtoReflect.Descriptor instead.
 func (*SyncProgress) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{12}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SyncProgress) GetSessionId() string {
@@ -975,7 +1057,7 @@ type SyncFailed struct {
 
 func (x *SyncFailed) Reset() {
 	*x = SyncFailed{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[13]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1069,7 @@ func (x *SyncFailed) String() string {
 func (*SyncFailed) ProtoMessage() {}
 
 func (x *SyncFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[13]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1082,7 @@ func (x *SyncFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncFailed.ProtoReflect.Descriptor instead.
 func (*SyncFailed) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{13}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SyncFailed) GetSessionId() string {
@@ -1040,7 +1122,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[14]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1134,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[14]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1147,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{14}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{15}
 }
 
 // SendMessageRequest sends a text to a chat.
@@ -1081,7 +1163,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[15]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1175,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[15]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1188,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{15}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SendMessageRequest) GetChatId() string {
@@ -1140,7 +1222,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[16]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1234,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_chat_service_proto_msgTypes[16]
+	mi := &file_chatsync_v1_chat_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1247,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{16}
+	return file_chatsync_v1_chat_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendMessageResponse) GetMessageId() string {
@@ -1230,7 +1312,7 @@ const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"\x18StreamChatUpdatesRequest\x12<\n" +
 	"\vsession_ids\x18\x01 \x03(\tB\x1b\xbaH\x18\x92\x01\x15\x10d\"\x11r\x0f2\r^[0-9]{1,19}$R\n" +
 	"sessionIds\x12*\n" +
-	"\fresume_token\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vresumeToken\"\xc8\x04\n" +
+	"\fresume_token\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vresumeToken\"\x87\x05\n" +
 	"\x19StreamChatUpdatesResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x129\n" +
 	"\n" +
@@ -1242,8 +1324,16 @@ const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"\vsync_failed\x18\a \x01(\v2\x17.chatsync.v1.SyncFailedH\x00R\n" +
 	"syncFailed\x126\n" +
 	"\theartbeat\x18\b \x01(\v2\x16.chatsync.v1.HeartbeatH\x00R\theartbeat\x12F\n" +
-	"\x0fmessage_updated\x18\t \x01(\v2\x1b.chatsync.v1.MessageUpdatedH\x00R\x0emessageUpdatedB\a\n" +
-	"\x05event\"_\n" +
+	"\x0fmessage_updated\x18\t \x01(\v2\x1b.chatsync.v1.MessageUpdatedH\x00R\x0emessageUpdated\x12=\n" +
+	"\fchat_removed\x18\n" +
+	" \x01(\v2\x18.chatsync.v1.ChatRemovedH\x00R\vchatRemovedB\a\n" +
+	"\x05event\"f\n" +
+	"\vChatRemoved\x12\x17\n" +
+	"\achat_id\x18\x01 \x01(\tR\x06chatId\x12\x1f\n" +
+	"\vmerged_into\x18\x02 \x01(\tR\n" +
+	"mergedInto\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\"_\n" +
 	"\x0eMessageUpdated\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x14.chatsync.v1.MessageR\amessage\x12\x1d\n" +
 	"\n" +
@@ -1308,7 +1398,7 @@ func file_chatsync_v1_chat_service_proto_rawDescGZIP() []byte {
 	return file_chatsync_v1_chat_service_proto_rawDescData
 }
 
-var file_chatsync_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_chatsync_v1_chat_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_chatsync_v1_chat_service_proto_goTypes = []any{
 	(*ListChatsRequest)(nil),          // 0: chatsync.v1.ListChatsRequest
 	(*ListChatsResponse)(nil),         // 1: chatsync.v1.ListChatsResponse
@@ -1318,59 +1408,61 @@ var file_chatsync_v1_chat_service_proto_goTypes = []any{
 	(*ListMessagesResponse)(nil),      // 5: chatsync.v1.ListMessagesResponse
 	(*StreamChatUpdatesRequest)(nil),  // 6: chatsync.v1.StreamChatUpdatesRequest
 	(*StreamChatUpdatesResponse)(nil), // 7: chatsync.v1.StreamChatUpdatesResponse
-	(*MessageUpdated)(nil),            // 8: chatsync.v1.MessageUpdated
-	(*ChatUpserted)(nil),              // 9: chatsync.v1.ChatUpserted
-	(*MessageAdded)(nil),              // 10: chatsync.v1.MessageAdded
-	(*SessionStatusChanged)(nil),      // 11: chatsync.v1.SessionStatusChanged
-	(*SyncProgress)(nil),              // 12: chatsync.v1.SyncProgress
-	(*SyncFailed)(nil),                // 13: chatsync.v1.SyncFailed
-	(*Heartbeat)(nil),                 // 14: chatsync.v1.Heartbeat
-	(*SendMessageRequest)(nil),        // 15: chatsync.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),       // 16: chatsync.v1.SendMessageResponse
-	(ChatType)(0),                     // 17: chatsync.v1.ChatType
-	(*Chat)(nil),                      // 18: chatsync.v1.Chat
-	(*Participant)(nil),               // 19: chatsync.v1.Participant
-	(*Message)(nil),                   // 20: chatsync.v1.Message
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
-	(SessionStatus)(0),                // 22: chatsync.v1.SessionStatus
-	(BatchKind)(0),                    // 23: chatsync.v1.BatchKind
-	(Provider)(0),                     // 24: chatsync.v1.Provider
+	(*ChatRemoved)(nil),               // 8: chatsync.v1.ChatRemoved
+	(*MessageUpdated)(nil),            // 9: chatsync.v1.MessageUpdated
+	(*ChatUpserted)(nil),              // 10: chatsync.v1.ChatUpserted
+	(*MessageAdded)(nil),              // 11: chatsync.v1.MessageAdded
+	(*SessionStatusChanged)(nil),      // 12: chatsync.v1.SessionStatusChanged
+	(*SyncProgress)(nil),              // 13: chatsync.v1.SyncProgress
+	(*SyncFailed)(nil),                // 14: chatsync.v1.SyncFailed
+	(*Heartbeat)(nil),                 // 15: chatsync.v1.Heartbeat
+	(*SendMessageRequest)(nil),        // 16: chatsync.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),       // 17: chatsync.v1.SendMessageResponse
+	(ChatType)(0),                     // 18: chatsync.v1.ChatType
+	(*Chat)(nil),                      // 19: chatsync.v1.Chat
+	(*Participant)(nil),               // 20: chatsync.v1.Participant
+	(*Message)(nil),                   // 21: chatsync.v1.Message
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(SessionStatus)(0),                // 23: chatsync.v1.SessionStatus
+	(BatchKind)(0),                    // 24: chatsync.v1.BatchKind
+	(Provider)(0),                     // 25: chatsync.v1.Provider
 }
 var file_chatsync_v1_chat_service_proto_depIdxs = []int32{
-	17, // 0: chatsync.v1.ListChatsRequest.type:type_name -> chatsync.v1.ChatType
-	18, // 1: chatsync.v1.ListChatsResponse.chats:type_name -> chatsync.v1.Chat
-	18, // 2: chatsync.v1.GetChatResponse.chat:type_name -> chatsync.v1.Chat
-	19, // 3: chatsync.v1.GetChatResponse.participants:type_name -> chatsync.v1.Participant
-	20, // 4: chatsync.v1.ListMessagesResponse.messages:type_name -> chatsync.v1.Message
-	21, // 5: chatsync.v1.StreamChatUpdatesResponse.event_time:type_name -> google.protobuf.Timestamp
-	9,  // 6: chatsync.v1.StreamChatUpdatesResponse.chat_upserted:type_name -> chatsync.v1.ChatUpserted
-	10, // 7: chatsync.v1.StreamChatUpdatesResponse.message_added:type_name -> chatsync.v1.MessageAdded
-	11, // 8: chatsync.v1.StreamChatUpdatesResponse.session_status:type_name -> chatsync.v1.SessionStatusChanged
-	12, // 9: chatsync.v1.StreamChatUpdatesResponse.sync_progress:type_name -> chatsync.v1.SyncProgress
-	13, // 10: chatsync.v1.StreamChatUpdatesResponse.sync_failed:type_name -> chatsync.v1.SyncFailed
-	14, // 11: chatsync.v1.StreamChatUpdatesResponse.heartbeat:type_name -> chatsync.v1.Heartbeat
-	8,  // 12: chatsync.v1.StreamChatUpdatesResponse.message_updated:type_name -> chatsync.v1.MessageUpdated
-	20, // 13: chatsync.v1.MessageUpdated.message:type_name -> chatsync.v1.Message
-	18, // 14: chatsync.v1.ChatUpserted.chat:type_name -> chatsync.v1.Chat
-	20, // 15: chatsync.v1.MessageAdded.message:type_name -> chatsync.v1.Message
-	22, // 16: chatsync.v1.SessionStatusChanged.status:type_name -> chatsync.v1.SessionStatus
-	23, // 17: chatsync.v1.SyncProgress.kind:type_name -> chatsync.v1.BatchKind
-	24, // 18: chatsync.v1.SendMessageResponse.provider:type_name -> chatsync.v1.Provider
-	0,  // 19: chatsync.v1.ChatService.ListChats:input_type -> chatsync.v1.ListChatsRequest
-	2,  // 20: chatsync.v1.ChatService.GetChat:input_type -> chatsync.v1.GetChatRequest
-	4,  // 21: chatsync.v1.ChatService.ListMessages:input_type -> chatsync.v1.ListMessagesRequest
-	6,  // 22: chatsync.v1.ChatService.StreamChatUpdates:input_type -> chatsync.v1.StreamChatUpdatesRequest
-	15, // 23: chatsync.v1.ChatService.SendMessage:input_type -> chatsync.v1.SendMessageRequest
-	1,  // 24: chatsync.v1.ChatService.ListChats:output_type -> chatsync.v1.ListChatsResponse
-	3,  // 25: chatsync.v1.ChatService.GetChat:output_type -> chatsync.v1.GetChatResponse
-	5,  // 26: chatsync.v1.ChatService.ListMessages:output_type -> chatsync.v1.ListMessagesResponse
-	7,  // 27: chatsync.v1.ChatService.StreamChatUpdates:output_type -> chatsync.v1.StreamChatUpdatesResponse
-	16, // 28: chatsync.v1.ChatService.SendMessage:output_type -> chatsync.v1.SendMessageResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	18, // 0: chatsync.v1.ListChatsRequest.type:type_name -> chatsync.v1.ChatType
+	19, // 1: chatsync.v1.ListChatsResponse.chats:type_name -> chatsync.v1.Chat
+	19, // 2: chatsync.v1.GetChatResponse.chat:type_name -> chatsync.v1.Chat
+	20, // 3: chatsync.v1.GetChatResponse.participants:type_name -> chatsync.v1.Participant
+	21, // 4: chatsync.v1.ListMessagesResponse.messages:type_name -> chatsync.v1.Message
+	22, // 5: chatsync.v1.StreamChatUpdatesResponse.event_time:type_name -> google.protobuf.Timestamp
+	10, // 6: chatsync.v1.StreamChatUpdatesResponse.chat_upserted:type_name -> chatsync.v1.ChatUpserted
+	11, // 7: chatsync.v1.StreamChatUpdatesResponse.message_added:type_name -> chatsync.v1.MessageAdded
+	12, // 8: chatsync.v1.StreamChatUpdatesResponse.session_status:type_name -> chatsync.v1.SessionStatusChanged
+	13, // 9: chatsync.v1.StreamChatUpdatesResponse.sync_progress:type_name -> chatsync.v1.SyncProgress
+	14, // 10: chatsync.v1.StreamChatUpdatesResponse.sync_failed:type_name -> chatsync.v1.SyncFailed
+	15, // 11: chatsync.v1.StreamChatUpdatesResponse.heartbeat:type_name -> chatsync.v1.Heartbeat
+	9,  // 12: chatsync.v1.StreamChatUpdatesResponse.message_updated:type_name -> chatsync.v1.MessageUpdated
+	8,  // 13: chatsync.v1.StreamChatUpdatesResponse.chat_removed:type_name -> chatsync.v1.ChatRemoved
+	21, // 14: chatsync.v1.MessageUpdated.message:type_name -> chatsync.v1.Message
+	19, // 15: chatsync.v1.ChatUpserted.chat:type_name -> chatsync.v1.Chat
+	21, // 16: chatsync.v1.MessageAdded.message:type_name -> chatsync.v1.Message
+	23, // 17: chatsync.v1.SessionStatusChanged.status:type_name -> chatsync.v1.SessionStatus
+	24, // 18: chatsync.v1.SyncProgress.kind:type_name -> chatsync.v1.BatchKind
+	25, // 19: chatsync.v1.SendMessageResponse.provider:type_name -> chatsync.v1.Provider
+	0,  // 20: chatsync.v1.ChatService.ListChats:input_type -> chatsync.v1.ListChatsRequest
+	2,  // 21: chatsync.v1.ChatService.GetChat:input_type -> chatsync.v1.GetChatRequest
+	4,  // 22: chatsync.v1.ChatService.ListMessages:input_type -> chatsync.v1.ListMessagesRequest
+	6,  // 23: chatsync.v1.ChatService.StreamChatUpdates:input_type -> chatsync.v1.StreamChatUpdatesRequest
+	16, // 24: chatsync.v1.ChatService.SendMessage:input_type -> chatsync.v1.SendMessageRequest
+	1,  // 25: chatsync.v1.ChatService.ListChats:output_type -> chatsync.v1.ListChatsResponse
+	3,  // 26: chatsync.v1.ChatService.GetChat:output_type -> chatsync.v1.GetChatResponse
+	5,  // 27: chatsync.v1.ChatService.ListMessages:output_type -> chatsync.v1.ListMessagesResponse
+	7,  // 28: chatsync.v1.ChatService.StreamChatUpdates:output_type -> chatsync.v1.StreamChatUpdatesResponse
+	17, // 29: chatsync.v1.ChatService.SendMessage:output_type -> chatsync.v1.SendMessageResponse
+	25, // [25:30] is the sub-list for method output_type
+	20, // [20:25] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_chat_service_proto_init() }
@@ -1389,6 +1481,7 @@ func file_chatsync_v1_chat_service_proto_init() {
 		(*StreamChatUpdatesResponse_SyncFailed)(nil),
 		(*StreamChatUpdatesResponse_Heartbeat)(nil),
 		(*StreamChatUpdatesResponse_MessageUpdated)(nil),
+		(*StreamChatUpdatesResponse_ChatRemoved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1396,7 +1489,7 @@ func file_chatsync_v1_chat_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_chat_service_proto_rawDesc), len(file_chatsync_v1_chat_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/chat_service.proto.
  */
 export const file_chatsync_v1_chat_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0c3luYy92MS9jaGF0X3NlcnZpY2UucHJvdG8SC2NoYXRzeW5jLnYxItsBChBMaXN0Q2hhdHNSZXF1ZXN0EjAKC3Nlc3Npb25faWRzGAEgAygJQhu6SBiSARUQZCIRcg8yDV5bMC05XXsxLDE5fSQSLQoEdHlwZRgCIAEoDjIVLmNoYXRzeW5jLnYxLkNoYXRUeXBlQgi6SAWCAQIQARIXCgVxdWVyeRgDIAEoCUIIukgFcgMYyAESEwoLdW5yZWFkX29ubHkYBCABKAgSGgoJcGFnZV9zaXplGAUgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEIk4KEUxpc3RDaGF0c1Jlc3BvbnNlEiAKBWNoYXRzGAEgAygLMhEuY2hhdHN5bmMudjEuQ2hhdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNwoOR2V0Q2hhdFJlcXVlc3QSJQoHY2hhdF9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQiYgoPR2V0Q2hhdFJlc3BvbnNlEh8KBGNoYXQYASABKAsyES5jaGF0c3luYy52MS5DaGF0Ei4KDHBhcnRpY2lwYW50cxgCIAMoCzIYLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50InYKE0xpc3RNZXNzYWdlc1JlcXVlc3QSJQoHY2hhdF9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQSGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlcKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiYKCG1lc3NhZ2VzGAEgAygLMhQuY2hhdHN5bmMudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoYU3RyZWFtQ2hhdFVwZGF0ZXNSZXF1ZXN0EjAKC3Nlc3Npb25faWRzGAEgAygJQhu6SBiSARUQZCIRcg8yDV5bMC05XXsxLDE5fSQSHQoMcmVzdW1lX3Rva2VuGAIgASgJQge6SARyAhhAItQDChlTdHJlYW1DaGF0VXBkYXRlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEi4KCmV2ZW50X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDWNoYXRfdXBzZXJ0ZWQYAyABKAsyGS5jaGF0c3luYy52MS5DaGF0VXBzZXJ0ZWRIABIyCg1tZXNzYWdlX2FkZGVkGAQgASgLMhkuY2hhdHN5bmMudjEuTWVzc2FnZUFkZGVkSAASOwoOc2Vzc2lvbl9zdGF0dXMYBSABKAsyIS5jaGF0c3luYy52MS5TZXNzaW9uU3RhdHVzQ2hhbmdlZEgAEjIKDXN5bmNfcHJvZ3Jlc3MYBiABKAsyGS5jaGF0c3luYy52MS5TeW5jUHJvZ3Jlc3NIABIuCgtzeW5jX2ZhaWxlZBgHIAEoCzIXLmNoYXRzeW5jLnYxLlN5bmNGYWlsZWRIABIrCgloZWFydGJlYXQYCCABKAsyFi5jaGF0c3luYy52MS5IZWFydGJlYXRIABI2Cg9tZXNzYWdlX3VwZGF0ZWQYCSABKAsyGy5jaGF0c3luYy52MS5NZXNzYWdlVXBkYXRlZEgAQgcKBWV2ZW50IksKDk1lc3NhZ2VVcGRhdGVkEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0c3luYy52MS5NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkiLwoMQ2hhdFVwc2VydGVkEh8KBGNoYXQYASABKAsyES5jaGF0c3luYy52MS5DaGF0IkkKDE1lc3NhZ2VBZGRlZBIlCgdtZXNzYWdlGAEgASgLMhQuY2hhdHN5bmMudjEuTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJImYKFFNlc3Npb25TdGF0dXNDaGFuZ2VkEhIKCnNlc3Npb25faWQYASABKAkSKgoGc3RhdHVzGAIgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxIOCgZyZWFzb24YAyABKAkitgEKDFN5bmNQcm9ncmVzcxISCgpzZXNzaW9uX2lkGAEgASgJEhAKCGJhdGNoX2lkGAIgASgJEiQKBGtpbmQYAyABKA4yFi5jaGF0c3luYy52MS5CYXRjaEtpbmQSFQoNd3JpdHRlbl9jb3VudBgEIAEoBRIUCgxmYWlsZWRfY291bnQYBSABKAUSFAoMdG90YWxfc3luY2VkGAYgASgDEhcKD3BlbmRpbmdfYmF0Y2hlcxgHIAEoAyJTCgpTeW5jRmFpbGVkEhIKCnNlc3Npb25faWQYASABKAkSEAoIYmF0Y2hfaWQYAiABKAkSDQoFZXJyb3IYAyABKAkSEAoIYXR0ZW1wdHMYBCABKAUiCwoJSGVhcnRiZWF0IlUKElNlbmRNZXNzYWdlUmVxdWVzdBIlCgdjaGF0X2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMTl9JBIYCgR0ZXh0GAIgASgJQgq6SAdyBRABGIAgInsKE1NlbmRNZXNzYWdlUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEicKCHByb3ZpZGVyGAMgASgOMhUuY2hhdHN5bmMudjEuUHJvdmlkZXISEwoLZmFpbGVkX292ZXIYBCABKAgyuwMKC0NoYXRTZXJ2aWNlEk8KCUxpc3RDaGF0cxIdLmNoYXRzeW5jLnYxLkxpc3RDaGF0c1JlcXVlc3QaHi5jaGF0c3luYy52MS5MaXN0Q2hhdHNSZXNwb25zZSIDkAIBEkkKB0dldENoYXQSGy5jaGF0c3luYy52MS5HZXRDaGF0UmVxdWVzdBocLmNoYXRzeW5jLnYxLkdldENoYXRSZXNwb25zZSIDkAIBElgKDExpc3RNZXNzYWdlcxIgLmNoYXRzeW5jLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIS5jaGF0c3luYy52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIDkAIBEmQKEVN0cmVhbUNoYXRVcGRhdGVzEiUuY2hhdHN5bmMudjEuU3RyZWFtQ2hhdFVwZGF0ZXNSZXF1ZXN0GiYuY2hhdHN5bmMudjEuU3RyZWFtQ2hhdFVwZGF0ZXNSZXNwb25zZTABElAKC1NlbmRNZXNzYWdlEh8uY2hhdHN5bmMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiAuY2hhdHN5bmMudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUKpAQoPY29tLmNoYXRzeW5jLnYxQhBDaGF0U2VydmljZVByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_chatsync_v1_chat, file_chatsync_v1_session, file_chatsync_v1_sync, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0c3luYy92MS9jaGF0X3NlcnZpY2UucHJvdG8SC2NoYXRzeW5jLnYxItsBChBMaXN0Q2hhdHNSZXF1ZXN0EjAKC3Nlc3Npb25faWRzGAEgAygJQhu6SBiSARUQZCIRcg8yDV5bMC05XXsxLDE5fSQSLQoEdHlwZRgCIAEoDjIVLmNoYXRzeW5jLnYxLkNoYXRUeXBlQgi6SAWCAQIQARIXCgVxdWVyeRgDIAEoCUIIukgFcgMYyAESEwoLdW5yZWFkX29ubHkYBCABKAgSGgoJcGFnZV9zaXplGAUgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEIk4KEUxpc3RDaGF0c1Jlc3BvbnNlEiAKBWNoYXRzGAEgAygLMhEuY2hhdHN5bmMudjEuQ2hhdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNwoOR2V0Q2hhdFJlcXVlc3QSJQoHY2hhdF9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQiYgoPR2V0Q2hhdFJlc3BvbnNlEh8KBGNoYXQYASABKAsyES5jaGF0c3luYy52MS5DaGF0Ei4KDHBhcnRpY2lwYW50cxgCIAMoCzIYLmNoYXRzeW5jLnYxLlBhcnRpY2lwYW50InYKE0xpc3RNZXNzYWdlc1JlcXVlc3QSJQoHY2hhdF9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQSGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlcKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiYKCG1lc3NhZ2VzGAEgAygLMhQuY2hhdHN5bmMudjEuTWVzc2FnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoYU3RyZWFtQ2hhdFVwZGF0ZXNSZXF1ZXN0EjAKC3Nlc3Npb25faWRzGAEgAygJQhu6SBiSARUQZCIRcg8yDV5bMC05XXsxLDE5fSQSHQoMcmVzdW1lX3Rva2VuGAIgASgJQge6SARyAhhAIoYEChlTdHJlYW1DaGF0VXBkYXRlc1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEi4KCmV2ZW50X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDWNoYXRfdXBzZXJ0ZWQYAyABKAsyGS5jaGF0c3luYy52MS5DaGF0VXBzZXJ0ZWRIABIyCg1tZXNzYWdlX2FkZGVkGAQgASgLMhkuY2hhdHN5bmMudjEuTWVzc2FnZUFkZGVkSAASOwoOc2Vzc2lvbl9zdGF0dXMYBSABKAsyIS5jaGF0c3luYy52MS5TZXNzaW9uU3RhdHVzQ2hhbmdlZEgAEjIKDXN5bmNfcHJvZ3Jlc3MYBiABKAsyGS5jaGF0c3luYy52MS5TeW5jUHJvZ3Jlc3NIABIuCgtzeW5jX2ZhaWxlZBgHIAEoCzIXLmNoYXRzeW5jLnYxLlN5bmNGYWlsZWRIABIrCgloZWFydGJlYXQYCCABKAsyFi5jaGF0c3luYy52MS5IZWFydGJlYXRIABI2Cg9tZXNzYWdlX3VwZGF0ZWQYCSABKAsyGy5jaGF0c3luYy52MS5NZXNzYWdlVXBkYXRlZEgAEjAKDGNoYXRfcmVtb3ZlZBgKIAEoCzIYLmNoYXRzeW5jLnYxLkNoYXRSZW1vdmVkSABCBwoFZXZlbnQiRwoLQ2hhdFJlbW92ZWQSDwoHY2hhdF9pZBgBIAEoCRITCgttZXJnZWRfaW50bxgCIAEoCRISCgpzZXNzaW9uX2lkGAMgASgJIksKDk1lc3NhZ2VVcGRhdGVkEiUKB21lc3NhZ2UYASABKAsyFC5jaGF0c3luYy52MS5NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkiLwoMQ2hhdFVwc2VydGVkEh8KBGNoYXQYASABKAsyES5jaGF0c3luYy52MS5DaGF0IkkKDE1lc3NhZ2VBZGRlZBIlCgdtZXNzYWdlGAEgASgLMhQuY2hhdHN5bmMudjEuTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJImYKFFNlc3Npb25TdGF0dXNDaGFuZ2VkEhIKCnNlc3Npb25faWQYASABKAkSKgoGc3RhdHVzGAIgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxIOCgZyZWFzb24YAyABKAkitgEKDFN5bmNQcm9ncmVzcxISCgpzZXNzaW9uX2lkGAEgASgJEhAKCGJhdGNoX2lkGAIgASgJEiQKBGtpbmQYAyABKA4yFi5jaGF0c3luYy52MS5CYXRjaEtpbmQSFQoNd3JpdHRlbl9jb3VudBgEIAEoBRIUCgxmYWlsZWRfY291bnQYBSABKAUSFAoMdG90YWxfc3luY2VkGAYgASgDEhcKD3BlbmRpbmdfYmF0Y2hlcxgHIAEoAyJTCgpTeW5jRmFpbGVkEhIKCnNlc3Npb25faWQYASABKAkSEAoIYmF0Y2hfaWQYAiABKAkSDQoFZXJyb3IYAyABKAkSEAoIYXR0ZW1wdHMYBCABKAUiCwoJSGVhcnRiZWF0IlUKElNlbmRNZXNzYWdlUmVxdWVzdBIlCgdjaGF0X2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMTl9JBIYCgR0ZXh0GAIgASgJQgq6SAdyBRABGIAgInsKE1NlbmRNZXNzYWdlUmVzcG9uc2USEgoKbWVzc2FnZV9pZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEicKCHByb3ZpZGVyGAMgASgOMhUuY2hhdHN5bmMudjEuUHJvdmlkZXISEwoLZmFpbGVkX292ZXIYBCABKAgyuwMKC0NoYXRTZXJ2aWNlEk8KCUxpc3RDaGF0cxIdLmNoYXRzeW5jLnYxLkxpc3RDaGF0c1JlcXVlc3QaHi5jaGF0c3luYy52MS5MaXN0Q2hhdHNSZXNwb25zZSIDkAIBEkkKB0dldENoYXQSGy5jaGF0c3luYy52MS5HZXRDaGF0UmVxdWVzdBocLmNoYXRzeW5jLnYxLkdldENoYXRSZXNwb25zZSIDkAIBElgKDExpc3RNZXNzYWdlcxIgLmNoYXRzeW5jLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaIS5jaGF0c3luYy52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSIDkAIBEmQKEVN0cmVhbUNoYXRVcGRhdGVzEiUuY2hhdHN5bmMudjEuU3RyZWFtQ2hhdFVwZGF0ZXNSZXF1ZXN0GiYuY2hhdHN5bmMudjEuU3RyZWFtQ2hhdFVwZGF0ZXNSZXNwb25zZTABElAKC1NlbmRNZXNzYWdlEh8uY2hhdHN5bmMudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GiAuY2hhdHN5bmMudjEuU2VuZE1lc3NhZ2VSZXNwb25zZUKpAQoPY29tLmNoYXRzeW5jLnYxQhBDaGF0U2VydmljZVByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_chatsync_v1_chat, file_chatsync_v1_session, file_chatsync_v1_sync, file_google_protobuf_timestamp]);
 
 /**
  * ListChatsRequest asks for one page of chats. The workspace comes from the
@@ -329,6 +329,15 @@ export type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatUpdatesRe
      */
     value: MessageUpdated;
     case: "messageUpdated";
+  } | {
+    /**
+     * A chat is gone: merged into another (one person's LID and phone
+     * chats); drop it from lists.
+     *
+     * @generated from field: chatsync.v1.ChatRemoved chat_removed = 10;
+     */
+    value: ChatRemoved;
+    case: "chatRemoved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -338,6 +347,41 @@ export type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatUpdatesRe
  */
 export const StreamChatUpdatesResponseSchema: GenMessage<StreamChatUpdatesResponse> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_chat_service, 7);
+
+/**
+ * ChatRemoved names a chat that no longer exists.
+ *
+ * @generated from message chatsync.v1.ChatRemoved
+ */
+export type ChatRemoved = Message<"chatsync.v1.ChatRemoved"> & {
+  /**
+   * The removed chat's ID.
+   *
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The chat that holds its messages now; empty if none.
+   *
+   * @generated from field: string merged_into = 2;
+   */
+  mergedInto: string;
+
+  /**
+   * The session of the chat.
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message chatsync.v1.ChatRemoved.
+ * Use `create(ChatRemovedSchema)` to create a new message.
+ */
+export const ChatRemovedSchema: GenMessage<ChatRemoved> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_chat_service, 8);
 
 /**
  * MessageUpdated carries a message as it is after an edit, a revoke or a
@@ -366,7 +410,7 @@ export type MessageUpdated = Message<"chatsync.v1.MessageUpdated"> & {
  * Use `create(MessageUpdatedSchema)` to create a new message.
  */
 export const MessageUpdatedSchema: GenMessage<MessageUpdated> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 8);
+  messageDesc(file_chatsync_v1_chat_service, 9);
 
 /**
  * ChatUpserted carries a chat as it is after a write.
@@ -387,7 +431,7 @@ export type ChatUpserted = Message<"chatsync.v1.ChatUpserted"> & {
  * Use `create(ChatUpsertedSchema)` to create a new message.
  */
 export const ChatUpsertedSchema: GenMessage<ChatUpserted> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 9);
+  messageDesc(file_chatsync_v1_chat_service, 10);
 
 /**
  * MessageAdded carries a message that was stored.
@@ -415,7 +459,7 @@ export type MessageAdded = Message<"chatsync.v1.MessageAdded"> & {
  * Use `create(MessageAddedSchema)` to create a new message.
  */
 export const MessageAddedSchema: GenMessage<MessageAdded> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 10);
+  messageDesc(file_chatsync_v1_chat_service, 11);
 
 /**
  * SessionStatusChanged carries a session's new connection state.
@@ -450,7 +494,7 @@ export type SessionStatusChanged = Message<"chatsync.v1.SessionStatusChanged"> &
  * Use `create(SessionStatusChangedSchema)` to create a new message.
  */
 export const SessionStatusChangedSchema: GenMessage<SessionStatusChanged> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 11);
+  messageDesc(file_chatsync_v1_chat_service, 12);
 
 /**
  * SyncProgress reports a finished batch and the session's totals.
@@ -513,7 +557,7 @@ export type SyncProgress = Message<"chatsync.v1.SyncProgress"> & {
  * Use `create(SyncProgressSchema)` to create a new message.
  */
 export const SyncProgressSchema: GenMessage<SyncProgress> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 12);
+  messageDesc(file_chatsync_v1_chat_service, 13);
 
 /**
  * SyncFailed reports a batch that failed after all attempts.
@@ -555,7 +599,7 @@ export type SyncFailed = Message<"chatsync.v1.SyncFailed"> & {
  * Use `create(SyncFailedSchema)` to create a new message.
  */
 export const SyncFailedSchema: GenMessage<SyncFailed> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 13);
+  messageDesc(file_chatsync_v1_chat_service, 14);
 
 /**
  * Heartbeat keeps idle streams alive through proxies.
@@ -570,7 +614,7 @@ export type Heartbeat = Message<"chatsync.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 14);
+  messageDesc(file_chatsync_v1_chat_service, 15);
 
 /**
  * SendMessageRequest sends a text to a chat.
@@ -598,7 +642,7 @@ export type SendMessageRequest = Message<"chatsync.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 15);
+  messageDesc(file_chatsync_v1_chat_service, 16);
 
 /**
  * SendMessageResponse reports how a message was sent.
@@ -640,7 +684,7 @@ export type SendMessageResponse = Message<"chatsync.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_chat_service, 16);
+  messageDesc(file_chatsync_v1_chat_service, 17);
 
 /**
  * ChatService serves a workspace's chats across all its sessions, live. The

@@ -315,6 +315,15 @@ export declare type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatU
      */
     value: MessageUpdated;
     case: "messageUpdated";
+  } | {
+    /**
+     * A chat is gone: merged into another (one person's LID and phone
+     * chats); drop it from lists.
+     *
+     * @generated from field: chatsync.v1.ChatRemoved chat_removed = 10;
+     */
+    value: ChatRemoved;
+    case: "chatRemoved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -323,6 +332,40 @@ export declare type StreamChatUpdatesResponse = Message<"chatsync.v1.StreamChatU
  * Use `create(StreamChatUpdatesResponseSchema)` to create a new message.
  */
 export declare const StreamChatUpdatesResponseSchema: GenMessage<StreamChatUpdatesResponse>;
+
+/**
+ * ChatRemoved names a chat that no longer exists.
+ *
+ * @generated from message chatsync.v1.ChatRemoved
+ */
+export declare type ChatRemoved = Message<"chatsync.v1.ChatRemoved"> & {
+  /**
+   * The removed chat's ID.
+   *
+   * @generated from field: string chat_id = 1;
+   */
+  chatId: string;
+
+  /**
+   * The chat that holds its messages now; empty if none.
+   *
+   * @generated from field: string merged_into = 2;
+   */
+  mergedInto: string;
+
+  /**
+   * The session of the chat.
+   *
+   * @generated from field: string session_id = 3;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message chatsync.v1.ChatRemoved.
+ * Use `create(ChatRemovedSchema)` to create a new message.
+ */
+export declare const ChatRemovedSchema: GenMessage<ChatRemoved>;
 
 /**
  * MessageUpdated carries a message as it is after an edit, a revoke or a

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS idx_group_participants_jid;
