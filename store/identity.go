@@ -44,8 +44,10 @@ import (
 
 // linkResult is what linking LIDs changed besides contacts.
 type linkResult struct {
-	merged  []chatsync.ChatMerge
-	touched []int64 // chats renamed, merged into, or with recounted members
+	merged      []chatsync.ChatMerge
+	touched     []int64 // chats renamed, merged into, or with recounted members
+	renamed     int     // LID chats that became the phone chat
+	memberships int     // group memberships moved to the phone JID
 }
 
 func isLID(jid string) bool { return strings.HasSuffix(jid, "@"+chatsync.ServerLID) }
@@ -215,6 +217,7 @@ func (s *Store) mergeIdentity(ctx context.Context, tx bun.Tx, wsID int64, phoneJ
 				return fmt.Errorf("rename chat %d: %w", l.ID, err)
 			}
 			out.touched = append(out.touched, l.ID)
+			out.renamed++
 			continue
 		}
 		if err != nil {
@@ -297,6 +300,7 @@ func (s *Store) moveMemberships(ctx context.Context, tx bun.Tx, phoneJID, lid st
 		return fmt.Errorf("recount members: %w", err)
 	}
 	out.touched = append(out.touched, groups...)
+	out.memberships += len(groups)
 	return nil
 }
 
@@ -305,4 +309,49 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// IdentityRepair is what RepairIdentities did.
+type IdentityRepair struct {
+	// People whose LID still held chats or memberships.
+	People int
+	// Merged are LID chats merged into the person's phone chat; Renamed
+	// counts LID chats that became the phone chat.
+	Merged  []chatsync.ChatMerge
+	Renamed int
+	// Memberships counts group memberships moved to the phone JID.
+	Memberships int
+}
+
+// RepairIdentities merges what a workspace still stores under a LID whose
+// phone JID is known (splits stored before chatsync merged identities, or
+// left by the race described above): the same merge a link makes, one
+// person per transaction. Running it again finds nothing.
+func (s *Store) RepairIdentities(ctx context.Context, workspaceID int64) (IdentityRepair, error) {
+	var people []contactRow
+	err := s.db.NewSelect().Model(&people).Column("id", "phone_jid", "lid_jid").
+		Where("workspace_id = ? AND phone_jid IS NOT NULL AND lid_jid IS NOT NULL", workspaceID).
+		Where(`(EXISTS (SELECT 1 FROM chats AS c WHERE c.session_id IN (SELECT id FROM sessions WHERE workspace_id = ?) AND c.jid = ct.lid_jid)
+			OR EXISTS (SELECT 1 FROM group_participants AS gp WHERE gp.jid = ct.lid_jid
+				AND gp.chat_id IN (SELECT c.id FROM chats AS c WHERE c.workspace_id = ?)))`, workspaceID, workspaceID).
+		Order("id").Scan(ctx)
+	if err != nil {
+		return IdentityRepair{}, fmt.Errorf("find split identities: %w", err)
+	}
+	var rep IdentityRepair
+	for _, p := range people {
+		var links linkResult
+		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			links = linkResult{}
+			return s.mergeIdentity(ctx, tx, workspaceID, *p.PhoneJID, *p.LIDJID, p.ID, &links)
+		})
+		if err != nil {
+			return rep, fmt.Errorf("merge %s into %s: %w", *p.LIDJID, *p.PhoneJID, err)
+		}
+		rep.People++
+		rep.Merged = append(rep.Merged, links.merged...)
+		rep.Renamed += links.renamed
+		rep.Memberships += links.memberships
+	}
+	return rep, nil
 }

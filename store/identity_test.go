@@ -202,3 +202,49 @@ func (f fixture) identityGroup(t *testing.T) int64 {
 	}
 	return chats[0].ID
 }
+
+// A split stored before chatsync merged identities (the link known, the
+// LID chat still there) is merged by RepairIdentities, once.
+func TestRepairIdentities(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := newFixture(t, s)
+		ctx := t.Context()
+		lidChat := f.write(t, personChat(personLID, "", msg("L1", t0.Add(time.Minute), "via lid"))).Chats[0]
+		f.write(t, personChat(personPhone, "", msg("P1", t0.Add(2*time.Minute), "via phone")))
+		groupJID := "120363000000000043@g.us"
+		f.write(t, chatsync.ChatInput{JID: groupJID, Type: chatsync.ChatGroup, Group: &chatsync.GroupInput{Subject: "Team",
+			Participants: []chatsync.ParticipantInput{{JID: personLID}, {JID: "6281234567300@s.whatsapp.net"}}}})
+		// The split as an older chatsync left it: the phone contact holds
+		// the LID, the LID chat and membership are still there.
+		db := s.DB()
+		for _, q := range []string{
+			"UPDATE chats SET contact_id = NULL WHERE jid = '" + personLID + "'",
+			"DELETE FROM contacts WHERE lid_jid = '" + personLID + "'",
+			"UPDATE contacts SET lid_jid = '" + personLID + "' WHERE phone_jid = '" + personPhone + "'",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := s.RepairIdentities(ctx, f.ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.People != 1 || len(rep.Merged) != 1 || rep.Merged[0].From != lidChat.ID || rep.Memberships != 1 {
+			t.Errorf("repair %+v, want the LID chat %d merged and one membership moved", rep, lidChat.ID)
+		}
+		chats, err := s.ListChats(ctx, store.ChatFilter{WorkspaceID: f.ws, Type: chatsync.ChatPrivate}, nil, 10)
+		if err != nil || len(chats) != 1 || chats[0].JID != personPhone || chats[0].UnreadCount != 2 {
+			t.Errorf("private chats %+v, %v; want the phone chat with both messages unread", chats, err)
+		}
+		ps, err := s.Participants(ctx, f.ws, f.identityGroup(t))
+		if err != nil || len(ps) != 2 || (ps[0].JID != personPhone && ps[1].JID != personPhone) {
+			t.Errorf("members %+v, %v; want the person under the phone JID", ps, err)
+		}
+		again, err := s.RepairIdentities(ctx, f.ws)
+		if err != nil || again.People != 0 || len(again.Merged) != 0 {
+			t.Errorf("a second repair: %+v, %v; want nothing", again, err)
+		}
+	})
+}

@@ -79,3 +79,13 @@ func (s *Store) RevokeToken(ctx context.Context, workspaceID int64, token string
 	}
 	return nil
 }
+
+// Workspace returns the workspace named name; ErrNotFound when there is
+// none.
+func (s *Store) Workspace(ctx context.Context, name string) (chatsync.Workspace, error) {
+	var row workspaceRow
+	if err := s.db.NewSelect().Model(&row).Where("name = ?", name).Scan(ctx); err != nil {
+		return chatsync.Workspace{}, fmt.Errorf("load workspace %q: %w", name, translate(err))
+	}
+	return chatsync.Workspace{ID: row.ID, Name: row.Name, CreatedAt: row.CreatedAt.UTC()}, nil
+}

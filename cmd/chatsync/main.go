@@ -24,6 +24,7 @@ Usage:
   chatsync token revoke --workspace NAME TOKEN
   chatsync session create --workspace NAME --name NAME --provider webjs|whatsmeow
   chatsync simulate [flags]   (chatsync simulate -h lists them)
+  chatsync repair identities --workspace NAME   (merge chats split across LID and phone JID)
 
 Configuration comes from the environment; see README.md.
 `
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sessionCmd(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return simulateCmd(ctx, rest, stdout, stderr)
+	case "repair":
+		return repairCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -296,6 +296,12 @@ func TestCommands(t *testing.T) {
 	if out, err := runCmd("session", "create", "--workspace", "acme", "--name", "Line"); err != nil || !strings.Contains(out, "sidecar_secret=") {
 		t.Fatalf("session create = %q, %v", out, err)
 	}
+	if out, err := runCmd("repair", "identities", "--workspace", "acme"); err != nil || !strings.Contains(out, "0 people: 0 chats merged") {
+		t.Fatalf("repair identities = %q, %v", out, err)
+	}
+	if _, err := runCmd("repair", "identities", "--workspace", "nobody"); err == nil {
+		t.Error("repair of a workspace that does not exist succeeded")
+	}
 	if _, err := runCmd("token", "revoke", "--workspace", "acme", tok); err != nil {
 		t.Fatalf("token revoke: %v", err)
 	}
@@ -305,7 +311,7 @@ func TestCommands(t *testing.T) {
 	if out, err := runCmd("migrate", "down"); err != nil || !strings.Contains(out, "reverted") {
 		t.Fatalf("migrate down = %q, %v", out, err)
 	}
-	for _, bad := range [][]string{{}, {"nope"}, {"migrate"}, {"migrate", "sideways"}, {"token"}, {"token", "create"}, {"session", "create"}, {"simulate"}} {
+	for _, bad := range [][]string{{}, {"nope"}, {"migrate"}, {"migrate", "sideways"}, {"token"}, {"token", "create"}, {"session", "create"}, {"simulate"}, {"repair"}, {"repair", "identities"}} {
 		if _, err := runCmd(bad...); err == nil {
 			t.Errorf("chatsync %v succeeded", bad)
 		}

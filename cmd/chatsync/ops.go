@@ -172,3 +172,40 @@ func sessionCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "session_id=%d\nsidecar_secret=%s\n", sess.ID, keys.SidecarSecret(sess.ID, nonce))
 	return nil
 }
+
+func repairCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "identities" {
+		return errors.New("usage: chatsync repair identities --workspace NAME")
+	}
+	fs := flag.NewFlagSet("repair identities", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wsName := fs.String("workspace", "", "workspace name")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *wsName == "" {
+		return errors.New("--workspace is required")
+	}
+	s, _, closeDB, err := openStore(ctx, getenv, true)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	ws, err := s.Workspace(ctx, *wsName)
+	if err != nil {
+		return err
+	}
+	rep, err := s.RepairIdentities(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range rep.Merged {
+		fmt.Fprintf(stdout, "merged chat %d into chat %d (session %d)\n", m.From, m.Into, m.SessionID)
+	}
+	fmt.Fprintf(stdout, "%d people: %d chats merged, %d renamed to the phone JID, %d group memberships moved\n",
+		rep.People, len(rep.Merged), rep.Renamed, rep.Memberships)
+	if len(rep.Merged) > 0 {
+		fmt.Fprintln(stdout, "open web clients show the merged chats after a reload")
+	}
+	return nil
+}
