@@ -85,6 +85,18 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
     }
   }
 
+  // A chat merged into another (one person's LID and phone chats) leaves
+  // the list; the chat it went into comes as chat_upserted.
+  function applyRemoval(chatId: string): void {
+    if (!chats.value.some((c) => c.id === chatId)) return;
+    chats.value = chats.value.filter((c) => c.id !== chatId);
+    if (newChatIds.value.has(chatId)) {
+      const s = new Set(newChatIds.value);
+      s.delete(chatId);
+      newChatIds.value = s;
+    }
+  }
+
   function markSeen(): void {
     if (newChatIds.value.size) newChatIds.value = new Set();
   }
@@ -92,6 +104,7 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
   useStreamEvents({
     onEvent(ev) {
       if (ev.event.case === "chatUpserted" && ev.event.value.chat) applyUpsert(ev.event.value.chat);
+      else if (ev.event.case === "chatRemoved") applyRemoval(ev.event.value.chatId);
     },
     onReset: reload,
   });
@@ -111,6 +124,7 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
     reload,
     loadMore,
     applyUpsert,
+    applyRemoval,
     markSeen,
   };
 }

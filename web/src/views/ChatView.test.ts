@@ -7,7 +7,7 @@ import { MediaType, MessageSchema, ParticipantRole, ReactionSchema, type Message
 import { ChatService, StreamChatUpdatesResponseSchema, type ListMessagesRequest, type StreamChatUpdatesResponse } from "../gen/chatsync/v1/chat_service_pb";
 import { createChatStream, type ChatStream } from "../composables/useStream";
 import { group, T0 } from "../test/fixtures";
-import { mountWith, settle } from "../test/mount";
+import { mountWith, settle, testRouter } from "../test/mount";
 import { pushable } from "../test/pushable";
 import ChatView from "./ChatView.vue";
 
@@ -133,6 +133,23 @@ describe("ChatView", () => {
     const revoked = w.findAll('[data-testid="message"]')[3];
     expect(revoked.find('[data-testid="revoked"]').exists()).toBe(true);
     expect(revoked.find('[data-testid="edited"]').exists()).toBe(false); // a revoked message is not shown as edited
+  });
+
+  it("moves to the chat this one was merged into", async () => {
+    const srv = server();
+    stream = createChatStream(createClient(ChatService, srv.transport), { backoff: () => 0 });
+    stream.start();
+    const router = testRouter();
+    w = await mountWith(ChatView, { transport: srv.transport, stream, router, props: { id: "5" } });
+    await settle();
+    const removed = (id: string, chatId: string, mergedInto: string) =>
+      create(StreamChatUpdatesResponseSchema, { eventId: id, event: { case: "chatRemoved", value: { chatId, mergedInto, sessionId: "1" } } });
+    srv.streams[0].push(removed("1", "77", "78")); // another chat: stays
+    await settle();
+    expect(router.currentRoute.value.fullPath).toBe("/");
+    srv.streams[0].push(removed("2", "5", "9"));
+    await settle();
+    expect(router.currentRoute.value.fullPath).toBe("/chats/9");
   });
 
   it("explains a chat that does not exist", async () => {

@@ -175,6 +175,16 @@ describe("ChatsView", () => {
     expect(w.find('[data-testid="new-chats-badge"]').exists()).toBe(false);
   });
 
+  it("drops a chat merged into another and shows the one it went into", async () => {
+    const b = backend(dataset());
+    const w = await mountChats(b);
+    // Bob's LID chat (4) merged into his phone chat (9), which comes next.
+    b.streams[0].push(create(StreamChatUpdatesResponseSchema, { eventId: "9-0", event: { case: "chatRemoved", value: { chatId: "4", mergedInto: "9", sessionId: "1" } } }));
+    b.streams[0].push(upsert("9-1", chat("9", { name: "Bob", minutesAgo: 0, unreadCount: 3 })));
+    await settle();
+    expect(rowNames(w)).toEqual(["Bob", "Alice", "Team Berlin", "Carol", "Dave"]);
+  });
+
   it("ignores live chats that do not match the filters", async () => {
     const b = backend(dataset());
     const w = await mountChats(b);
