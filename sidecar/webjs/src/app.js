@@ -5,7 +5,7 @@ import qrcode from "qrcode-terminal";
 import { clientHandlers, watchCommands } from "./commands.js";
 import { createLiveQueue } from "./live.js";
 import { mapEdit, mapReactions, mapRevoke } from "./mapping.js";
-import { changeReport, liveReport, syncAllChats } from "./sync.js";
+import { changeReport, liveReport, mapGroupNotification, syncAllChats } from "./sync.js";
 
 /**
  * @param {object} p
@@ -73,7 +73,7 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   // Edits, revokes and reactions go through the same live queue.
   const onChange = (what, chat, build) => {
     Promise.resolve(chat)
-      .then((c) => changeReport(c, build))
+      .then((c) => changeReport(c, build, client))
       .then((report) => report && live.add(report))
       .catch((err) => logger.error({ error: String(err?.message ?? err), change: what }, "Message change could not be read from WhatsApp Web"));
   };
@@ -127,6 +127,18 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     onChange("reaction", client.getChatById(typeof chatId === "string" ? chatId : chatId._serialized),
       () => mapReactions(reaction.msgId, [reaction], now?.() ?? Date.now()));
   });
+
+  // Membership and subject changes keep the group's participant count and
+  // name exact between history syncs.
+  const onGroup = (n) => {
+    try {
+      const report = mapGroupNotification(n);
+      if (report) live.add(report);
+    } catch (err) {
+      logger.error({ error: String(err?.message ?? err) }, "Group change could not be read from WhatsApp Web");
+    }
+  };
+  for (const ev of ["group_join", "group_leave", "group_admin_changed", "group_update"]) client.on(ev, onGroup);
 
   return {
     resync,

@@ -51,6 +51,26 @@ function weight(chat) {
 }
 
 /**
+ * Merges a later group report into an earlier one of the same batch: a
+ * complete member list in the later one supersedes the earlier list and the
+ * changes before it (it already reflects them); otherwise the changes of
+ * both apply in order. Non-empty subject, description and owner of the
+ * later one win.
+ */
+function mergeGroup(earlier, later) {
+  if (!earlier) return later;
+  const snapshot = later.participants?.length > 0;
+  return {
+    ...earlier,
+    subject: later.subject || earlier.subject,
+    description: later.description || earlier.description,
+    ownerJid: later.ownerJid || earlier.ownerJid,
+    participants: snapshot ? later.participants : earlier.participants,
+    participantChanges: snapshot ? [...later.participantChanges] : [...earlier.participantChanges, ...later.participantChanges],
+  };
+}
+
+/**
  * Coalesces reports into one batch: one SyncChat per chat (messages in
  * order, the newest last activity, the latest identity fields), with an ID
  * derived from the contents.
@@ -68,9 +88,10 @@ export function liveBatch(sessionId, chats) {
     have.messages.push(...c.messages);
     const at = (t) => (t ? Number(t.seconds) * 1e9 + t.nanos : -1);
     if (at(c.lastActivityTime) > at(have.lastActivityTime)) have.lastActivityTime = c.lastActivityTime;
-    for (const k of ["name", "unreadCount", "archived", "pinned", "contact", "group"]) {
+    for (const k of ["name", "unreadCount", "archived", "pinned", "contact"]) {
       if (c[k] !== undefined) have[k] = c[k];
     }
+    if (c.group) have.group = mergeGroup(have.group, c.group);
   }
   const req = create(SyncBatchRequestSchema, { sessionId, kind: BatchKind.LIVE, chats: [...byJid.values()] });
   req.batchId = `l:${createHash("sha256").update(toBinary(SyncBatchRequestSchema, req)).digest("hex").slice(0, 40)}`;

@@ -4,11 +4,12 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import pLimit from "p-limit";
-import { BatchKind } from "./gen/chatsync/v1/sync_pb.js";
+import { ChatType } from "./gen/chatsync/v1/chat_pb.js";
+import { BatchKind, ParticipantAction, SyncChatSchema } from "./gen/chatsync/v1/sync_pb.js";
 import { SyncBatchRequestSchema } from "./gen/chatsync/v1/sync_service_pb.js";
 import { createSyncApi } from "./api.js";
 import { createLogger } from "./logger.js";
-import { detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage } from "./mapping.js";
+import { detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage, truncateUtf8 } from "./mapping.js";
 import { callWithRetry, sleep as realSleep, UnauthenticatedError } from "./retry.js";
 import { toJid, toWwebjsId } from "./jid.js";
 
@@ -212,7 +213,7 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
     for await (const chat of chats) {
       if (signal.aborted) break;
       await pace(signal);
-      const mapped = await mapChat(chat, cfg, now());
+      const mapped = await withPhoneOfLid(client, await mapChat(chat, cfg, now()));
       if (!mapped) {
         sum.skipped++;
         continue;
@@ -252,7 +253,7 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
 export async function liveReport(msg, opts = {}) {
   const chat = await msg.getChat();
   if (!toJid(chat?.id)) return null;
-  const mapped = await mapLiveChat(chat);
+  const mapped = await withPhoneOfLid(msg.client, await mapLiveChat(chat));
   const m = mapMessage(msg, detectGroupChat(chat), opts);
   if (!mapped || !m) return null;
   mapped.messages.push(m);
@@ -268,14 +269,67 @@ export async function liveReport(msg, opts = {}) {
  * @param {any} chat whatsapp-web.js Chat of the changed message
  * @param {(isGroup: boolean) => any} build
  */
-export async function changeReport(chat, build) {
+export async function changeReport(chat, build, client) {
   if (!toJid(chat?.id)) return null;
-  const mapped = await mapLiveChat(chat);
+  const mapped = await withPhoneOfLid(client, await mapLiveChat(chat));
   const m = build(detectGroupChat(chat));
   if (!mapped || !m) return null;
   mapped.messages.push(m);
   mapped.lastActivityTime = undefined;
   return mapped;
+}
+
+/**
+ * Adds the phone JID of a private chat addressed by LID (…@lid) to its
+ * contact (alt_jid), from whatsapp-web.js's getContactLidAndPhone: chatsync
+ * then keeps the person's one chat under the phone JID instead of a second
+ * one. A lookup that fails or finds no phone leaves the chat as it is.
+ * @param {any} client whatsapp-web.js Client (may lack the method)
+ * @param {any} mapped SyncChat or null
+ */
+export async function withPhoneOfLid(client, mapped) {
+  if (!mapped || !mapped.jid.endsWith("@lid") || typeof client?.getContactLidAndPhone !== "function") return mapped;
+  try {
+    const [found] = await client.getContactLidAndPhone([mapped.jid]);
+    const pn = toJid(found?.pn);
+    if (pn && pn.endsWith("@s.whatsapp.net") && mapped.contact) mapped.contact.altJid = pn;
+  } catch {
+    // The chat is still worth sending: chatsync merges it once a report
+    // carries the link.
+  }
+  return mapped;
+}
+
+/**
+ * Maps a group notification ('group_join', 'group_leave',
+ * 'group_admin_changed', 'group_update') to a live report of the group: the
+ * membership changes it names, or its new subject or description. Null for
+ * a notification chatsync does not store (picture, settings).
+ * @param {any} n whatsapp-web.js GroupNotification
+ */
+export function mapGroupNotification(n) {
+  const jid = toJid(n?.chatId);
+  if (!jid.endsWith("@g.us")) return null;
+  const actions = {
+    add: ParticipantAction.JOIN, invite: ParticipantAction.JOIN, linked_group_join: ParticipantAction.JOIN,
+    remove: ParticipantAction.LEAVE, leave: ParticipantAction.LEAVE,
+    promote: ParticipantAction.PROMOTE, demote: ParticipantAction.DEMOTE,
+  };
+  const group = { subject: "", description: "", ownerJid: "", participants: [], participantChanges: [] };
+  const action = actions[n.type];
+  if (action) {
+    let who = (n.recipientIds ?? []).map(toJid).filter((j) => j && !j.endsWith("@g.us"));
+    if (who.length === 0 && (n.type === "leave" || n.type === "invite" || n.type === "linked_group_join")) who = [toJid(n.author)].filter(Boolean);
+    for (const j of who) group.participantChanges.push({ jid: j, action, phone: j.endsWith("@s.whatsapp.net") ? `+${j.split("@")[0]}` : "" });
+    if (group.participantChanges.length === 0) return null;
+  } else if (n.type === "subject" && n.body) {
+    group.subject = truncateUtf8(n.body, 1024);
+  } else if (n.type === "description" && n.body) {
+    group.description = truncateUtf8(n.body, 4096);
+  } else {
+    return null;
+  }
+  return create(SyncChatSchema, { jid, type: ChatType.GROUP, group, messages: [] });
 }
 
 /** The Connect code name of a numeric code, e.g. 14 → "unavailable". */

@@ -6,7 +6,7 @@ import path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ChatType } from "../src/gen/chatsync/v1/chat_pb.js";
-import { BatchKind, SyncChatSchema } from "../src/gen/chatsync/v1/sync_pb.js";
+import { BatchKind, ParticipantAction, SyncChatSchema } from "../src/gen/chatsync/v1/sync_pb.js";
 import { createSyncApi } from "../src/api.js";
 import { createLiveQueue, liveBatch, liveWait } from "../src/live.js";
 import { FakeError, startFakeServer } from "./support/fake-server.js";
@@ -61,6 +61,18 @@ test("liveBatch: one SyncChat per chat, and an ID from the contents", () => {
   assert.match(a.batchId, /^l:[0-9a-f]{40}$/);
   assert.equal(liveBatch(SESSION_ID, [report(1, 1), report(2, 2), report(1, 3)]).batchId, a.batchId);
   assert.notEqual(liveBatch(SESSION_ID, [report(1, 1)]).batchId, a.batchId);
+});
+
+test("liveBatch: a group's changes in one batch all apply; a later member list supersedes earlier changes", () => {
+  const g = (group) => create(SyncChatSchema, { jid: "120363000000000009@g.us", type: ChatType.GROUP, group, messages: [] });
+  const join = (jid) => ({ participantChanges: [{ jid, action: ParticipantAction.JOIN }] });
+  const a = liveBatch(SESSION_ID, [g(join("1@s.whatsapp.net")), g({ subject: "Crew", ...join("2@s.whatsapp.net") }), g(join("3@s.whatsapp.net"))]);
+  assert.equal(a.chats.length, 1);
+  assert.deepEqual(a.chats[0].group.participantChanges.map((c) => c.jid), ["1@s.whatsapp.net", "2@s.whatsapp.net", "3@s.whatsapp.net"]);
+  assert.equal(a.chats[0].group.subject, "Crew");
+  const b = liveBatch(SESSION_ID, [g(join("1@s.whatsapp.net")), g({ participants: [{ jid: "1@s.whatsapp.net" }, { jid: "4@s.whatsapp.net" }] }), g(join("5@s.whatsapp.net"))]);
+  assert.deepEqual(b.chats[0].group.participants.map((p) => p.jid), ["1@s.whatsapp.net", "4@s.whatsapp.net"]);
+  assert.deepEqual(b.chats[0].group.participantChanges.map((c) => c.jid), ["5@s.whatsapp.net"]);
 });
 
 test("live reports are coalesced: a few calls, every message once", async (t) => {
