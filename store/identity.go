@@ -56,13 +56,12 @@ func isLID(jid string) bool { return strings.HasSuffix(jid, "@"+chatsync.ServerL
 // above). The input is not modified.
 func (s *Store) canonicalize(ctx context.Context, wsID int64, chats []chatsync.ChatInput, contacts []chatsync.ContactInput) ([]chatsync.ChatInput, []chatsync.ContactInput, error) {
 	phoneOf := map[string]string{}
+	seen := map[string]bool{}
 	var lids []string
 	want := func(j string) {
-		if isLID(j) {
-			if _, ok := phoneOf[j]; !ok {
-				phoneOf[j] = ""
-				lids = append(lids, j)
-			}
+		if isLID(j) && !seen[j] {
+			seen[j] = true
+			lids = append(lids, j)
 		}
 	}
 	link := func(c *chatsync.ContactInput) {
@@ -194,8 +193,9 @@ func (s *Store) canonicalize(ctx context.Context, wsID int64, chats []chatsync.C
 }
 
 // mergeIdentity moves what is stored under lid to phoneJID, whose contact
-// is contactID (see above).
-func (s *Store) mergeIdentity(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, lid string, contactID int64, out *linkResult) error {
+// is contactID (nil: none yet; the chat upsert that follows sets it) (see
+// above).
+func (s *Store) mergeIdentity(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, lid string, contactID *int64, out *linkResult) error {
 	var losers []chatRow
 	err := tx.NewSelect().Model(&losers).
 		Where("session_id IN (SELECT id FROM sessions WHERE workspace_id = ?) AND jid = ?", wsID, lid).
@@ -212,7 +212,7 @@ func (s *Store) mergeIdentity(ctx context.Context, tx bun.Tx, wsID int64, phoneJ
 		err := q.Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Only the LID chat: it becomes the phone chat.
-			if _, err := tx.NewUpdate().Model((*chatRow)(nil)).Set("jid = ?, contact_id = ?", phoneJID, contactID).
+			if _, err := tx.NewUpdate().Model((*chatRow)(nil)).Set("jid = ?, contact_id = COALESCE(?, contact_id)", phoneJID, contactID).
 				Where("id = ?", l.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("rename chat %d: %w", l.ID, err)
 			}
@@ -233,7 +233,7 @@ func (s *Store) mergeIdentity(ctx context.Context, tx bun.Tx, wsID int64, phoneJ
 }
 
 // mergeChat merges chat l into chat k of the same session and deletes l.
-func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactID int64) error {
+func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactID *int64) error {
 	var dupsFromThem int
 	err := tx.NewSelect().TableExpr("messages AS m").ColumnExpr("count(*)").
 		Where("m.chat_id = ? AND NOT m.from_me AND NOT m.pending", l.ID).
@@ -268,7 +268,7 @@ func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactI
 		Set("last_activity_at = ?", later(k.LastActivityAt, l.LastActivityAt)).
 		Set("last_message_at = ?", newer.LastMessageAt).
 		Set("last_message_preview = ?", newer.LastMessagePreview).
-		Set("name = ?, search_text = ?, contact_id = ?", name, search, contactID).
+		Set("name = ?, search_text = ?, contact_id = COALESCE(?, contact_id)", name, search, contactID).
 		Where("id = ?", k.ID).Exec(ctx); err != nil {
 		return fmt.Errorf("merge chat %d into %d: %w", l.ID, k.ID, err)
 	}
@@ -279,7 +279,7 @@ func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactI
 }
 
 // moveMemberships moves group memberships stored under lid to phoneJID.
-func (s *Store) moveMemberships(ctx context.Context, tx bun.Tx, phoneJID, lid string, contactID int64, out *linkResult) error {
+func (s *Store) moveMemberships(ctx context.Context, tx bun.Tx, phoneJID, lid string, contactID *int64, out *linkResult) error {
 	var groups []int64
 	if err := tx.NewSelect().Model((*participantRow)(nil)).Column("chat_id").Where("jid = ?", lid).
 		Order("chat_id").Scan(ctx, &groups); err != nil {
@@ -288,7 +288,7 @@ func (s *Store) moveMemberships(ctx context.Context, tx bun.Tx, phoneJID, lid st
 	if len(groups) == 0 {
 		return nil
 	}
-	if _, err := tx.NewUpdate().Model((*participantRow)(nil)).Set("jid = ?, contact_id = ?", phoneJID, contactID).
+	if _, err := tx.NewUpdate().Model((*participantRow)(nil)).Set("jid = ?, contact_id = COALESCE(?, contact_id)", phoneJID, contactID).
 		Where("jid = ? AND NOT EXISTS (SELECT 1 FROM group_participants AS x WHERE x.chat_id = gp.chat_id AND x.jid = ?)", lid, phoneJID).
 		Exec(ctx); err != nil {
 		return fmt.Errorf("move memberships of %s: %w", lid, err)
@@ -343,7 +343,7 @@ func (s *Store) RepairIdentities(ctx context.Context, workspaceID int64) (Identi
 		var links linkResult
 		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			links = linkResult{}
-			return s.mergeIdentity(ctx, tx, workspaceID, *p.PhoneJID, *p.LIDJID, p.ID, &links)
+			return s.mergeIdentity(ctx, tx, workspaceID, *p.PhoneJID, *p.LIDJID, &p.ID, &links)
 		})
 		if err != nil {
 			return rep, fmt.Errorf("merge %s into %s: %w", *p.LIDJID, *p.PhoneJID, err)

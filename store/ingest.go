@@ -551,7 +551,16 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 		}
 	}
 	if lidRow == nil {
-		return nil
+		if phoneRow != nil && phoneRow.LIDJID != nil && *phoneRow.LIDJID == lid {
+			return nil // known already: nothing is stored under the LID
+		}
+		// A new link with no contact under the LID: memberships stored
+		// under it (members carry no contact) still move.
+		var contactID *int64
+		if phoneRow != nil {
+			contactID = &phoneRow.ID
+		}
+		return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, contactID, links)
 	}
 	if lidRow.PhoneJID != nil {
 		// The LID moved to another number: the old holder lets go of it.
@@ -562,7 +571,7 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 		if _, err := tx.NewUpdate().Model((*contactRow)(nil)).Set("phone_jid = ?", phoneJID).Where("id = ?", lidRow.ID).Exec(ctx); err != nil {
 			return err
 		}
-		return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, lidRow.ID, links)
+		return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, &lidRow.ID, links)
 	}
 	for _, table := range []string{"chats", "group_participants"} {
 		if _, err := tx.NewUpdate().Table(table).Set("contact_id = ?", phoneRow.ID).
@@ -573,7 +582,7 @@ func (s *Store) linkLID(ctx context.Context, tx bun.Tx, wsID int64, phoneJID, li
 	if _, err := tx.NewDelete().Model((*contactRow)(nil)).Where("id = ?", lidRow.ID).Exec(ctx); err != nil {
 		return err
 	}
-	return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, phoneRow.ID, links)
+	return s.mergeIdentity(ctx, tx, wsID, phoneJID, lid, &phoneRow.ID, links)
 }
 
 // chatRow is a chat's row as the input describes it (ContactID unset).

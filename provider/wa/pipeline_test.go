@@ -200,3 +200,64 @@ func TestUndecryptableMessageWaitsForItsContent(t *testing.T) {
 		t.Errorf("waiting messages = %d, %v; want 0", n, err)
 	}
 }
+
+// A member is one member under either address through the whole pipeline:
+// the group as whatsmeow describes it (members with LID and phone), then a
+// leave by LID of a member stored by phone and a promote by phone of a
+// member stored by LID only, whose phone the LID table learned since.
+func TestGroupMembersByEitherAddressThroughThePipeline(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	sess := e.session(t, "Phone")
+	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
+	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lids := sqliteContainer(t).LIDMap
+	s.lids = lids
+	process := e.processor(t)
+	members := func() (int32, []string) {
+		t.Helper()
+		chats, err := e.st.ListChats(ctx, store.ChatFilter{WorkspaceID: e.ws, Type: chatsync.ChatGroup}, nil, 5)
+		if err != nil || len(chats) != 1 {
+			t.Fatalf("groups %+v, %v", chats, err)
+		}
+		ps, err := e.st.Participants(ctx, e.ws, chats[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jids []string
+		for _, p := range ps {
+			jids = append(jids, p.JID+"/"+string(p.Role))
+		}
+		slices.Sort(jids)
+		return chats[0].ParticipantCount, jids
+	}
+	if !s.handleEvent(ctx, &events.JoinedGroup{GroupInfo: *teamGroup(t)}) {
+		t.Fatal("handler failed on the joined group")
+	}
+	process()
+	if n, jids := members(); n != 3 {
+		t.Fatalf("members %d %v, want 3", n, jids)
+	}
+	// 333… is stored by phone (the group carried its pair); it leaves by LID.
+	leave := &events.GroupInfo{JID: teamGroup(t).JID, Timestamp: testNow, Leave: []types.JID{mustJID(t, "333333333333333@lid")}}
+	// 444… is stored by LID (no phone then); the LID table knows it now, and
+	// it is promoted by phone.
+	if err := lids.PutLIDMapping(ctx, mustJID(t, "444444444444444@lid"), mustJID(t, "15551230004@s.whatsapp.net")); err != nil {
+		t.Fatal(err)
+	}
+	promote := &events.GroupInfo{JID: teamGroup(t).JID, Timestamp: testNow.Add(time.Second), Promote: []types.JID{mustJID(t, "444444444444444@lid")}}
+	for _, evt := range []any{leave, promote} {
+		if !s.handleEvent(ctx, evt) {
+			t.Fatalf("handler failed on %T", evt)
+		}
+		process()
+	}
+	n, jids := members()
+	want := []string{"15551230001@s.whatsapp.net/superadmin", "15551230004@s.whatsapp.net/admin"}
+	if n != 2 || !slices.Equal(jids, want) {
+		t.Errorf("members %d %v, want 2 %v", n, jids, want)
+	}
+}
