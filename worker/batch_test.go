@@ -485,3 +485,45 @@ func TestPublishFailureIsNotFatal(t *testing.T) {
 		t.Fatalf("publish failure lines = %v", lines)
 	}
 }
+
+// A batch that links a person's LID to their phone merges the LID chat into
+// the phone chat and says so: chat_removed (with merged_into) before the
+// phone chat's chat_upserted.
+func TestMergedChatIsAnnounced(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const phoneJID, lid = "6281234567500@s.whatsapp.net", "923456789012345@lid"
+	report := func(jid, alt string, msgs ...chatsync.MessageInput) chatsync.ChatInput {
+		return chatsync.ChatInput{JID: jid, Type: chatsync.ChatPrivate, Contact: &chatsync.ContactInput{JID: jid, AltJID: alt}, Messages: msgs}
+	}
+	for i, c := range []chatsync.ChatInput{
+		report(lid, "", msg("L1", t0, "via lid")),
+		report(phoneJID, "", msg("P1", t0.Add(time.Minute), "via phone")),
+		report(phoneJID, lid),
+	} {
+		if err := e.handle(t, e.accept(t, fmt.Sprint("link-", i), chatsync.BatchLive, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.events(t)
+	var removed, upserted = -1, -1
+	var lidChat, phoneChat int64
+	for i, ev := range evs {
+		switch {
+		case ev.Type == chatsync.EventChatUpserted && ev.Chat.JID == lid:
+			lidChat = ev.Chat.ID
+		case ev.Type == chatsync.EventChatUpserted && ev.Chat.JID == phoneJID:
+			phoneChat, upserted = ev.Chat.ID, i
+		case ev.Type == chatsync.EventChatRemoved:
+			removed = i
+			if ev.Removed.ChatID != lidChat || ev.Removed.MergedInto == 0 {
+				t.Errorf("chat_removed %+v, want the LID chat %d merged", ev.Removed, lidChat)
+			}
+		}
+	}
+	if removed < 0 || upserted < removed {
+		t.Fatalf("chat_removed at %d, the phone chat's last chat_upserted at %d; want the removal first", removed, upserted)
+	}
+	if last := evs[upserted]; last.Chat.UnreadCount != 2 || evs[removed].Removed.MergedInto != phoneChat {
+		t.Errorf("merged chat %+v into %d", last.Chat, evs[removed].Removed.MergedInto)
+	}
+}

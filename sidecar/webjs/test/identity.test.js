@@ -57,7 +57,7 @@ test("withPhoneOfLid: a LID chat's contact gets the phone JID whatsapp-web.js kn
   assert.equal(await withPhoneOfLid(client, null), null);
 });
 
-test("the sidecar reports group joins and leaves live", async (t) => {
+test("the sidecar reports joins, leaves, promotions and subject changes live", async (t) => {
   const server = await startFakeServer({ sessions: { [SESSION_ID]: SECRET } });
   t.after(() => server.close());
   const config = { ...testConfig(server.url), watchCommands: false };
@@ -67,9 +67,13 @@ test("the sidecar reports group joins and leaves live", async (t) => {
   t.after(() => sidecar.close());
   client.emit("group_join", note("add", { recipientIds: ["15551230001@c.us"] }));
   client.emit("group_leave", note("remove", { recipientIds: ["123456789012345@lid"] }));
+  client.emit("group_admin_changed", note("promote", { recipientIds: ["15551230001@c.us"] }));
   client.emit("group_update", note("picture"));
+  client.emit("group_update", note("subject", { body: "Climbing crew" }));
   const live = () => server.state.batches.filter((b) => b.kind === BatchKind.LIVE).flatMap((b) => b.chats);
-  await waitFor(() => live().flatMap((c) => c.group?.participantChanges ?? []).length === 2, 5_000, "two membership changes");
+  await waitFor(() => live().some((c) => c.group?.subject === "Climbing crew"), 5_000, "the group's changes");
   assert.ok(live().every((c) => c.jid === GROUP));
-  assert.deepEqual(live().flatMap((c) => changes(c)), [["15551230001@s.whatsapp.net", ParticipantAction.JOIN], ["123456789012345@lid", ParticipantAction.LEAVE]]);
+  assert.deepEqual(live().flatMap((c) => changes(c)), [
+    ["15551230001@s.whatsapp.net", ParticipantAction.JOIN], ["123456789012345@lid", ParticipantAction.LEAVE], ["15551230001@s.whatsapp.net", ParticipantAction.PROMOTE],
+  ]);
 });
