@@ -24,6 +24,7 @@ Usage:
   chatsync token revoke --workspace NAME TOKEN
   chatsync session create --workspace NAME --name NAME --provider webjs|whatsmeow
   chatsync simulate [flags]   (chatsync simulate -h lists them)
+  chatsync load [flags]       (replays the seed's load scenario; chatsync load -h lists the flags)
   chatsync repair identities --workspace NAME   (merge chats split across LID and phone JID)
 
 Configuration comes from the environment; see README.md.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return sessionCmd(ctx, rest, getenv, stdout, stderr)
 	case "simulate":
 		return simulateCmd(ctx, rest, stdout, stderr)
+	case "load":
+		return loadCmd(ctx, rest, getenv, stdout, stderr)
 	case "repair":
 		return repairCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":

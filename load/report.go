@@ -1,0 +1,48 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// WriteText writes the report for a person.
+func (r Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "load: %s, peak %d users\n", r.Duration.Round(time.Second), r.PeakUsers)
+	fmt.Fprintf(&b, "SyncBatch: %s\n", r.Sync)
+	fmt.Fprintf(&b, "ListChats: %s\n", r.List)
+	if len(r.Failures) == 0 {
+		b.WriteString("failures: 0\n")
+	} else {
+		fmt.Fprintf(&b, "failures: %d (", r.Failed())
+		for i, k := range slices.Sorted(maps.Keys(r.Failures)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s: %d", k, r.Failures[k])
+		}
+		b.WriteString(")\n")
+	}
+	fmt.Fprintf(&b, "chats: %d accepted, %d synced\n", r.ChatsAccepted, r.ChatsSynced)
+	if r.PeakQueueDepth < 0 {
+		b.WriteString("queue: peak depth not measured (no operator token)\n")
+	} else {
+		fmt.Fprintf(&b, "queue: peak depth %d batches\n", r.PeakQueueDepth)
+	}
+	if r.Drained {
+		fmt.Fprintf(&b, "drain: %s after the last call\n", r.Drain.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(&b, "drain: not drained %s after the last call\n", r.Drain.Round(time.Millisecond))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (l Latency) String() string {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	return fmt.Sprintf("%d calls, p50 %s, p95 %s, p99 %s, max %s", l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+}
