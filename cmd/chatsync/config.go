@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +121,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.MaxInFlight = intVar("CHATSYNC_MAX_IN_FLIGHT", 512, 1)
 	c.MaxInFlightPerCaller = intVar("CHATSYNC_MAX_IN_FLIGHT_PER_CALLER", 32, 1)
 	c.MaxBufferedMiB = intVar("CHATSYNC_MAX_BUFFERED_MIB", 32, 9)
-	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", 16, 1)
+	// Sized to the machine: each batch task is a stream of write
+	// transactions that keep a core busy between PostgreSQL and the
+	// worker; more of them than cores only queues interactive reads
+	// behind them (BENCHMARKS.md, "Load scenario").
+	c.WorkerConcurrency = intVar("CHATSYNC_WORKER_CONCURRENCY", DefaultWorkerConcurrency(), 1)
 	c.ChunkSize = intVar("CHATSYNC_CHUNK_SIZE", 10, 1)
 	c.EventRetention = int64(intVar("CHATSYNC_EVENT_RETENTION", 10000, 100))
 	c.RetryBase = durVar("CHATSYNC_RETRY_BASE", 10*time.Second)
@@ -187,3 +192,9 @@ func or(v, def string) string {
 
 // environ is the process environment as a getenv function.
 func environ() func(string) string { return os.Getenv }
+
+// DefaultWorkerConcurrency is two batch tasks per CPU the process may use,
+// at least 2 and at most 16.
+func DefaultWorkerConcurrency() int {
+	return min(max(2*runtime.GOMAXPROCS(0), 2), 16)
+}
