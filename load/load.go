@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/chatsync/chatsync/client"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/simulate"
 )
 
 // Stage ramps the number of users linearly to Target over Duration.
@@ -125,20 +125,11 @@ func (p Params) validate() error {
 	return errors.Join(errs...)
 }
 
-// Latency summarises one call's latencies (nearest-rank percentiles).
-type Latency struct {
-	Count              int
-	P50, P95, P99, Max time.Duration
-}
+// Latency summarises one call's latencies (nearest-rank percentiles, as
+// simulate computes them).
+type Latency simulate.Latency
 
-func latencyOf(ds []time.Duration) Latency {
-	if len(ds) == 0 {
-		return Latency{}
-	}
-	slices.Sort(ds)
-	rank := func(p int) time.Duration { return ds[max((p*len(ds)+99)/100, 1)-1] }
-	return Latency{Count: len(ds), P50: rank(50), P95: rank(95), P99: rank(99), Max: ds[len(ds)-1]}
-}
+func latencyOf(ds []time.Duration) Latency { return Latency(simulate.LatencyOf(ds)) }
 
 // Report is what a run measured.
 type Report struct {

@@ -31,10 +31,6 @@ type whatsmeowSender interface {
 	Send(ctx context.Context, sessionID int64, chatJID, text string) (string, error)
 }
 
-// errMetaPhoneOnly: Meta's Cloud API sends to phone numbers, not to groups
-// or LIDs (provider/meta's ErrPhoneOnly says the same to a direct caller).
-var errMetaPhoneOnly = errors.New("only phone numbers are reachable through Meta's Cloud API")
-
 // whatsmeowSend is a chatsync.Sender over the process running a whatsmeow
 // session.
 type whatsmeowSend struct {
@@ -135,7 +131,7 @@ func (s *sendServer) canReach(ctx context.Context, backup chatsync.Session, chat
 	}
 	switch {
 	case backup.Provider == chatsync.ProviderMetaCloud && j.Server != chatsync.ServerUser:
-		return false, errMetaPhoneOnly.Error(), nil
+		return false, chatsync.ErrPhoneOnly.Error(), nil
 	case j.IsGroup():
 		in, err := s.store.HasChat(ctx, backup.ID, chat.JID)
 		if err != nil || in {

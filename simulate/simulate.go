@@ -443,8 +443,8 @@ func (r *runner) summary() Summary {
 	for k, v := range r.sum.Errors {
 		s.Errors[k] = v
 	}
-	s.Latency = latencyOf(append([]time.Duration(nil), r.latencies[PhaseHistory]...))
-	s.LiveLatency = latencyOf(append([]time.Duration(nil), r.latencies[PhaseLive]...))
+	s.Latency = LatencyOf(append([]time.Duration(nil), r.latencies[PhaseHistory]...))
+	s.LiveLatency = LatencyOf(append([]time.Duration(nil), r.latencies[PhaseLive]...))
 	return s
 }
 

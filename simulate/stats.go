@@ -15,8 +15,9 @@ type Latency struct {
 	Max   time.Duration
 }
 
-// latencyOf computes nearest-rank percentiles of ds (which it sorts).
-func latencyOf(ds []time.Duration) Latency {
+// LatencyOf computes nearest-rank percentiles of ds (which it sorts); the
+// load command uses it too.
+func LatencyOf(ds []time.Duration) Latency {
 	if len(ds) == 0 {
 		return Latency{}
 	}

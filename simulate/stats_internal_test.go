@@ -13,7 +13,7 @@ func TestLatencyOf(t *testing.T) {
 		for i := range ds {
 			ds[i] = time.Duration(i+1) * time.Millisecond
 		}
-		// Shuffled: latencyOf must sort.
+		// Shuffled: LatencyOf must sort.
 		rand.New(rand.NewPCG(1, 2)).Shuffle(len(ds), func(i, j int) { ds[i], ds[j] = ds[j], ds[i] })
 		return ds
 	}
@@ -32,8 +32,8 @@ func TestLatencyOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := latencyOf(tt.in); got != tt.want {
-				t.Errorf("latencyOf = %+v, want %+v", got, tt.want)
+			if got := LatencyOf(tt.in); got != tt.want {
+				t.Errorf("LatencyOf = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

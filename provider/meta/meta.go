@@ -124,10 +124,6 @@ func (m *Client) SendText(ctx context.Context, phoneNumberID, token, to, text st
 	return out.Messages[0].ID, nil
 }
 
-// ErrPhoneOnly: Meta's Cloud API sends to phone numbers, not to groups or
-// LIDs.
-var ErrPhoneOnly = errors.New("only phone numbers are reachable through Meta's Cloud API")
-
 // Tokens gives a meta_cloud session's access token, sealed as stored.
 type Tokens interface {
 	MetaToken(ctx context.Context, workspaceID, id int64) ([]byte, error)
@@ -157,7 +153,7 @@ func NewSender(client *Client, tokens Tokens, open func(sealed []byte) ([]byte, 
 func (s *Sender) Send(ctx context.Context, sess chatsync.Session, chatJID, text string) (string, error) {
 	j, err := chatsync.ParseJID(chatJID)
 	if err != nil || j.Server != chatsync.ServerUser {
-		return "", ErrPhoneOnly
+		return "", chatsync.ErrPhoneOnly
 	}
 	if sess.MetaPhoneNumberID == "" {
 		return "", errors.New("the session has no Meta phone number ID")

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waCommon"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
@@ -157,12 +156,7 @@ func TestHistoryChanges(t *testing.T) {
 func TestMessageLifecycleThroughThePipeline(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	sess := e.session(t, "Phone")
-	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
-	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := e.liveSession(t)
 	process := e.processor(t)
 	orig := imageMessage(t)
 	at := orig.Info.Timestamp

@@ -119,6 +119,19 @@ func TestEventsThroughThePipelineToRows(t *testing.T) {
 
 // processor returns a function that processes the pending batches of the
 // env's store with the worker's real processor.
+// liveSession is a session "Phone" of the env's workspace run by a Session
+// with the production Sink and no sync window.
+func (e *env) liveSession(t *testing.T) (*Session, chatsync.Session) {
+	t.Helper()
+	sess := e.session(t, "Phone")
+	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
+	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sess
+}
+
 func (e *env) processor(t *testing.T) func() {
 	t.Helper()
 	ctx := t.Context()
@@ -152,12 +165,7 @@ func (e *env) processor(t *testing.T) func() {
 func TestUndecryptableMessageWaitsForItsContent(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	sess := e.session(t, "Phone")
-	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
-	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, sess := e.liveSession(t)
 	process := e.processor(t)
 	real := imageMessage(t)
 	undecryptable := &events.UndecryptableMessage{Info: real.Info}
@@ -208,12 +216,7 @@ func TestUndecryptableMessageWaitsForItsContent(t *testing.T) {
 func TestGroupMembersByEitherAddressThroughThePipeline(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	sess := e.session(t, "Phone")
-	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
-	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := e.liveSession(t)
 	lids := sqliteContainer(t).LIDMap
 	s.lids = lids
 	process := e.processor(t)
