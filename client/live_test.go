@@ -159,7 +159,9 @@ func TestLiveRetriesUntilAccepted(t *testing.T) {
 	}}
 	var rec recorder
 	c := newClient(t, svc, testSecret, append(rec.options(), client.WithRetries(0), client.WithBackoff(time.Second, time.Minute))...)
-	live := c.Live(client.LiveConfig{})
+	// The three reports must make one batch: no flush before Close's (with
+	// the default 250 ms, a busy machine could flush between two Adds).
+	live := c.Live(client.LiveConfig{FlushInterval: time.Hour})
 	for i := range 3 {
 		if err := live.Add(t.Context(), liveReport(i, i)); err != nil {
 			t.Fatal(err)
