@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +149,18 @@ type Report struct {
 	// synced; Drained is false when DrainTimeout passed first.
 	Drain   time.Duration
 	Drained bool
+	// Stages are the same figures per stage, by the stage in which a call
+	// started: a stage that holds its users steady (e.g. "2m:200,2m:200")
+	// measures that number of users without the ramps.
+	Stages []StageReport
+}
+
+// StageReport is one stage's calls.
+type StageReport struct {
+	Stage    Stage
+	Sync     Latency
+	List     Latency
+	Failures int
 }
 
 // Failed is the number of failed calls.
@@ -160,31 +173,48 @@ func (r Report) Failed() int {
 }
 
 type run struct {
-	p       Params
-	api     chatsyncv1connect.ChatServiceClient
-	mu      sync.Mutex
-	sync    []time.Duration
-	list    []time.Duration
-	fails   map[string]int
-	accept  int64
-	lastEnd time.Time
+	p     Params
+	api   chatsyncv1connect.ChatServiceClient
+	start time.Time
+	mu    sync.Mutex
+	// sync and list are the latencies per stage.
+	sync, list [][]time.Duration
+	fails      map[string]int
+	stageFails []int
+	accept     int64
+	lastEnd    time.Time
 }
 
-func (r *run) record(call string, d time.Duration, err error) {
+func (r *run) record(call string, t0 time.Time, err error) {
+	end := time.Now()
+	st := stageAt(r.p.Stages, t0.Sub(r.start))
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if end := time.Now(); end.After(r.lastEnd) {
+	if end.After(r.lastEnd) {
 		r.lastEnd = end
 	}
 	if err != nil {
 		r.fails[call+" "+connect.CodeOf(err).String()]++
+		r.stageFails[st]++
 		return
 	}
 	if call == "SyncBatch" {
-		r.sync = append(r.sync, d)
+		r.sync[st] = append(r.sync[st], end.Sub(t0))
 	} else {
-		r.list = append(r.list, d)
+		r.list[st] = append(r.list[st], end.Sub(t0))
 	}
+}
+
+// stageAt is the index of the stage running at elapsed (the last one
+// after the end).
+func stageAt(stages []Stage, elapsed time.Duration) int {
+	for i, s := range stages {
+		if elapsed < s.Duration {
+			return i
+		}
+		elapsed -= s.Duration
+	}
+	return len(stages) - 1
 }
 
 // Run runs the scenario and reports it; an error means the run could not
@@ -200,7 +230,9 @@ func Run(ctx context.Context, p Params) (Report, error) {
 		hc = &http.Client{Transport: tr}
 	}
 	auth := connect.WithInterceptors(bearer(p.Token))
-	r := &run{p: p, api: chatsyncv1connect.NewChatServiceClient(hc, p.URL, auth), fails: map[string]int{}}
+	n := len(p.Stages)
+	r := &run{p: p, api: chatsyncv1connect.NewChatServiceClient(hc, p.URL, auth), fails: map[string]int{},
+		sync: make([][]time.Duration, n), list: make([][]time.Duration, n), stageFails: make([]int, n)}
 	users := 0
 	for _, s := range p.Stages {
 		users = max(users, s.Target)
@@ -243,6 +275,7 @@ func Run(ctx context.Context, p Params) (Report, error) {
 	}
 
 	start := time.Now()
+	r.start = start
 	var vus sync.WaitGroup
 	stops := make([]chan struct{}, 0, users)
 	peakUsers := 0
@@ -297,7 +330,10 @@ func Run(ctx context.Context, p Params) (Report, error) {
 	sampling.Wait()
 	rep.PeakQueueDepth = peak
 	r.mu.Lock()
-	rep.Sync, rep.List, rep.Failures = latencyOf(r.sync), latencyOf(r.list), r.fails
+	rep.Sync, rep.List, rep.Failures = latencyOf(slices.Concat(r.sync...)), latencyOf(slices.Concat(r.list...)), r.fails
+	for i, st := range p.Stages {
+		rep.Stages = append(rep.Stages, StageReport{Stage: st, Sync: latencyOf(r.sync[i]), List: latencyOf(r.list[i]), Failures: r.stageFails[i]})
+	}
 	r.mu.Unlock()
 	return rep, nil
 }
@@ -330,7 +366,7 @@ func (r *run) user(ctx context.Context, i int, c *client.Client, stop <-chan str
 		req := r.batch(i, iter)
 		t0 := time.Now()
 		res, err := c.SyncBatch(ctx, req)
-		r.record("SyncBatch", time.Since(t0), err)
+		r.record("SyncBatch", t0, err)
 		if err == nil {
 			r.mu.Lock()
 			r.accept += int64(res.GetAcceptedCount())
@@ -346,7 +382,7 @@ func (r *run) user(ctx context.Context, i int, c *client.Client, stop <-chan str
 		_, err = r.api.ListChats(cctx, &chatsyncv1.ListChatsRequest{PageSize: int32(r.p.PageSize)})
 		cancel()
 		if ctx.Err() == nil {
-			r.record("ListChats", time.Since(t0), err)
+			r.record("ListChats", t0, err)
 		}
 	}
 }

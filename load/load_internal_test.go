@@ -29,6 +29,18 @@ func TestStages(t *testing.T) {
 	}
 }
 
+func TestStageAt(t *testing.T) {
+	st, _ := ParseStages("1m:10,2m:10,30s:0")
+	for _, tt := range []struct {
+		at   time.Duration
+		want int
+	}{{0, 0}, {59 * time.Second, 0}, {time.Minute, 1}, {3*time.Minute - 1, 1}, {3 * time.Minute, 2}, {time.Hour, 2}} {
+		if got := stageAt(st, tt.at); got != tt.want {
+			t.Errorf("stageAt(%s) = %d, want %d", tt.at, got, tt.want)
+		}
+	}
+}
+
 func TestLatencyOf(t *testing.T) {
 	var ds []time.Duration
 	for i := 1; i <= 100; i++ {

@@ -27,6 +27,12 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString(")\n")
 	}
+	if len(r.Stages) > 1 {
+		for i, st := range r.Stages {
+			fmt.Fprintf(&b, "stage %d (%s to %d users): SyncBatch p95 %s p99 %s, ListChats p95 %s p99 %s, %d failed\n",
+				i+1, st.Stage.Duration, st.Stage.Target, ms(st.Sync.P95), ms(st.Sync.P99), ms(st.List.P95), ms(st.List.P99), st.Failures)
+		}
+	}
 	fmt.Fprintf(&b, "chats: %d accepted, %d synced\n", r.ChatsAccepted, r.ChatsSynced)
 	if r.PeakQueueDepth < 0 {
 		b.WriteString("queue: peak depth not measured (no operator token)\n")
@@ -42,7 +48,8 @@ func (r Report) WriteText(w io.Writer) error {
 	return err
 }
 
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
 func (l Latency) String() string {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 	return fmt.Sprintf("%d calls, p50 %s, p95 %s, p99 %s, max %s", l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 }

@@ -38,6 +38,14 @@ func TestLoadScenarioReportAddsUp(t *testing.T) {
 	if d := rep.Sync.Count - rep.List.Count; d < 0 || d > 3 {
 		t.Errorf("%d SyncBatch and %d ListChats calls", rep.Sync.Count, rep.List.Count)
 	}
+	// The stages split the same calls.
+	var syncs, lists, failed int
+	for _, st := range rep.Stages {
+		syncs, lists, failed = syncs+st.Sync.Count, lists+st.List.Count, failed+st.Failures
+	}
+	if len(rep.Stages) != 3 || syncs != rep.Sync.Count || lists != rep.List.Count || failed != 0 || rep.Stages[0].Sync.Count == 0 || rep.Stages[1].Sync.Count == 0 {
+		t.Errorf("stages %+v do not add up to %d SyncBatch and %d ListChats calls", rep.Stages, rep.Sync.Count, rep.List.Count)
+	}
 	if rep.PeakQueueDepth < 0 {
 		t.Error("the queue depth was not read with the operator token")
 	}
@@ -46,7 +54,7 @@ func TestLoadScenarioReportAddsUp(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	want := regexp.MustCompile(`(?s)^load: \d+s, peak 3 users\nSyncBatch: ` + strconv.Itoa(rep.Sync.Count) + ` calls, p50 .*\nfailures: 0\nchats: \d+ accepted, \d+ synced\nqueue: peak depth \d+ batches\ndrain: .* after the last call\n$`)
+	want := regexp.MustCompile(`(?s)^load: \d+s, peak 3 users\nSyncBatch: ` + strconv.Itoa(rep.Sync.Count) + ` calls, p50 .*\nfailures: 0\n(stage \d \(.* to \d users\): SyncBatch p95 .*, \d+ failed\n){3}chats: \d+ accepted, \d+ synced\nqueue: peak depth \d+ batches\ndrain: .* after the last call\n$`)
 	if !want.MatchString(out.String()) {
 		t.Errorf("report text:\n%s", out.String())
 	}
