@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/signing"
 )
 
@@ -88,6 +93,9 @@ type admission struct {
 	maxInFlight, maxPerCaller int
 	maxBytes                  int64
 	errw                      *connect.ErrorWriter
+	// latency, when set, observes the duration of the calls admitted,
+	// SyncBatch aside (its duration includes the sender's upload).
+	latency *pressure.Gauge
 
 	inFlight atomic.Int64
 	bytes    atomic.Int64
@@ -136,6 +144,9 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 				return
 			}
 			defer a.leave(key)
+			if a.latency != nil && !strings.HasSuffix(r.URL.Path, "/SyncBatch") {
+				defer func(t0 time.Time) { a.latency.Observe(time.Since(t0)) }(time.Now())
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -166,8 +177,25 @@ func (a *admission) budget(next http.Handler) http.Handler {
 	})
 }
 
+// shedRetryAfter is the pause a refused call is told to take before
+// retrying: long enough for the calls in flight to finish (they take
+// milliseconds), short enough that a person does not notice.
+const shedRetryAfter = time.Second
+
+// refuse answers resource_exhausted at once, with a retry hint the
+// clients read (client.retryAfter): a retry-after header in seconds and a
+// google.rpc.RetryInfo detail.
 func (a *admission) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	_ = a.errw.Write(w, r, connect.NewError(connect.CodeResourceExhausted, err))
+	_ = a.errw.Write(w, r, withRetryHint(connect.NewError(connect.CodeResourceExhausted, err), shedRetryAfter))
+}
+
+// withRetryHint tells the caller of a refused call when to retry.
+func withRetryHint(e *connect.Error, d time.Duration) *connect.Error {
+	e.Meta().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+	if detail, err := connect.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}); err == nil {
+		e.AddDetail(detail)
+	}
+	return e
 }
 
 func (a *admission) enter(key string) bool {

@@ -1,12 +1,18 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	"github.com/chatsync/chatsync/pressure"
 )
 
 // Calls in flight are bounded per caller and server-wide, streams aside,
@@ -23,6 +29,7 @@ func TestAdmission(t *testing.T) {
 	})))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	var retryAfter string
 	call := func(path, auth, body string) int {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
@@ -35,6 +42,7 @@ func TestAdmission(t *testing.T) {
 			t.Fatal(err)
 		}
 		res.Body.Close()
+		retryAfter = res.Header.Get("Retry-After")
 		return res.StatusCode
 	}
 	held := func(path, auth string) {
@@ -57,6 +65,9 @@ func TestAdmission(t *testing.T) {
 	if got := call("/chatsync.v1.SessionService/ListSessions", "Bearer a", ""); got != http.StatusTooManyRequests {
 		t.Errorf("the caller's third call: %d, want 429", got)
 	}
+	if retryAfter != "1" {
+		t.Errorf("the refusal's Retry-After: %q, want 1 (second)", retryAfter)
+	}
 	if got := call("/chatsync.v1.ChatService/StreamChatUpdates", "Bearer a", ""); got != http.StatusOK {
 		t.Errorf("a stream is not a call in flight: %d", got)
 	}
@@ -78,5 +89,44 @@ func TestAdmission(t *testing.T) {
 	}
 	if n := a.bytes.Load(); n != 0 {
 		t.Errorf("%d bytes still counted after the calls ended", n)
+	}
+}
+
+// The admitted calls feed the latency gauge the workers yield to, except
+// SyncBatch, whose duration is the sender's upload as much as the
+// server's work; a refusal carries its retry hint as a RetryInfo detail.
+func TestAdmissionLatencyAndRetryHint(t *testing.T) {
+	a := newAdmission(10, 10, 1<<20)
+	a.latency = new(pressure.Gauge)
+	h := a.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+	}))
+	serve := func(path string) {
+		req := httptest.NewRequest(http.MethodPost, path, http.NoBody)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	serve("/chatsync.v1.SyncService/SyncBatch")
+	if got := a.latency.Average(); got != 0 {
+		t.Fatalf("SyncBatch observed: %v", got)
+	}
+	serve("/chatsync.v1.ChatService/ListChats")
+	if got := a.latency.Average(); got < 5*time.Millisecond {
+		t.Fatalf("ListChats observed as %v, want its 5 ms at least", got)
+	}
+
+	e := withRetryHint(connect.NewError(connect.CodeResourceExhausted, errors.New("busy")), 1500*time.Millisecond)
+	if got := e.Meta().Get("Retry-After"); got != "2" {
+		t.Errorf("Retry-After of 1.5 s: %q, want 2 (whole seconds, rounded up)", got)
+	}
+	var delay time.Duration
+	for _, d := range e.Details() {
+		if v, err := d.Value(); err == nil {
+			if ri, ok := v.(*errdetails.RetryInfo); ok {
+				delay = ri.GetRetryDelay().AsDuration()
+			}
+		}
+	}
+	if delay != 1500*time.Millisecond {
+		t.Errorf("RetryInfo delay: %v, want 1.5s", delay)
 	}
 }

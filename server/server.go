@@ -31,6 +31,7 @@ import (
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
 	"github.com/chatsync/chatsync/gen/chatsync/v1/chatsyncv1connect"
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/store"
 )
 
@@ -72,6 +73,11 @@ type Params struct {
 	// hundreds of ordinary ones).
 	MaxInFlight, MaxInFlightPerCaller int
 	MaxBufferedBytes                  int64
+	// Latency, when set, observes every unary call's duration but
+	// SyncBatch's (it includes the sender's upload); the
+	// process publishes it so that workers yield to slow calls (package
+	// pressure).
+	Latency *pressure.Gauge
 	// Web is the built web client; nil or without index.html serves a
 	// placeholder page.
 	Web fs.FS
@@ -146,6 +152,7 @@ func Handler(p Params) (http.Handler, error) {
 		p.MaxBufferedBytes = 32 << 20
 	}
 	admit := newAdmission(p.MaxInFlight, p.MaxInFlightPerCaller, p.MaxBufferedBytes)
+	admit.latency = p.Latency
 	opts := connect.WithHandlerOptions(
 		connect.WithInterceptors(&logInterceptor{log: p.Log}, &authInterceptor{tokens: p.Store}, validate.NewInterceptor()),
 		connect.WithReadMaxBytes(chatsync.MaxBatchBytes+(1<<20)),

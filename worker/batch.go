@@ -106,6 +106,15 @@ func (p *Processor) write(ctx context.Context, log *slog.Logger, b chatsync.Batc
 	var res store.BatchResult
 	contacts := in.Contacts
 	for start := 0; start < len(in.Chats) || contacts != nil; start += p.chunkSize {
+		if start > 0 && b.Kind != chatsync.BatchLive {
+			// Backfill gives way to interactive calls between chunks; a
+			// live batch is interactive itself and never waits.
+			d, err := p.pressure.Yield(ctx)
+			p.metrics.yieldedFor(d)
+			if err != nil {
+				return res, err
+			}
+		}
 		end := min(start+p.chunkSize, len(in.Chats))
 		chunk := in.Chats[start:end]
 		w, err := p.store.IngestChunk(ctx, b.WorkspaceID, b.SessionID, chunk, contacts)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/worker"
 	"github.com/chatsync/chatsync/worker/tasks"
 )
@@ -92,6 +93,49 @@ func TestChunkRollback(t *testing.T) {
 				t.Fatalf("chat refused lines = %v", bad)
 			}
 		})
+	}
+}
+
+// While the API's calls are slow, a history batch pauses between its
+// chunks (and still completes); a live batch never waits. (Without
+// pressure nothing pauses: package pressure's tests.)
+func TestHistoryYieldsToSlowCalls(t *testing.T) {
+	e := newEnv(t, envOptions{chunkSize: 2, yieldAbove: 50 * time.Millisecond})
+	yielded := func() float64 {
+		t.Helper()
+		mfs, err := e.metrics.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "chatsync_worker_yield_seconds_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no chatsync_worker_yield_seconds_total")
+		return 0
+	}
+	// A server reports its calls averaging 200 ms.
+	if err := e.rdb.HSet(t.Context(), pressure.Key, "api-1", fmt.Sprintf("200000:%d", time.Now().UnixMilli())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	live := e.accept(t, "live", chatsync.BatchLive, privates(6)...)
+	if err := e.handle(t, live); err != nil {
+		t.Fatal(err)
+	}
+	if got := yielded(); got != 0 {
+		t.Fatalf("a live batch yielded %vs", got)
+	}
+	hist := e.accept(t, "busy", chatsync.BatchHistory, privates(6)...)
+	if err := e.handle(t, hist); err != nil {
+		t.Fatal(err)
+	}
+	// Three chunks, two pauses between them, each up to the 10 ms bound.
+	if got := yielded(); got < 0.015 || got > 0.025 {
+		t.Fatalf("history batch under pressure yielded %vs, want two pauses of 10 ms", got)
+	}
+	if got := e.batch(t, "busy"); got.Status != chatsync.BatchCompleted || got.WrittenCount != 6 {
+		t.Fatalf("yielding batch: %s, %d written; want completed, 6", got.Status, got.WrittenCount)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/server/servertest"
 	"github.com/chatsync/chatsync/store"
 	"github.com/chatsync/chatsync/store/storetest"
@@ -47,6 +48,7 @@ type env struct {
 	logs    *logBuffer
 	log     *slog.Logger
 	proc    *worker.Processor
+	metrics *prometheus.Registry
 	ws      int64
 	session chatsync.Session
 }
@@ -54,6 +56,9 @@ type env struct {
 type envOptions struct {
 	chunkSize int
 	sqlite    bool // the embedded mode's store instead of PostgreSQL
+	// yieldAbove, when set, makes history batches yield to API calls
+	// slower than it on average (pressure.Reader, pausing 10 ms at most).
+	yieldAbove time.Duration
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -65,9 +70,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 	rdb := servertest.Redis(t, redisDB)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg := prometheus.NewRegistry()
+	var yield *pressure.Reader
+	if o.yieldAbove > 0 {
+		yield = pressure.NewReader(rdb, o.yieldAbove, 10*time.Millisecond)
+	}
 	proc, err := worker.NewProcessor(worker.Params{
 		Store: s, Publisher: events.NewPublisher(rdb, 10000), Log: log, ChunkSize: o.chunkSize,
-		Metrics: worker.NewMetrics(prometheus.NewRegistry()),
+		Metrics: worker.NewMetrics(reg), Pressure: yield,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +93,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: s, rdb: rdb, queue: queue, logs: logs, log: log, proc: proc, ws: ws.ID, session: sess}
+	return &env{store: s, rdb: rdb, queue: queue, logs: logs, log: log, proc: proc, metrics: reg, ws: ws.ID, session: sess}
 }
 
 // accept stores a batch as SyncBatch does, without queueing it.

@@ -14,6 +14,7 @@ type Metrics struct {
 	chats         prometheus.Counter
 	duration      *prometheus.HistogramVec
 	publishErrors prometheus.Counter
+	yielded       prometheus.Counter
 }
 
 // NewMetrics registers the worker's metrics with reg.
@@ -32,8 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chatsync_event_publish_errors_total", Help: "Realtime events that could not be published.",
 		}),
+		yielded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatsync_worker_yield_seconds_total",
+			Help: "Time history batches paused between chunks because the API's calls were slow (CHATSYNC_YIELD_LATENCY).",
+		}),
 	}
-	reg.MustRegister(m.batches, m.chats, m.duration, m.publishErrors)
+	reg.MustRegister(m.batches, m.chats, m.duration, m.publishErrors, m.yielded)
 	return m
 }
 
@@ -53,4 +58,11 @@ func (m *Metrics) publishFailed(n int) {
 		return
 	}
 	m.publishErrors.Add(float64(n))
+}
+
+func (m *Metrics) yieldedFor(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.yielded.Add(d.Seconds())
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/store"
 )
 
@@ -37,6 +38,9 @@ type Params struct {
 	ChunkSize int
 	// Metrics records processing figures; nil records nothing.
 	Metrics *Metrics
+	// Pressure, when set, makes history batches pause between chunks
+	// while the API's calls are slow (package pressure).
+	Pressure *pressure.Reader
 }
 
 // Processor handles TypeSyncBatch tasks.
@@ -46,6 +50,7 @@ type Processor struct {
 	log       *slog.Logger
 	chunkSize int
 	metrics   *Metrics
+	pressure  *pressure.Reader
 	now       func() time.Time
 }
 
@@ -57,5 +62,6 @@ func NewProcessor(p Params) (*Processor, error) {
 	if p.ChunkSize <= 0 {
 		p.ChunkSize = 10
 	}
-	return &Processor{store: p.Store, pub: p.Publisher, log: p.Log, chunkSize: p.ChunkSize, metrics: p.Metrics, now: time.Now}, nil
+	return &Processor{store: p.Store, pub: p.Publisher, log: p.Log, chunkSize: p.ChunkSize, metrics: p.Metrics,
+		pressure: p.Pressure, now: time.Now}, nil
 }

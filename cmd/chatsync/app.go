@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/chatsync/chatsync"
 	"github.com/chatsync/chatsync/events"
+	"github.com/chatsync/chatsync/pressure"
 	"github.com/chatsync/chatsync/provider/meta"
 	"github.com/chatsync/chatsync/provider/sidecar"
 	"github.com/chatsync/chatsync/provider/wa"
@@ -56,6 +58,8 @@ type Main struct {
 
 	listener net.Listener
 	httpSrv  *http.Server
+	// pprofSrv serves net/http/pprof when CHATSYNC_PPROF_ADDR is set.
+	pprofSrv *http.Server
 	// cancelRequests ends the contexts of requests still running during
 	// Close's grace period.
 	cancelRequests context.CancelFunc
@@ -225,6 +229,9 @@ func (m *Main) Bootstrap(ctx context.Context) (string, error) {
 // bound when it returns.
 func (m *Main) Start(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := m.startPprof(ctx); err != nil {
+		return err
+	}
 	role := m.cfg.Role
 	if role == "all" || role == "worker" {
 		if err := m.startWorker(ctx); err != nil {
@@ -241,8 +248,10 @@ func (m *Main) Start(ctx context.Context) error {
 
 func (m *Main) startWorker(ctx context.Context) error {
 	pub := events.NewPublisher(m.rdb, m.cfg.EventRetention)
+	metrics := worker.NewMetrics(m.registry)
+	yield := pressure.NewReader(m.rdb, m.cfg.YieldLatency, m.cfg.YieldMaxPause)
 	proc, err := worker.NewProcessor(worker.Params{
-		Store: m.store, Publisher: pub, Log: m.log, ChunkSize: m.cfg.ChunkSize, Metrics: worker.NewMetrics(m.registry),
+		Store: m.store, Publisher: pub, Log: m.log, ChunkSize: m.cfg.ChunkSize, Metrics: metrics, Pressure: yield,
 	})
 	if err != nil {
 		return err
@@ -309,6 +318,13 @@ func (m *Main) startServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	latency := new(pressure.Gauge)
+	host, _ := os.Hostname()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		latency.Publish(ctx, m.rdb, fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomToken("")[:8]))
+	}()
 	sidecars, err := sidecar.NewChannel(sidecar.Params{
 		Store: m.store, Redis: m.rdb, Pub: pub, Log: m.log.With(slog.String("component", "sidecar")),
 	})
@@ -321,6 +337,7 @@ func (m *Main) startServer(ctx context.Context) error {
 		SyncRatePerMinute: m.cfg.SyncRatePerMinute, SyncLiveRatePerMinute: m.cfg.SyncLiveRatePerMinute, Web: web.Dist(),
 		BodyTimeout: m.cfg.BodyTimeout, StreamsPerToken: m.cfg.StreamsPerToken,
 		MaxInFlight: m.cfg.MaxInFlight, MaxInFlightPerCaller: m.cfg.MaxInFlightPerCaller, MaxBufferedBytes: int64(m.cfg.MaxBufferedMiB) << 20,
+		Latency:  latency,
 		WhatsApp: mgr, Publisher: pub, Sidecars: sidecars,
 		Meta:         meta.NewSender(meta.NewClient(m.cfg.MetaBaseURL, nil), m.store, m.keys.Open, 0),
 		WakeSessions: func(ctx context.Context) error { return wa.Wake(ctx, m.rdb) },
@@ -358,6 +375,35 @@ func (m *Main) startServer(ctx context.Context) error {
 	return nil
 }
 
+// startPprof serves the runtime profiles on their own address, so an
+// operator can take a CPU profile of a loaded server or worker
+// (BENCHMARKS.md, "Load scenario") without exposing them on the API port.
+func (m *Main) startPprof(ctx context.Context) error {
+	if m.cfg.PprofAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.cfg.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("listen on CHATSYNC_PPROF_ADDR %s: %w", m.cfg.PprofAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.log.InfoContext(ctx, "pprof listening", slog.String("addr", ln.Addr().String()))
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.pprofSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.ErrorContext(ctx, "pprof server", slog.String("error", err.Error()))
+		}
+	}()
+	return nil
+}
+
 // URL is the server's base URL once Start bound the listener.
 func (m *Main) URL() string {
 	if m.listener == nil {
@@ -383,6 +429,9 @@ func (m *Main) Close() error {
 		cancel()
 		grace.Stop()
 		m.cancelRequests()
+	}
+	if m.pprofSrv != nil {
+		errs = append(errs, m.pprofSrv.Close())
 	}
 	if m.asynqSrv != nil {
 		m.asynqSrv.Shutdown()

@@ -50,6 +50,14 @@ type Config struct {
 	SweepInterval                                     time.Duration
 	SweepGrace                                        time.Duration
 	ShutdownTimeout                                   time.Duration
+	// YieldLatency: while the API's unary calls average more than this,
+	// history batches pause between chunks, up to YieldMaxPause each
+	// (CHATSYNC_YIELD_LATENCY, 0 disables; CHATSYNC_YIELD_MAX_PAUSE).
+	YieldLatency, YieldMaxPause time.Duration
+	// PprofAddr, when set, serves net/http/pprof on its own listener
+	// (CHATSYNC_PPROF_ADDR, e.g. 127.0.0.1:6060): for profiling a running
+	// process, never on the API's port.
+	PprofAddr string
 	// MetaBaseURL is Meta's Graph API with its version, for meta_cloud
 	// sessions (CHATSYNC_META_BASE_URL).
 	MetaBaseURL string
@@ -79,6 +87,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:       or(getenv("CHATSYNC_LOG_LEVEL"), "info"),
 		Role:           or(getenv("CHATSYNC_ROLE"), "all"),
 		MetaBaseURL:    or(getenv("CHATSYNC_META_BASE_URL"), meta.DefaultBaseURL),
+		PprofAddr:      getenv("CHATSYNC_PPROF_ADDR"),
 	}
 	var errs []error
 	boolVar := func(key string, def bool) bool {
@@ -136,6 +145,10 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.BatchRetention = durVar("CHATSYNC_BATCH_RETENTION", 7*24*time.Hour)
 	c.BatchRowRetention = durVar("CHATSYNC_BATCH_ROW_RETENTION", 30*24*time.Hour)
 	c.ShutdownTimeout = durVar("CHATSYNC_SHUTDOWN_TIMEOUT", 25*time.Second)
+	if v := getenv("CHATSYNC_YIELD_LATENCY"); v != "0" {
+		c.YieldLatency = durVar("CHATSYNC_YIELD_LATENCY", 50*time.Millisecond)
+	}
+	c.YieldMaxPause = durVar("CHATSYNC_YIELD_MAX_PAUSE", 250*time.Millisecond)
 	if k := getenv("CHATSYNC_SECRET_KEY"); k != "" {
 		b, err := hex.DecodeString(k)
 		if err != nil || len(b) < 32 {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -335,6 +336,7 @@ func TestConfigErrors(t *testing.T) {
 		"embedded split role":    {"CHATSYNC_ROLE": "worker"},
 		"bad log format":         {"CHATSYNC_LOG_FORMAT": "xml"},
 		"bad log level":          {"CHATSYNC_LOG_LEVEL": "loud"},
+		"bad yield latency":      {"CHATSYNC_YIELD_LATENCY": "-5ms"},
 	}
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -347,11 +349,19 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil || !cfg.Embedded() || !cfg.SyncEnabled || cfg.SyncRatePerMinute != 60 || cfg.SyncLiveRatePerMinute != 600 || cfg.BodyTimeout != 30*time.Second || cfg.IdleTimeout != time.Minute || cfg.StreamsPerToken != 100 || cfg.HTTPAddr != "127.0.0.1:8080" || cfg.Role != "all" {
 		t.Fatalf("defaults = %+v, %v", cfg, err)
 	}
+	if cfg.YieldLatency != 50*time.Millisecond || cfg.YieldMaxPause != 250*time.Millisecond || cfg.PprofAddr != "" {
+		t.Fatalf("yield and pprof defaults = %v, %v, %q", cfg.YieldLatency, cfg.YieldMaxPause, cfg.PprofAddr)
+	}
+	off, err := configFromEnv(func(k string) string { return map[string]string{"CHATSYNC_YIELD_LATENCY": "0"}[k] })
+	if err != nil || off.YieldLatency != 0 {
+		t.Fatalf("CHATSYNC_YIELD_LATENCY=0: %v, %v; want yielding off", off.YieldLatency, err)
+	}
 }
 
 func TestServeRunsUntilCancelled(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"CHATSYNC_DATA_DIR": dir, "CHATSYNC_HTTP_ADDR": "127.0.0.1:0", "CHATSYNC_LOG_FORMAT": "json"}
+	env := map[string]string{"CHATSYNC_DATA_DIR": dir, "CHATSYNC_HTTP_ADDR": "127.0.0.1:0", "CHATSYNC_LOG_FORMAT": "json",
+		"CHATSYNC_PPROF_ADDR": "127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
@@ -362,6 +372,19 @@ func TestServeRunsUntilCancelled(t *testing.T) {
 			t.Fatalf("no banner; stderr: %s", errOut.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// The profiles are served on their own address, which the log names.
+	m := regexp.MustCompile(`"msg":"pprof listening","addr":"([^"]+)"`).FindStringSubmatch(errOut.String())
+	if m == nil {
+		t.Fatalf("no pprof address in the log: %s", errOut.String())
+	}
+	res, err := http.Get("http://" + m[1] + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("pprof: %s", res.Status)
 	}
 	cancel()
 	if err := <-done; err != nil {
