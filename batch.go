@@ -76,12 +76,25 @@ type MessageInput struct {
 	EditTime  *time.Time      `json:"edit_time,omitempty"`
 	Revoked   bool            `json:"revoked,omitempty"`
 	Reactions []ReactionInput `json:"reactions,omitempty"`
+	// Status of a message from me as of this report; it never moves a
+	// stored status backwards. With no text and no media it is a receipt
+	// (see IsUpdate); on a message with content, the message and its
+	// status.
+	Status MessageStatus `json:"status,omitempty"`
 }
 
-// IsUpdate reports whether the report changes a message (an edit, a revoke
-// or reactions) rather than being the message itself.
+// IsUpdate reports whether the report changes a message (an edit, a
+// revoke, reactions, or a receipt: a status without content) rather than
+// being the message itself.
 func (m *MessageInput) IsUpdate() bool {
-	return m.EditTime != nil || m.Revoked || len(m.Reactions) > 0
+	return m.EditTime != nil || m.Revoked || len(m.Reactions) > 0 || m.IsReceipt()
+}
+
+// IsReceipt reports whether the report is a status alone: the message's
+// ID with a status, no text, no media, no other change.
+func (m *MessageInput) IsReceipt() bool {
+	return m.Status != StatusUnknown && m.Text == "" && m.MediaType == MediaNone && !m.Waiting &&
+		m.EditTime == nil && !m.Revoked && len(m.Reactions) == 0
 }
 
 // ReactionInput is one sender's reaction; an empty Emoji removes the
@@ -106,9 +119,14 @@ type ChatInput struct {
 	Name string `json:"name,omitempty"`
 	// UnreadCount is the phone's count; nil raises the stored count by one
 	// for each new message not from me.
-	UnreadCount  *int32         `json:"unread,omitempty"`
-	Archived     *bool          `json:"archived,omitempty"`
-	Pinned       *bool          `json:"pinned,omitempty"`
+	UnreadCount *int32 `json:"unread,omitempty"`
+	Archived    *bool  `json:"archived,omitempty"`
+	Pinned      *bool  `json:"pinned,omitempty"`
+	// MutedUntil is when the phone's mute ends (MutedForever for none); a
+	// time in the past unmutes.
+	MutedUntil *time.Time `json:"muted_until,omitempty"`
+	// MarkedUnread: marked as unread on the phone (the dot, no count).
+	MarkedUnread *bool          `json:"marked_unread,omitempty"`
 	LastActivity time.Time      `json:"last_activity,omitzero"`
 	Contact      *ContactInput  `json:"contact,omitempty"`
 	Group        *GroupInput    `json:"group,omitempty"`

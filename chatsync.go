@@ -100,6 +100,22 @@ const (
 	MediaOther    MediaType = "other"
 )
 
+// MessageStatus is how far a message from me has got; it only moves
+// forward, so the order of the constants is the order of the states.
+type MessageStatus int8
+
+// Message statuses.
+const (
+	StatusUnknown   MessageStatus = iota // not from me, or no receipt
+	StatusSent                           // the server has it
+	StatusDelivered                      // on the recipient's phone
+	StatusRead                           // read (in a group: by everyone)
+	StatusPlayed                         // a voice note or video played
+)
+
+// MutedForever is the muted_until of a chat muted with no end.
+var MutedForever = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // ParticipantAction is a change of group membership.
 type ParticipantAction string
 
@@ -168,6 +184,11 @@ type ChatView struct {
 	LastMessagePreview string    `json:"last_message_preview,omitempty"`
 	Archived           bool      `json:"archived,omitempty"`
 	Pinned             bool      `json:"pinned,omitempty"`
+	// MutedUntil is when the mute ends; zero when not muted (or the mute
+	// has ended).
+	MutedUntil time.Time `json:"muted_until,omitzero"`
+	// MarkedUnread: marked as unread on the phone (the dot, no count).
+	MarkedUnread bool `json:"marked_unread,omitempty"`
 }
 
 // Participant is one member of a group chat.
@@ -197,6 +218,8 @@ type Message struct {
 	Revoked bool `json:"revoked,omitempty"`
 	// Reactions, one per sender, oldest first.
 	Reactions []Reaction `json:"reactions,omitempty"`
+	// Status of a message from me (receipts).
+	Status MessageStatus `json:"status,omitempty"`
 }
 
 // Reaction is one sender's reaction to a message.

@@ -46,6 +46,9 @@ func (c *ChatInput) Validate(now time.Time) error {
 	if err := checkText("name", c.Name, 1024); err != nil {
 		return err
 	}
+	if c.MutedUntil != nil && (c.MutedUntil.Before(time.Unix(0, 0)) || c.MutedUntil.After(MutedForever)) {
+		return fmt.Errorf("muted_until: %s is outside 1970 to %s (muted forever)", c.MutedUntil.UTC().Format(time.RFC3339), MutedForever.Format(time.RFC3339))
+	}
 	if !c.LastActivity.IsZero() {
 		if err := checkTime("last_activity_time", c.LastActivity, now); err != nil {
 			return err
@@ -194,6 +197,12 @@ func (m *MessageInput) validate(now time.Time) error {
 		if err := checkTime("edit_time", *m.EditTime, now); err != nil {
 			return err
 		}
+	}
+	if m.Status < StatusUnknown || m.Status > StatusPlayed {
+		return fmt.Errorf("status: %d is not a message status", m.Status)
+	}
+	if m.Status != StatusUnknown && !m.FromMe {
+		return errors.New("status: only messages from me have a status (set from_me)")
 	}
 	if m.IsUpdate() && m.Waiting {
 		return errors.New("waiting: a placeholder cannot also be an edit, revoke or reaction")

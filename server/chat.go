@@ -105,9 +105,14 @@ func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsReq
 	}
 	f := store.ChatFilter{
 		WorkspaceID: p.workspaceID, SessionIDs: sessions, Type: chatTypeFromProto(req.GetType()),
-		Query: strings.TrimSpace(req.GetQuery()), UnreadOnly: req.GetUnreadOnly(),
+		Query: strings.TrimSpace(req.GetQuery()), UnreadOnly: req.GetUnreadOnly(), Archived: req.Archived,
 	}
 	filters := fmt.Sprintf("chats|%d|%v|%s|%q|%t", p.workspaceID, sessions, f.Type, f.Query, f.UnreadOnly)
+	if f.Archived != nil {
+		// Appended only when set, so page tokens issued before the filter
+		// existed stay valid.
+		filters += fmt.Sprintf("|archived=%t", *f.Archived)
+	}
 	var after *store.ChatCursor
 	if tok := req.GetPageToken(); tok != "" {
 		c, err := s.keys.decodePageToken(tok, filters)

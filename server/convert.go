@@ -186,6 +186,7 @@ func chatToProto(c chatsync.ChatView) *chatsyncv1.Chat {
 		Jid: c.JID, Type: chatTypes[c.Type], Name: c.Name, Phone: c.Phone, ParticipantCount: c.ParticipantCount,
 		UnreadCount: c.UnreadCount, LastActivityTime: ts(c.LastActivityAt), LastMessagePreview: c.LastMessagePreview,
 		Archived: c.Archived, Pinned: c.Pinned, ContactName: c.ContactName, Description: c.Description,
+		MutedUntil: ts(c.MutedUntil), MarkedUnread: c.MarkedUnread,
 	}
 }
 
@@ -193,7 +194,7 @@ func messageToProto(m chatsync.Message) *chatsyncv1.Message {
 	out := &chatsyncv1.Message{
 		Id: m.WAID, ChatId: idString(m.ChatID), SenderJid: m.SenderJID, FromMe: m.FromMe,
 		Timestamp: ts(m.SentAt), Text: m.Text, MediaType: mediaTypes[m.MediaType], Waiting: m.Waiting,
-		Revoked: m.Revoked,
+		Revoked: m.Revoked, Status: chatsyncv1.MessageStatus(m.Status),
 	}
 	if m.EditTime != nil {
 		out.EditTime = ts(*m.EditTime)
@@ -258,7 +259,10 @@ func chatFromProto(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 	in := chatsync.ChatInput{
 		JID: c.GetJid(), Type: chatTypeFromProto(c.GetType()), Name: c.GetName(), Contact: contactFromProto(c.GetContact()),
 		// Unset state fields stay nil: the stored state is kept.
-		UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned,
+		UnreadCount: c.UnreadCount, Archived: c.Archived, Pinned: c.Pinned, MarkedUnread: c.MarkedUnread,
+	}
+	if c.GetMutedUntil() != nil {
+		in.MutedUntil = new(c.GetMutedUntil().AsTime())
 	}
 	if c.GetLastActivityTime() != nil {
 		in.LastActivity = c.GetLastActivityTime().AsTime()
@@ -275,7 +279,7 @@ func chatFromProto(c *chatsyncv1.SyncChat) chatsync.ChatInput {
 	}
 	for _, m := range c.GetMessages() {
 		mi := chatsync.MessageInput{ID: m.GetId(), SenderJID: m.GetSenderJid(), FromMe: m.GetFromMe(), Text: m.GetText(), MediaType: mediaFromProto(m.GetMediaType()), Waiting: m.GetWaiting(),
-			Revoked: m.GetRevoked()}
+			Revoked: m.GetRevoked(), Status: chatsync.MessageStatus(m.GetStatus())}
 		if m.GetTimestamp() != nil {
 			mi.Timestamp = m.GetTimestamp().AsTime()
 		}

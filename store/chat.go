@@ -13,29 +13,32 @@ import (
 
 // chatViewRow is a chat joined with its session, contact and group.
 type chatViewRow struct {
-	ID                 int64     `bun:"id"`
-	WorkspaceID        int64     `bun:"workspace_id"`
-	SessionID          int64     `bun:"session_id"`
-	SessionName        string    `bun:"session_name"`
-	Provider           string    `bun:"provider"`
-	JID                string    `bun:"jid"`
-	Type               string    `bun:"type"`
-	Name               string    `bun:"name"`
-	Phone              *string   `bun:"phone"`
-	PushName           *string   `bun:"push_name"`
-	FullName           *string   `bun:"full_name"`
-	Description        *string   `bun:"description"`
-	ParticipantCount   int32     `bun:"participant_count"`
-	UnreadCount        int32     `bun:"unread_count"`
-	LastActivityAt     time.Time `bun:"last_activity_at"`
-	LastMessagePreview string    `bun:"last_message_preview"`
-	Archived           bool      `bun:"archived"`
-	Pinned             bool      `bun:"pinned"`
+	ID                 int64      `bun:"id"`
+	WorkspaceID        int64      `bun:"workspace_id"`
+	SessionID          int64      `bun:"session_id"`
+	SessionName        string     `bun:"session_name"`
+	Provider           string     `bun:"provider"`
+	JID                string     `bun:"jid"`
+	Type               string     `bun:"type"`
+	Name               string     `bun:"name"`
+	Phone              *string    `bun:"phone"`
+	PushName           *string    `bun:"push_name"`
+	FullName           *string    `bun:"full_name"`
+	Description        *string    `bun:"description"`
+	ParticipantCount   int32      `bun:"participant_count"`
+	UnreadCount        int32      `bun:"unread_count"`
+	LastActivityAt     time.Time  `bun:"last_activity_at"`
+	LastMessagePreview string     `bun:"last_message_preview"`
+	Archived           bool       `bun:"archived"`
+	Pinned             bool       `bun:"pinned"`
+	MutedUntil         *time.Time `bun:"muted_until"`
+	MarkedUnread       bool       `bun:"marked_unread"`
 }
 
 const chatViewColumns = `c.id, c.workspace_id, c.session_id, s.display_name AS session_name, s.provider,
 	c.jid, c.type, c.name, ct.phone_e164 AS phone, ct.push_name, ct.full_name, g.description,
-	c.participant_count, c.unread_count, c.last_activity_at, c.last_message_preview, c.archived, c.pinned`
+	c.participant_count, c.unread_count, c.last_activity_at, c.last_message_preview, c.archived, c.pinned,
+	c.muted_until, c.marked_unread`
 
 func chatViewQuery(db bun.IDB) *bun.SelectQuery {
 	return db.NewSelect().TableExpr("chats AS c").ColumnExpr(chatViewColumns).
@@ -49,7 +52,11 @@ func (r *chatViewRow) domain() chatsync.ChatView {
 		ID: r.ID, WorkspaceID: r.WorkspaceID, SessionID: r.SessionID, SessionName: r.SessionName,
 		Provider: chatsync.Provider(r.Provider), JID: r.JID, Type: chatsync.ChatType(r.Type), Name: r.Name,
 		ParticipantCount: r.ParticipantCount, UnreadCount: r.UnreadCount, LastActivityAt: r.LastActivityAt.UTC(),
-		LastMessagePreview: r.LastMessagePreview, Archived: r.Archived, Pinned: r.Pinned,
+		LastMessagePreview: r.LastMessagePreview, Archived: r.Archived, Pinned: r.Pinned, MarkedUnread: r.MarkedUnread,
+	}
+	// A mute that has ended reads as no mute.
+	if r.MutedUntil != nil && r.MutedUntil.After(time.Now()) {
+		v.MutedUntil = r.MutedUntil.UTC()
 	}
 	if v.LastActivityAt.Equal(epoch) {
 		v.LastActivityAt = time.Time{}
@@ -98,6 +105,9 @@ type ChatFilter struct {
 	Type        chatsync.ChatType
 	Query       string
 	UnreadOnly  bool
+	// Archived, when set, keeps only the chats archived (true) or not
+	// archived (false).
+	Archived *bool
 }
 
 // ChatCursor is the keyset position after which a page starts.
@@ -125,7 +135,8 @@ func (s *Store) ListChats(ctx context.Context, f ChatFilter, after *ChatCursor, 
 // index order: on PostgreSQL, one session uses
 // idx_chats_workspace_session_activity, a type filter
 // idx_chats_workspace_type_activity, unread_only the partial
-// idx_chats_workspace_unread_activity, everything else
+// idx_chats_workspace_unread_marked_activity, archived the partial
+// idx_chats_workspace_archived_activity, everything else
 // idx_chats_workspace_activity (several sessions filter its rows), and a
 // search the trigram index idx_chats_search_trgm. The keyset condition is a
 // row comparison, which PostgreSQL turns into an index bound, so a deep
@@ -143,7 +154,14 @@ func (s *Store) listChatsQuery(f ChatFilter, after *ChatCursor, limit int) *bun.
 		q.Where("c.type = ?", string(f.Type))
 	}
 	if f.UnreadOnly {
-		q.Where("c.unread_count > 0")
+		q.Where("(c.unread_count > 0 OR c.marked_unread)")
+	}
+	if f.Archived != nil {
+		if *f.Archived {
+			q.Where("c.archived")
+		} else {
+			q.Where("NOT c.archived")
+		}
 	}
 	if f.Query != "" {
 		q.Where("c.search_text LIKE ? ESCAPE '\\'", "%"+escapeLike(strings.ToLower(f.Query))+"%")

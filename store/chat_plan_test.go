@@ -115,11 +115,12 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		wsIdx      = "idx_chats_workspace_activity"
-		sessionIdx = "idx_chats_workspace_session_activity"
-		typeIdx    = "idx_chats_workspace_type_activity"
-		unreadIdx  = "idx_chats_workspace_unread_activity"
-		trgmIdx    = "idx_chats_search_trgm"
+		wsIdx       = "idx_chats_workspace_activity"
+		sessionIdx  = "idx_chats_workspace_session_activity"
+		typeIdx     = "idx_chats_workspace_type_activity"
+		unreadIdx   = "idx_chats_workspace_unread_marked_activity"
+		archivedIdx = "idx_chats_workspace_archived_activity"
+		trgmIdx     = "idx_chats_search_trgm"
 	)
 	one, two := []int64{sessions[3]}, []int64{sessions[3], sessions[7]}
 	tests := []struct {
@@ -137,6 +138,9 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 		{"unread groups", store.ChatFilter{UnreadOnly: true, Type: chatsync.ChatGroup}, false, []string{unreadIdx, typeIdx}},
 		{"one session, groups", store.ChatFilter{SessionIDs: one, Type: chatsync.ChatGroup}, false, []string{sessionIdx, typeIdx}},
 		{"one session, unread", store.ChatFilter{SessionIDs: one, UnreadOnly: true}, false, []string{sessionIdx, unreadIdx}},
+		{"archived", store.ChatFilter{Archived: new(true)}, false, []string{archivedIdx}},
+		{"not archived", store.ChatFilter{Archived: new(false)}, false, []string{wsIdx}},
+		{"unread, not archived", store.ChatFilter{UnreadOnly: true, Archived: new(false)}, false, []string{unreadIdx}},
 		{"search", store.ChatFilter{Query: "chat 4242"}, true, []string{trgmIdx}},
 		{"search phone", store.ChatFilter{Query: "+6281277777"}, true, []string{trgmIdx}},
 	}
@@ -155,7 +159,7 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 						t.Errorf("sequential scan of chats:\n%s", query)
 					case n.NodeType == "Sort" && !tt.search:
 						t.Errorf("Sort node: the index order is not used:\n%s", query)
-					case n.Relation == "chats" || slices.Contains([]string{wsIdx, sessionIdx, typeIdx, unreadIdx, trgmIdx}, n.Index):
+					case n.Relation == "chats" || slices.Contains([]string{wsIdx, sessionIdx, typeIdx, unreadIdx, archivedIdx, trgmIdx}, n.Index):
 						if n.Index != "" {
 							used = append(used, n.Index)
 						}

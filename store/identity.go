@@ -28,7 +28,8 @@ import (
 //     phone chat, or merges into it when both exist (messages moved, a
 //     message stored under both kept once; unread counts summed less the
 //     duplicates not from me; last activity and preview the newer one;
-//     archived and pinned if either was), and group memberships move to the
+//     archived, pinned and marked unread if either was, the later mute;
+//     a duplicate message's further status), and group memberships move to the
 //     phone JID (a member stored under both kept once), with their groups'
 //     participant counts recounted.
 //
@@ -243,7 +244,14 @@ func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactI
 		return fmt.Errorf("count duplicates of chat %d: %w", l.ID, err)
 	}
 	// Messages stored under both: the phone chat's copy stays (the LID
-	// chat's goes with it, ON DELETE CASCADE).
+	// chat's goes with it, ON DELETE CASCADE), with the further status of
+	// the two.
+	if _, err := tx.NewUpdate().Table("messages").
+		Set("status = (SELECT y.status FROM messages AS y WHERE y.chat_id = ? AND y.wa_id = messages.wa_id)", l.ID).
+		Where("chat_id = ? AND EXISTS (SELECT 1 FROM messages AS y WHERE y.chat_id = ? AND y.wa_id = messages.wa_id AND y.status > messages.status)", k.ID, l.ID).
+		Exec(ctx); err != nil {
+		return fmt.Errorf("merge message statuses of chat %d: %w", l.ID, err)
+	}
 	if _, err := tx.NewUpdate().Table("messages").Set("chat_id = ?", k.ID).
 		Where("chat_id = ? AND NOT EXISTS (SELECT 1 FROM messages AS x WHERE x.chat_id = ? AND x.wa_id = messages.wa_id)", l.ID, k.ID).
 		Exec(ctx); err != nil {
@@ -265,6 +273,8 @@ func (s *Store) mergeChat(ctx context.Context, tx bun.Tx, l, k chatRow, contactI
 		Set("unread_count = ?", unread).
 		Set("archived = ?", k.Archived || l.Archived).
 		Set("pinned = ?", k.Pinned || l.Pinned).
+		Set("muted_until = ?", laterMute(k.MutedUntil, l.MutedUntil)).
+		Set("marked_unread = ?", k.MarkedUnread || l.MarkedUnread).
 		Set("last_activity_at = ?", later(k.LastActivityAt, l.LastActivityAt)).
 		Set("last_message_at = ?", newer.LastMessageAt).
 		Set("last_message_preview = ?", newer.LastMessagePreview).
@@ -354,4 +364,12 @@ func (s *Store) RepairIdentities(ctx context.Context, workspaceID int64) (Identi
 		rep.Memberships += links.memberships
 	}
 	return rep, nil
+}
+
+// laterMute is the later of two mutes (nil: never muted).
+func laterMute(a, b *time.Time) *time.Time {
+	if a == nil || b != nil && b.After(*a) {
+		return b
+	}
+	return a
 }

@@ -120,7 +120,13 @@ func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, c
 			ids = append(ids, id)
 		}
 	}
-	updated, err := s.applyUpdates(ctx, p, msgs)
+	chatIDs := make(map[string]int64, len(p.chats))
+	if len(ids) >= len(p.chats) {
+		for i, c := range p.chats {
+			chatIDs[c.JID] = ids[i]
+		}
+	}
+	updated, err := s.applyUpdates(ctx, p, msgs, chatIDs)
 	if err != nil {
 		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
 	}
@@ -165,9 +171,10 @@ type chunkPlan struct {
 // know), and how many of its messages are not from me (they raise the
 // stored unread count when the report carries none, if they are new).
 type chatState struct {
-	unread           *int32
-	archived, pinned *bool
-	fromThem         int32
+	unread                         *int32
+	archived, pinned, markedUnread *bool
+	mutedUntil                     *time.Time
+	fromThem                       int32
 }
 
 // storable finds a value no engine can store: PostgreSQL's text refuses
@@ -253,7 +260,10 @@ func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []
 	p.state = make([]chatState, len(chats))
 	for i, c := range chats {
 		p.chats[i] = s.chatRow(wsID, sessionID, c, p.now)
-		p.state[i] = chatState{unread: c.UnreadCount, archived: c.Archived, pinned: c.Pinned}
+		p.state[i] = chatState{unread: c.UnreadCount, archived: c.Archived, pinned: c.Pinned, markedUnread: c.MarkedUnread}
+		if c.MutedUntil != nil {
+			p.state[i].mutedUntil = new(c.MutedUntil.UTC())
+		}
 		p.planGroup(c)
 		// One row per message ID: the first report of it, but the real
 		// message over a placeholder of it (both may share a live batch).
@@ -261,12 +271,14 @@ func (s *Store) plan(wsID, sessionID int64, in []chatsync.ChatInput, contacts []
 		for _, m := range c.Messages {
 			row := messageRow{
 				WAID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, SentAt: m.Timestamp.UTC(),
-				Text: m.Text, MediaType: string(m.MediaType), Waiting: m.Waiting, CreatedAt: p.now,
+				Text: m.Text, MediaType: string(m.MediaType), Waiting: m.Waiting, CreatedAt: p.now, Status: int16(m.Status),
 			}
 			if k, ok := seen[m.ID]; ok {
+				status := max(p.messages[k].row.Status, row.Status)
 				if p.messages[k].row.Waiting && !m.Waiting {
 					p.messages[k].row = row
 				}
+				p.messages[k].row.Status = status
 				continue
 			}
 			seen[m.ID] = len(p.messages)
@@ -632,7 +644,8 @@ func deref[T any](p *T) T {
 }
 
 // chatSet is the ON CONFLICT update of a chat (alias c) but for its state
-// (unread count, archived, pinned; see mergeState and chunkStatement):
+// (unread count, archived, pinned, muted until, marked unread; see
+// mergeState and chunkStatement):
 // last activity and the preview move forward only; names are not
 // time-stamped, so the latest non-empty one wins.
 func (s *Store) chatSet() string {
@@ -678,6 +691,12 @@ func (s *Store) mergeState(ctx context.Context, tx bun.Tx, p chunkPlan, chatIDs 
 		if st.pinned != nil {
 			q, set = q.Set("pinned = ?", *st.pinned), true
 		}
+		if st.mutedUntil != nil {
+			q, set = q.Set("muted_until = ?", *st.mutedUntil), true
+		}
+		if st.markedUnread != nil {
+			q, set = q.Set("marked_unread = ?", *st.markedUnread), true
+		}
 		if !set {
 			continue
 		}
@@ -695,7 +714,7 @@ func (s *Store) upsertChats(ctx context.Context, tx bun.Tx, p chunkPlan, contact
 	rows := slices.Clone(p.chats)
 	for i := range rows {
 		// mergeState sets the state once the messages are in.
-		rows[i].UnreadCount, rows[i].Archived, rows[i].Pinned = 0, false, false
+		rows[i].UnreadCount, rows[i].Archived, rows[i].Pinned, rows[i].MutedUntil, rows[i].MarkedUnread = 0, false, false, nil, false
 		if rows[i].Type != string(chatsync.ChatPrivate) {
 			continue
 		}
@@ -860,6 +879,7 @@ const messageConflict = `CONFLICT (chat_id, wa_id) DO UPDATE SET sender_jid = EX
 		media_type = CASE WHEN m.revoked THEN '' ELSE EXCLUDED.media_type END,
 		waiting = EXCLUDED.waiting AND NOT m.revoked AND m.edit_time IS NULL,
 		created_at = CASE WHEN m.pending THEN EXCLUDED.created_at ELSE m.created_at END,
+		status = CASE WHEN EXCLUDED.status > m.status THEN EXCLUDED.status ELSE m.status END,
 		pending = false
 		WHERE (m.waiting AND NOT EXCLUDED.waiting) OR m.pending`
 
@@ -875,7 +895,7 @@ func (s *Store) insertMessages(ctx context.Context, tx bun.Tx, p chunkPlan, chat
 	// A redelivered message changes nothing and is not reported as new.
 	var got []messageRow
 	err := tx.NewInsert().Model(&rows).On(messageConflict).
-		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions, created_at").Scan(ctx, &got)
+		Returning("id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions, status, created_at").Scan(ctx, &got)
 	if err != nil {
 		return nil, err
 	}
@@ -891,7 +911,7 @@ func (r *messageRow) domain() chatsync.Message {
 	m := chatsync.Message{
 		ID: r.ID, ChatID: r.ChatID, WAID: r.WAID, SenderJID: r.SenderJID, FromMe: r.FromMe,
 		SentAt: r.SentAt.UTC(), Text: r.Text, MediaType: chatsync.MediaType(r.MediaType), Waiting: r.Waiting,
-		Revoked: r.Revoked, Reactions: shownReactions(r.Reactions),
+		Revoked: r.Revoked, Reactions: shownReactions(r.Reactions), Status: chatsync.MessageStatus(r.Status),
 	}
 	if r.EditTime != nil {
 		m.EditTime = new(r.EditTime.UTC())

@@ -203,7 +203,7 @@ func (s *Store) writePipelined(ctx context.Context, p chunkPlan) ([]int64, []cha
 			var jid string
 			var r messageRow
 			_, err := pgx.ForEachRow(rows, []any{&isChat, &r.ID, &jid, &r.ChatID, &r.WAID, &r.SenderJID, &r.FromMe, &r.SentAt, &r.Text, &r.MediaType, &r.Waiting,
-				&r.EditTime, &r.Revoked, &r.Reactions}, func() error {
+				&r.EditTime, &r.Revoked, &r.Reactions, &r.Status}, func() error {
 				if isChat {
 					byJID[jid] = r.ID
 				} else {
@@ -329,17 +329,18 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	}
 	if len(p.messages) > 0 {
 		q.ctes = append(q.ctes, `mv AS (SELECT * FROM `+q.unnest(m.chatJID, "text", m.waID, "text", m.sender, "text", m.fromMe, "bool",
-			m.sentAt, "timestamptz", m.text, "text", m.media, "text", m.waiting, "bool")+`
-			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, waiting, ord))`)
+			m.sentAt, "timestamptz", m.text, "text", m.media, "text", m.waiting, "bool", m.status, "int2")+`
+			WITH ORDINALITY AS v(chat_jid, wa_id, sender, from_me, sent_at, text, media, waiting, status, ord))`)
 	}
 	q.ctes = append(q.ctes, `cv AS (SELECT * FROM `+q.unnest(c.jid, "text", c.typ, "text", c.name, "text", c.unread, "int4", c.archived, "bool", c.pinned, "bool",
-		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4", c.fromThem, "int4")+`
-			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members, from_them))`)
-	const chatCols = `workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned,
+		c.la, "timestamptz", c.lm, "timestamptz", c.preview, "text", c.search, "text", c.members, "int4", c.fromThem, "int4",
+		c.muted, "timestamptz", c.marked, "bool")+`
+			AS v(jid, type, name, unread, archived, pinned, la, lm, preview, search, members, from_them, muted, marked))`)
+	const chatCols = `workspace_id, session_id, jid, type, name, contact_id, unread_count, archived, pinned, muted_until, marked_unread,
 			last_activity_at, last_message_at, last_message_preview, search_text, created_at, updated_at, participant_count`
 	q.ctes = append(q.ctes, `ch AS (INSERT INTO chats AS c (`+chatCols+`)
 		SELECT `+ws+`, `+sess+`, v.jid, v.type, v.name, CASE WHEN v.type = 'private' THEN `+contactOf+` END,
-			COALESCE(v.unread, v.from_them), COALESCE(v.archived, false), COALESCE(v.pinned, false),
+			COALESCE(v.unread, v.from_them), COALESCE(v.archived, false), COALESCE(v.pinned, false), v.muted, COALESCE(v.marked, false),
 			v.la, v.lm, v.preview, v.search, `+now+`, `+now+`, v.members
 		FROM cv AS v
 		ON CONFLICT (session_id, jid) DO UPDATE SET
@@ -348,7 +349,7 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 		`+s.chatSet()+`
 		RETURNING c.id, c.jid)`)
 	q.selects = append(q.selects, `SELECT true, id, jid, 0::bigint, ''::text, ''::text, false, 'epoch'::timestamptz, ''::text, ''::text, false,
-		NULL::timestamptz, false, ''::text FROM ch`)
+		NULL::timestamptz, false, ''::text, 0::smallint FROM ch`)
 
 	if len(p.groups) > 0 {
 		var jid, subject, description, owner []string
@@ -388,14 +389,14 @@ func (s *Store) chunkStatement(p chunkPlan) chunkSQL {
 	if len(p.messages) > 0 {
 		// A redelivered message changes nothing and is not reported as new;
 		// a placeholder takes the real message's content (messageConflict).
-		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages AS m (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, created_at)
-		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, v.waiting, `+now+`
+		q.ctes = append(q.ctes, `msg AS (INSERT INTO messages AS m (chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, status, created_at)
+		SELECT `+chatOfCTE("v.chat_jid")+`, v.wa_id, v.sender, v.from_me, v.sent_at, v.text, v.media, v.waiting, v.status, `+now+`
 		FROM mv AS v
 		ORDER BY v.ord
 		ON `+messageConflict+`
-		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions)`)
+		RETURNING id, chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting, edit_time, revoked, reactions, status)`)
 		q.selects = append(q.selects, `SELECT false, id, '', chat_id, wa_id, sender_jid, from_me, sent_at, text, media_type, waiting,
-		edit_time, revoked, reactions FROM msg`)
+		edit_time, revoked, reactions, status FROM msg`)
 	}
 	return q
 }
@@ -418,7 +419,9 @@ func stateSet(messages bool) string {
 			WHEN EXCLUDED.unread_count = 0 THEN c.unread_count
 			ELSE c.unread_count + ` + fresh + ` END,
 		archived = COALESCE(` + of("archived") + `, c.archived),
-		pinned = COALESCE(` + of("pinned") + `, c.pinned)`
+		pinned = COALESCE(` + of("pinned") + `, c.pinned),
+		muted_until = COALESCE(` + of("muted") + `, c.muted_until),
+		marked_unread = COALESCE(` + of("marked") + `, c.marked_unread)`
 }
 
 // queueContacts queues the contact statements of a chunk whose contacts
@@ -483,13 +486,14 @@ func (c *contactColumns) add(jid string, r *contactRow) {
 	c.full = append(c.full, r.FullName)
 }
 
-// chatColumns: unread, archived and pinned are NULL where the report does
-// not carry them.
+// chatColumns: the state (unread, archived, pinned, muted, marked) is
+// NULL where the report does not carry it.
 type chatColumns struct {
 	jid, typ, name, preview, search []string
 	members, fromThem               []int32
 	unread                          []*int32
-	archived, pinned                []*bool
+	archived, pinned, marked        []*bool
+	muted                           []*time.Time
 	la, lm                          []time.Time
 }
 
@@ -500,6 +504,8 @@ func (c *chatColumns) add(r *chatRow, st chatState) {
 	c.unread = append(c.unread, st.unread)
 	c.archived = append(c.archived, st.archived)
 	c.pinned = append(c.pinned, st.pinned)
+	c.muted = append(c.muted, st.mutedUntil)
+	c.marked = append(c.marked, st.markedUnread)
 	c.fromThem = append(c.fromThem, st.fromThem)
 	c.la = append(c.la, r.LastActivityAt)
 	c.lm = append(c.lm, r.LastMessageAt)
@@ -511,6 +517,7 @@ type messageColumns struct {
 	chatJID, waID, sender, text, media []string
 	fromMe, waiting                    []bool
 	sentAt                             []time.Time
+	status                             []int16
 }
 
 func (c *messageColumns) add(m *messagePlan) {
@@ -522,6 +529,7 @@ func (c *messageColumns) add(m *messagePlan) {
 	c.text = append(c.text, m.row.Text)
 	c.media = append(c.media, m.row.MediaType)
 	c.waiting = append(c.waiting, m.row.Waiting)
+	c.status = append(c.status, m.row.Status)
 }
 
 // sqlChatViews is chatViewQuery (chat.go) by primary keys, as a prepared
@@ -546,7 +554,7 @@ func (s *Store) chatViewsPG(ctx context.Context, workspaceID int64, ids []int64)
 		var r chatViewRow
 		_, err := pgx.ForEachRow(rows, []any{&r.ID, &r.WorkspaceID, &r.SessionID, &r.SessionName, &r.Provider, &r.JID, &r.Type, &r.Name,
 			&r.Phone, &r.PushName, &r.FullName, &r.Description, &r.ParticipantCount, &r.UnreadCount, &r.LastActivityAt,
-			&r.LastMessagePreview, &r.Archived, &r.Pinned}, func() error {
+			&r.LastMessagePreview, &r.Archived, &r.Pinned, &r.MutedUntil, &r.MarkedUnread}, func() error {
 			if r.WorkspaceID == workspaceID {
 				out = append(out, r.domain())
 			}

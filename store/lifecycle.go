@@ -28,11 +28,20 @@ import (
 //   - reactions: one per sender, the newest timestamp wins (equal times:
 //     the greater emoji, so the outcome does not depend on arrival); an
 //     empty emoji is a removal, kept so an older reaction arriving later
-//     cannot bring it back.
+//     cannot bring it back;
+//   - the status of a message from me (receipts) only moves forward: the
+//     greater status wins. A message reported with content and a status
+//     is written as the message, then its status as a change.
 //
 // A change reported before its message creates a pending row: hidden from
 // every read, completed by the message when it lands (messageConflict).
 // Replaying a report changes nothing, and no event is published for it.
+
+// messageKey names a message: its chat and WhatsApp ID.
+type messageKey struct {
+	chatID int64
+	waID   string
+}
 
 // revokedPreview is the chat preview of a revoked last message.
 const revokedPreview = "This message was deleted"
@@ -41,6 +50,10 @@ const revokedPreview = "This message was deleted"
 type updatePlan struct {
 	chatJID string
 	m       chatsync.MessageInput
+	// ofMessage: the status of a message reported with its content. The
+	// chunk's insert wrote it when it stored the message; the change is
+	// for a message stored before, whose insert changed nothing.
+	ofMessage bool
 }
 
 // splitUpdates takes the change reports out of the chats' messages: the
@@ -50,7 +63,7 @@ func splitUpdates(in []chatsync.ChatInput) ([]chatsync.ChatInput, []updatePlan) 
 	out := in
 	copied := false
 	for i, c := range in {
-		if !slices.ContainsFunc(c.Messages, func(m chatsync.MessageInput) bool { return m.IsUpdate() }) {
+		if !slices.ContainsFunc(c.Messages, func(m chatsync.MessageInput) bool { return m.IsUpdate() || m.Status != chatsync.StatusUnknown }) {
 			continue
 		}
 		if !copied {
@@ -59,9 +72,16 @@ func splitUpdates(in []chatsync.ChatInput) ([]chatsync.ChatInput, []updatePlan) 
 		}
 		var msgs []chatsync.MessageInput
 		for _, m := range c.Messages {
-			if m.IsUpdate() {
+			switch {
+			case m.IsUpdate():
 				ups = append(ups, updatePlan{chatJID: c.JID, m: m})
-			} else {
+			case m.Status != chatsync.StatusUnknown:
+				// The message with its status, and the status as a change
+				// in case the message is stored already.
+				ups = append(ups, updatePlan{chatJID: c.JID, ofMessage: true, m: chatsync.MessageInput{
+					ID: m.ID, SenderJID: m.SenderJID, FromMe: m.FromMe, Timestamp: m.Timestamp, Status: m.Status}})
+				msgs = append(msgs, m)
+			default:
 				msgs = append(msgs, m)
 			}
 		}
@@ -74,14 +94,22 @@ func splitUpdates(in []chatsync.ChatInput) ([]chatsync.ChatInput, []updatePlan) 
 // fixes the preview of chats whose newest message the chunk completed from
 // a pending row that had changed. It returns the visible messages that
 // changed.
-func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.Message) ([]chatsync.Message, error) {
+func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.Message, chatIDs map[string]int64) ([]chatsync.Message, error) {
 	var completed []chatsync.Message
+	inserted := make(map[messageKey]bool, len(added))
 	for _, m := range added {
 		if m.Revoked || m.EditTime != nil {
 			completed = append(completed, m)
 		}
+		inserted[messageKey{m.ChatID, m.WAID}] = true
 	}
-	if len(p.updates) == 0 && len(completed) == 0 {
+	// The statuses of messages the chunk inserted are written: no change
+	// left to apply (most of a history's messages from me).
+	updates := slices.DeleteFunc(slices.Clone(p.updates), func(u updatePlan) bool {
+		id, ok := chatIDs[u.chatJID]
+		return u.ofMessage && ok && inserted[messageKey{id, u.m.ID}]
+	})
+	if len(updates) == 0 && len(completed) == 0 {
 		return nil, nil
 	}
 	var out []chatsync.Message
@@ -92,8 +120,8 @@ func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.
 				return err
 			}
 		}
-		for _, u := range p.updates {
-			m, changed, err := s.applyUpdate(ctx, tx, p, u)
+		for _, u := range updates {
+			m, changed, err := s.applyUpdate(ctx, tx, p, u, inserted)
 			if err != nil {
 				return fmt.Errorf("message %s of %s: %w", u.m.ID, u.chatJID, err)
 			}
@@ -108,7 +136,7 @@ func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("apply %d message changes: %w", len(p.updates), err)
+		return nil, fmt.Errorf("apply %d message changes: %w", len(updates), err)
 	}
 	// A message changed twice in one chunk is reported once, as it ends.
 	last := make(map[int64]int, len(out))
@@ -128,10 +156,13 @@ func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.
 // pending row when the message is not stored yet. changed is false for a
 // pending row and for a report that changes nothing (a replay, an older
 // edit).
-func (s *Store) applyUpdate(ctx context.Context, tx bun.Tx, p chunkPlan, u updatePlan) (chatsync.Message, bool, error) {
+func (s *Store) applyUpdate(ctx context.Context, tx bun.Tx, p chunkPlan, u updatePlan, inserted map[messageKey]bool) (chatsync.Message, bool, error) {
 	var chatID int64
 	if err := tx.NewSelect().Model((*chatRow)(nil)).Column("id").Where("session_id = ? AND jid = ?", p.sessionID, u.chatJID).Scan(ctx, &chatID); err != nil {
 		return chatsync.Message{}, false, fmt.Errorf("find chat: %w", err)
+	}
+	if u.ofMessage && inserted[messageKey{chatID, u.m.ID}] {
+		return chatsync.Message{}, false, nil // the insert wrote the status
 	}
 	row, err := s.lockMessage(ctx, tx, chatID, u.m.ID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -150,10 +181,10 @@ func (s *Store) applyUpdate(ctx context.Context, tx bun.Tx, p chunkPlan, u updat
 	before := row
 	mergeUpdate(&row, u.m)
 	if row.Text == before.Text && row.MediaType == before.MediaType && row.Revoked == before.Revoked &&
-		timesEqual(row.EditTime, before.EditTime) && row.Reactions == before.Reactions {
+		timesEqual(row.EditTime, before.EditTime) && row.Reactions == before.Reactions && row.Status == before.Status {
 		return chatsync.Message{}, false, nil
 	}
-	if _, err := tx.NewUpdate().Model(&row).Column("text", "media_type", "waiting", "edit_time", "revoked", "reactions").WherePK().Exec(ctx); err != nil {
+	if _, err := tx.NewUpdate().Model(&row).Column("text", "media_type", "waiting", "edit_time", "revoked", "reactions", "status").WherePK().Exec(ctx); err != nil {
 		return chatsync.Message{}, false, fmt.Errorf("update message: %w", err)
 	}
 	return row.domain(), !row.Pending, nil
@@ -185,6 +216,7 @@ func mergeUpdate(row *messageRow, u chatsync.MessageInput) {
 	if len(u.Reactions) > 0 {
 		row.Reactions = mergeReactions(row.Reactions, u.Reactions)
 	}
+	row.Status = max(row.Status, int16(u.Status))
 }
 
 // mergeReactions merges reports into the stored JSON (one entry per
@@ -235,8 +267,8 @@ func timesEqual(a, b *time.Time) bool {
 // followPreview sets the chat's preview to a changed message's when it is
 // the chat's newest.
 func (s *Store) followPreview(ctx context.Context, tx bun.Tx, m chatsync.Message) error {
-	if m.Reactions != nil && !m.Revoked && m.EditTime == nil {
-		return nil // reactions do not change the preview
+	if !m.Revoked && m.EditTime == nil {
+		return nil // reactions and receipts do not change the preview
 	}
 	pv := revokedPreview
 	if !m.Revoked {

@@ -67,23 +67,25 @@ type contactRow struct {
 
 type chatRow struct {
 	bun.BaseModel      `bun:"table:chats,alias:c"`
-	ID                 int64     `bun:"id,pk,autoincrement"`
-	WorkspaceID        int64     `bun:"workspace_id"`
-	SessionID          int64     `bun:"session_id"`
-	JID                string    `bun:"jid"`
-	Type               string    `bun:"type"`
-	Name               string    `bun:"name"`
-	ContactID          *int64    `bun:"contact_id"`
-	UnreadCount        int32     `bun:"unread_count"`
-	Archived           bool      `bun:"archived"`
-	Pinned             bool      `bun:"pinned"`
-	LastActivityAt     time.Time `bun:"last_activity_at"`
-	LastMessageAt      time.Time `bun:"last_message_at"`
-	LastMessagePreview string    `bun:"last_message_preview"`
-	ParticipantCount   int32     `bun:"participant_count"`
-	SearchText         string    `bun:"search_text"`
-	CreatedAt          time.Time `bun:"created_at"`
-	UpdatedAt          time.Time `bun:"updated_at"`
+	ID                 int64      `bun:"id,pk,autoincrement"`
+	WorkspaceID        int64      `bun:"workspace_id"`
+	SessionID          int64      `bun:"session_id"`
+	JID                string     `bun:"jid"`
+	Type               string     `bun:"type"`
+	Name               string     `bun:"name"`
+	ContactID          *int64     `bun:"contact_id"`
+	UnreadCount        int32      `bun:"unread_count"`
+	Archived           bool       `bun:"archived"`
+	Pinned             bool       `bun:"pinned"`
+	MutedUntil         *time.Time `bun:"muted_until"`
+	MarkedUnread       bool       `bun:"marked_unread"`
+	LastActivityAt     time.Time  `bun:"last_activity_at"`
+	LastMessageAt      time.Time  `bun:"last_message_at"`
+	LastMessagePreview string     `bun:"last_message_preview"`
+	ParticipantCount   int32      `bun:"participant_count"`
+	SearchText         string     `bun:"search_text"`
+	CreatedAt          time.Time  `bun:"created_at"`
+	UpdatedAt          time.Time  `bun:"updated_at"`
 }
 
 type groupRow struct {
@@ -122,7 +124,9 @@ type messageRow struct {
 	Revoked   bool       `bun:"revoked"`
 	Reactions string     `bun:"reactions"`
 	Pending   bool       `bun:"pending"`
-	CreatedAt time.Time  `bun:"created_at"`
+	// Status is a chatsync.MessageStatus: it only grows (lifecycle.go).
+	Status    int16     `bun:"status"`
+	CreatedAt time.Time `bun:"created_at"`
 }
 
 type batchRow struct {

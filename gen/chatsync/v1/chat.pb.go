@@ -209,6 +209,68 @@ func (MediaType) EnumDescriptor() ([]byte, []int) {
 	return file_chatsync_v1_chat_proto_rawDescGZIP(), []int{2}
 }
 
+// MessageStatus is how far a message the session's account sent has got:
+// it only moves forward (sent, delivered, read, played).
+type MessageStatus int32
+
+const (
+	// Not known: a message not from me, or no receipt yet.
+	MessageStatus_MESSAGE_STATUS_UNSPECIFIED MessageStatus = 0
+	// The server has it (one tick).
+	MessageStatus_MESSAGE_STATUS_SENT MessageStatus = 1
+	// Delivered to the recipient's phone (two ticks).
+	MessageStatus_MESSAGE_STATUS_DELIVERED MessageStatus = 2
+	// Read by the recipient (blue ticks); in groups, by every member.
+	MessageStatus_MESSAGE_STATUS_READ MessageStatus = 3
+	// A voice note or video message played by the recipient.
+	MessageStatus_MESSAGE_STATUS_PLAYED MessageStatus = 4
+)
+
+// Enum value maps for MessageStatus.
+var (
+	MessageStatus_name = map[int32]string{
+		0: "MESSAGE_STATUS_UNSPECIFIED",
+		1: "MESSAGE_STATUS_SENT",
+		2: "MESSAGE_STATUS_DELIVERED",
+		3: "MESSAGE_STATUS_READ",
+		4: "MESSAGE_STATUS_PLAYED",
+	}
+	MessageStatus_value = map[string]int32{
+		"MESSAGE_STATUS_UNSPECIFIED": 0,
+		"MESSAGE_STATUS_SENT":        1,
+		"MESSAGE_STATUS_DELIVERED":   2,
+		"MESSAGE_STATUS_READ":        3,
+		"MESSAGE_STATUS_PLAYED":      4,
+	}
+)
+
+func (x MessageStatus) Enum() *MessageStatus {
+	p := new(MessageStatus)
+	*p = x
+	return p
+}
+
+func (x MessageStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_chatsync_v1_chat_proto_enumTypes[3].Descriptor()
+}
+
+func (MessageStatus) Type() protoreflect.EnumType {
+	return &file_chatsync_v1_chat_proto_enumTypes[3]
+}
+
+func (x MessageStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageStatus.Descriptor instead.
+func (MessageStatus) EnumDescriptor() ([]byte, []int) {
+	return file_chatsync_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
 // Chat is one WhatsApp conversation of one session.
 type Chat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -245,7 +307,13 @@ type Chat struct {
 	// Private chats: the contact's push name (what they call themselves).
 	ContactName string `protobuf:"bytes,15,opt,name=contact_name,json=contactName,proto3" json:"contact_name,omitempty"`
 	// Groups: the group description.
-	Description   string `protobuf:"bytes,16,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,16,opt,name=description,proto3" json:"description,omitempty"`
+	// Muted on the phone until this time; unset when not muted (or the mute
+	// has ended). "Muted forever" is 9999-12-31T23:59:59Z.
+	MutedUntil *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=muted_until,json=mutedUntil,proto3" json:"muted_until,omitempty"`
+	// Marked as unread on the phone: the list shows the unread dot, whatever
+	// unread_count says (the phone does not invent a count for it).
+	MarkedUnread  bool `protobuf:"varint,18,opt,name=marked_unread,json=markedUnread,proto3" json:"marked_unread,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +460,20 @@ func (x *Chat) GetDescription() string {
 	return ""
 }
 
+func (x *Chat) GetMutedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MutedUntil
+	}
+	return nil
+}
+
+func (x *Chat) GetMarkedUnread() bool {
+	if x != nil {
+		return x.MarkedUnread
+	}
+	return false
+}
+
 // Participant is one member of a group chat.
 type Participant struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -493,7 +575,10 @@ type Message struct {
 	// has no text and no media, and stays in the list as a tombstone.
 	Revoked bool `protobuf:"varint,10,opt,name=revoked,proto3" json:"revoked,omitempty"`
 	// The reactions, one per sender, oldest first.
-	Reactions     []*Reaction `protobuf:"bytes,11,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions []*Reaction `protobuf:"bytes,11,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// For a message the session's account sent: how far it has got
+	// (receipts); unspecified for messages of others.
+	Status        MessageStatus `protobuf:"varint,12,opt,name=status,proto3,enum=chatsync.v1.MessageStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -605,6 +690,13 @@ func (x *Message) GetReactions() []*Reaction {
 	return nil
 }
 
+func (x *Message) GetStatus() MessageStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MessageStatus_MESSAGE_STATUS_UNSPECIFIED
+}
+
 // Reaction is one sender's reaction to a message.
 type Reaction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -673,7 +765,7 @@ var File_chatsync_v1_chat_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x16chatsync/v1/chat.proto\x12\vchatsync.v1\x1a\x19chatsync/v1/session.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x04\n" +
+	"\x16chatsync/v1/chat.proto\x12\vchatsync.v1\x1a\x19chatsync/v1/session.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x05\n" +
 	"\x04Chat\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -692,12 +784,15 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\barchived\x18\r \x01(\bR\barchived\x12\x16\n" +
 	"\x06pinned\x18\x0e \x01(\bR\x06pinned\x12!\n" +
 	"\fcontact_name\x18\x0f \x01(\tR\vcontactName\x12 \n" +
-	"\vdescription\x18\x10 \x01(\tR\vdescription\"{\n" +
+	"\vdescription\x18\x10 \x01(\tR\vdescription\x12;\n" +
+	"\vmuted_until\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"mutedUntil\x12#\n" +
+	"\rmarked_unread\x18\x12 \x01(\bR\fmarkedUnread\"{\n" +
 	"\vParticipant\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12\x14\n" +
 	"\x05phone\x18\x02 \x01(\tR\x05phone\x120\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x1c.chatsync.v1.ParticipantRoleR\x04role\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"\x91\x03\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\"\xc5\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\tR\x06chatId\x12\x1d\n" +
@@ -712,7 +807,8 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\tedit_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x18\n" +
 	"\arevoked\x18\n" +
 	" \x01(\bR\arevoked\x123\n" +
-	"\treactions\x18\v \x03(\v2\x15.chatsync.v1.ReactionR\treactions\"o\n" +
+	"\treactions\x18\v \x03(\v2\x15.chatsync.v1.ReactionR\treactions\x122\n" +
+	"\x06status\x18\f \x01(\x0e2\x1a.chatsync.v1.MessageStatusR\x06status\"o\n" +
 	"\bReaction\x12\x1d\n" +
 	"\n" +
 	"sender_jid\x18\x01 \x01(\tR\tsenderJid\x12\x14\n" +
@@ -736,7 +832,13 @@ const file_chatsync_v1_chat_proto_rawDesc = "" +
 	"\x12MEDIA_TYPE_STICKER\x10\x05\x12\x17\n" +
 	"\x13MEDIA_TYPE_LOCATION\x10\x06\x12\x16\n" +
 	"\x12MEDIA_TYPE_CONTACT\x10\a\x12\x14\n" +
-	"\x10MEDIA_TYPE_OTHER\x10\bB\xa2\x01\n" +
+	"\x10MEDIA_TYPE_OTHER\x10\b*\x9a\x01\n" +
+	"\rMessageStatus\x12\x1e\n" +
+	"\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13MESSAGE_STATUS_SENT\x10\x01\x12\x1c\n" +
+	"\x18MESSAGE_STATUS_DELIVERED\x10\x02\x12\x17\n" +
+	"\x13MESSAGE_STATUS_READ\x10\x03\x12\x19\n" +
+	"\x15MESSAGE_STATUS_PLAYED\x10\x04B\xa2\x01\n" +
 	"\x0fcom.chatsync.v1B\tChatProtoP\x01Z7github.com/chatsync/chatsync/gen/chatsync/v1;chatsyncv1\xa2\x02\x03CXX\xaa\x02\vChatsync.V1\xca\x02\vChatsync\\V1\xe2\x02\x17Chatsync\\V1\\GPBMetadata\xea\x02\fChatsync::V1b\x06proto3"
 
 var (
@@ -751,34 +853,37 @@ func file_chatsync_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chatsync_v1_chat_proto_rawDescData
 }
 
-var file_chatsync_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_chatsync_v1_chat_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_chatsync_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_chatsync_v1_chat_proto_goTypes = []any{
 	(ChatType)(0),                 // 0: chatsync.v1.ChatType
 	(ParticipantRole)(0),          // 1: chatsync.v1.ParticipantRole
 	(MediaType)(0),                // 2: chatsync.v1.MediaType
-	(*Chat)(nil),                  // 3: chatsync.v1.Chat
-	(*Participant)(nil),           // 4: chatsync.v1.Participant
-	(*Message)(nil),               // 5: chatsync.v1.Message
-	(*Reaction)(nil),              // 6: chatsync.v1.Reaction
-	(Provider)(0),                 // 7: chatsync.v1.Provider
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(MessageStatus)(0),            // 3: chatsync.v1.MessageStatus
+	(*Chat)(nil),                  // 4: chatsync.v1.Chat
+	(*Participant)(nil),           // 5: chatsync.v1.Participant
+	(*Message)(nil),               // 6: chatsync.v1.Message
+	(*Reaction)(nil),              // 7: chatsync.v1.Reaction
+	(Provider)(0),                 // 8: chatsync.v1.Provider
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_chatsync_v1_chat_proto_depIdxs = []int32{
-	7, // 0: chatsync.v1.Chat.provider:type_name -> chatsync.v1.Provider
-	0, // 1: chatsync.v1.Chat.type:type_name -> chatsync.v1.ChatType
-	8, // 2: chatsync.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
-	1, // 3: chatsync.v1.Participant.role:type_name -> chatsync.v1.ParticipantRole
-	8, // 4: chatsync.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
-	2, // 5: chatsync.v1.Message.media_type:type_name -> chatsync.v1.MediaType
-	8, // 6: chatsync.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
-	6, // 7: chatsync.v1.Message.reactions:type_name -> chatsync.v1.Reaction
-	8, // 8: chatsync.v1.Reaction.time:type_name -> google.protobuf.Timestamp
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	8,  // 0: chatsync.v1.Chat.provider:type_name -> chatsync.v1.Provider
+	0,  // 1: chatsync.v1.Chat.type:type_name -> chatsync.v1.ChatType
+	9,  // 2: chatsync.v1.Chat.last_activity_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: chatsync.v1.Chat.muted_until:type_name -> google.protobuf.Timestamp
+	1,  // 4: chatsync.v1.Participant.role:type_name -> chatsync.v1.ParticipantRole
+	9,  // 5: chatsync.v1.Message.timestamp:type_name -> google.protobuf.Timestamp
+	2,  // 6: chatsync.v1.Message.media_type:type_name -> chatsync.v1.MediaType
+	9,  // 7: chatsync.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	7,  // 8: chatsync.v1.Message.reactions:type_name -> chatsync.v1.Reaction
+	3,  // 9: chatsync.v1.Message.status:type_name -> chatsync.v1.MessageStatus
+	9,  // 10: chatsync.v1.Reaction.time:type_name -> google.protobuf.Timestamp
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_chat_proto_init() }
@@ -792,7 +897,7 @@ func file_chatsync_v1_chat_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_chat_proto_rawDesc), len(file_chatsync_v1_chat_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,

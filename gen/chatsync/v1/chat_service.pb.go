@@ -33,12 +33,15 @@ type ListChatsRequest struct {
 	Type ChatType `protobuf:"varint,2,opt,name=type,proto3,enum=chatsync.v1.ChatType" json:"type,omitempty"`
 	// Case-insensitive text search over chat name, contact name and phone.
 	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
-	// Only chats with unread messages.
+	// Only chats with unread messages, or marked as unread.
 	UnreadOnly bool `protobuf:"varint,4,opt,name=unread_only,json=unreadOnly,proto3" json:"unread_only,omitempty"`
 	// Max results. 0 means the default (50); values above 200 are treated as 200.
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// next_page_token from a previous call; all other fields must be unchanged.
-	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Unset: archived and not archived chats; true: only archived chats;
+	// false: only chats not archived (the phone's main list).
+	Archived      *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +116,13 @@ func (x *ListChatsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListChatsRequest) GetArchived() bool {
+	if x != nil && x.Archived != nil {
+		return *x.Archived
+	}
+	return false
 }
 
 // ListChatsResponse returns one page of chats.
@@ -1282,7 +1292,7 @@ var File_chatsync_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatsync/v1/chat_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16chatsync/v1/chat.proto\x1a\x19chatsync/v1/session.proto\x1a\x16chatsync/v1/sync.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n" +
+	"\x1echatsync/v1/chat_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16chatsync/v1/chat.proto\x1a\x19chatsync/v1/session.proto\x1a\x16chatsync/v1/sync.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n" +
 	"\x10ListChatsRequest\x12<\n" +
 	"\vsession_ids\x18\x01 \x03(\tB\x1b\xbaH\x18\x92\x01\x15\x10d\"\x11r\x0f2\r^[0-9]{1,19}$R\n" +
 	"sessionIds\x123\n" +
@@ -1292,7 +1302,9 @@ const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"unreadOnly\x12$\n" +
 	"\tpage_size\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"d\n" +
+	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12\x1f\n" +
+	"\barchived\x18\a \x01(\bH\x00R\barchived\x88\x01\x01B\v\n" +
+	"\t_archived\"d\n" +
 	"\x11ListChatsResponse\x12'\n" +
 	"\x05chats\x18\x01 \x03(\v2\x11.chatsync.v1.ChatR\x05chats\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
@@ -1473,6 +1485,7 @@ func file_chatsync_v1_chat_service_proto_init() {
 	file_chatsync_v1_chat_proto_init()
 	file_chatsync_v1_session_proto_init()
 	file_chatsync_v1_sync_proto_init()
+	file_chatsync_v1_chat_service_proto_msgTypes[0].OneofWrappers = []any{}
 	file_chatsync_v1_chat_service_proto_msgTypes[7].OneofWrappers = []any{
 		(*StreamChatUpdatesResponse_ChatUpserted)(nil),
 		(*StreamChatUpdatesResponse_MessageAdded)(nil),

@@ -535,7 +535,11 @@ type SyncMessage struct {
 	Revoked bool `protobuf:"varint,9,opt,name=revoked,proto3" json:"revoked,omitempty"`
 	// Reports reactions to the message with this id, at most one per sender:
 	// the newest per sender wins, an empty emoji removes it.
-	Reactions     []*SyncReaction `protobuf:"bytes,10,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	Reactions []*SyncReaction `protobuf:"bytes,10,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// For a message from me: its status as of this report (a receipt is a
+	// report of the message id with only the status set). A status never
+	// moves backwards: a late "delivered" after "read" changes nothing.
+	Status        *MessageStatus `protobuf:"varint,11,opt,name=status,proto3,enum=chatsync.v1.MessageStatus,oneof" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -640,6 +644,13 @@ func (x *SyncMessage) GetReactions() []*SyncReaction {
 	return nil
 }
 
+func (x *SyncMessage) GetStatus() MessageStatus {
+	if x != nil && x.Status != nil {
+		return *x.Status
+	}
+	return MessageStatus_MESSAGE_STATUS_UNSPECIFIED
+}
+
 // SyncReaction is one sender's reaction to a message.
 type SyncReaction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -707,7 +718,7 @@ func (x *SyncReaction) GetTimestamp() *timestamppb.Timestamp {
 // SyncChat is one chat as a provider sees it. A report changes only the
 // fields it carries: a live report sets jid, type, last_activity_time and
 // its messages, and leaves the state fields (name, unread_count, archived,
-// pinned) unset, so the stored state stays; a history report sets what the
+// pinned, muted_until, marked_unread) unset, so the stored state stays; a history report sets what the
 // phone shows. The merge rules are in docs/architecture.md.
 type SyncChat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -734,7 +745,15 @@ type SyncChat struct {
 	// Group chats: group metadata and members.
 	Group *SyncGroup `protobuf:"bytes,9,opt,name=group,proto3" json:"group,omitempty"`
 	// Messages of the chat to store (any order), at most 1,000.
-	Messages      []*SyncMessage `protobuf:"bytes,10,rep,name=messages,proto3" json:"messages,omitempty"`
+	Messages []*SyncMessage `protobuf:"bytes,10,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Muted on the phone until this time. Unset keeps the stored value; a
+	// time in the past (e.g. 1970-01-01) unmutes. "Muted forever" is sent
+	// as 9999-12-31T23:59:59Z.
+	MutedUntil *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=muted_until,json=mutedUntil,proto3" json:"muted_until,omitempty"`
+	// Marked as unread on the phone (the unread dot without a count). Unset
+	// keeps the stored value. Reading the chat on the phone sends false and
+	// unread_count 0.
+	MarkedUnread  *bool `protobuf:"varint,12,opt,name=marked_unread,json=markedUnread,proto3,oneof" json:"marked_unread,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -837,6 +856,20 @@ func (x *SyncChat) GetMessages() []*SyncMessage {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *SyncChat) GetMutedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MutedUntil
+	}
+	return nil
+}
+
+func (x *SyncChat) GetMarkedUnread() bool {
+	if x != nil && x.MarkedUnread != nil {
+		return *x.MarkedUnread
+	}
+	return false
 }
 
 // RejectedChat reports a chat of a SyncBatch that was not accepted.
@@ -1428,7 +1461,7 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1b\n" +
 	"\towner_jid\x18\x03 \x01(\tR\bownerJid\x12@\n" +
 	"\fparticipants\x18\x04 \x03(\v2\x1c.chatsync.v1.SyncParticipantR\fparticipants\x12S\n" +
-	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\x80\x03\n" +
+	"\x13participant_changes\x18\x05 \x03(\v2\".chatsync.v1.SyncParticipantChangeR\x12participantChanges\"\xd0\x03\n" +
 	"\vSyncMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1442,12 +1475,15 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\tedit_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12\x18\n" +
 	"\arevoked\x18\t \x01(\bR\arevoked\x127\n" +
 	"\treactions\x18\n" +
-	" \x03(\v2\x19.chatsync.v1.SyncReactionR\treactions\"}\n" +
+	" \x03(\v2\x19.chatsync.v1.SyncReactionR\treactions\x12C\n" +
+	"\x06status\x18\v \x01(\x0e2\x1a.chatsync.v1.MessageStatusB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00H\x00R\x06status\x88\x01\x01B\t\n" +
+	"\a_status\"}\n" +
 	"\fSyncReaction\x12\x1d\n" +
 	"\n" +
 	"sender_jid\x18\x01 \x01(\tR\tsenderJid\x12\x14\n" +
 	"\x05emoji\x18\x02 \x01(\tR\x05emoji\x128\n" +
-	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\xda\x03\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\"\xd3\x04\n" +
 	"\bSyncChat\x12\x10\n" +
 	"\x03jid\x18\x01 \x01(\tR\x03jid\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.chatsync.v1.ChatTypeR\x04type\x12\x17\n" +
@@ -1459,11 +1495,15 @@ const file_chatsync_v1_sync_proto_rawDesc = "" +
 	"\acontact\x18\b \x01(\v2\x18.chatsync.v1.SyncContactR\acontact\x12,\n" +
 	"\x05group\x18\t \x01(\v2\x16.chatsync.v1.SyncGroupR\x05group\x124\n" +
 	"\bmessages\x18\n" +
-	" \x03(\v2\x18.chatsync.v1.SyncMessageR\bmessagesB\a\n" +
+	" \x03(\v2\x18.chatsync.v1.SyncMessageR\bmessages\x12;\n" +
+	"\vmuted_until\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"mutedUntil\x12(\n" +
+	"\rmarked_unread\x18\f \x01(\bH\x04R\fmarkedUnread\x88\x01\x01B\a\n" +
 	"\x05_nameB\x0f\n" +
 	"\r_unread_countB\v\n" +
 	"\t_archivedB\t\n" +
-	"\a_pinned\"N\n" +
+	"\a_pinnedB\x10\n" +
+	"\x0e_marked_unread\"N\n" +
 	"\fRejectedChat\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x10\n" +
 	"\x03jid\x18\x02 \x01(\tR\x03jid\x12\x16\n" +
@@ -1564,8 +1604,9 @@ var file_chatsync_v1_sync_proto_goTypes = []any{
 	(ParticipantRole)(0),          // 17: chatsync.v1.ParticipantRole
 	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 	(MediaType)(0),                // 19: chatsync.v1.MediaType
-	(ChatType)(0),                 // 20: chatsync.v1.ChatType
-	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
+	(MessageStatus)(0),            // 20: chatsync.v1.MessageStatus
+	(ChatType)(0),                 // 21: chatsync.v1.ChatType
+	(*durationpb.Duration)(nil),   // 22: google.protobuf.Duration
 }
 var file_chatsync_v1_sync_proto_depIdxs = []int32{
 	17, // 0: chatsync.v1.SyncParticipant.role:type_name -> chatsync.v1.ParticipantRole
@@ -1576,28 +1617,30 @@ var file_chatsync_v1_sync_proto_depIdxs = []int32{
 	19, // 5: chatsync.v1.SyncMessage.media_type:type_name -> chatsync.v1.MediaType
 	18, // 6: chatsync.v1.SyncMessage.edit_time:type_name -> google.protobuf.Timestamp
 	8,  // 7: chatsync.v1.SyncMessage.reactions:type_name -> chatsync.v1.SyncReaction
-	18, // 8: chatsync.v1.SyncReaction.timestamp:type_name -> google.protobuf.Timestamp
-	20, // 9: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
-	18, // 10: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
-	3,  // 11: chatsync.v1.SyncChat.contact:type_name -> chatsync.v1.SyncContact
-	6,  // 12: chatsync.v1.SyncChat.group:type_name -> chatsync.v1.SyncGroup
-	7,  // 13: chatsync.v1.SyncChat.messages:type_name -> chatsync.v1.SyncMessage
-	0,  // 14: chatsync.v1.SyncBatch.kind:type_name -> chatsync.v1.BatchKind
-	1,  // 15: chatsync.v1.SyncBatch.status:type_name -> chatsync.v1.BatchStatus
-	12, // 16: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
-	18, // 17: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
-	18, // 18: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
-	18, // 19: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
-	21, // 20: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
-	10, // 21: chatsync.v1.SyncBatch.rejected:type_name -> chatsync.v1.RejectedChat
-	18, // 22: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
-	15, // 23: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
-	16, // 24: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	20, // 8: chatsync.v1.SyncMessage.status:type_name -> chatsync.v1.MessageStatus
+	18, // 9: chatsync.v1.SyncReaction.timestamp:type_name -> google.protobuf.Timestamp
+	21, // 10: chatsync.v1.SyncChat.type:type_name -> chatsync.v1.ChatType
+	18, // 11: chatsync.v1.SyncChat.last_activity_time:type_name -> google.protobuf.Timestamp
+	3,  // 12: chatsync.v1.SyncChat.contact:type_name -> chatsync.v1.SyncContact
+	6,  // 13: chatsync.v1.SyncChat.group:type_name -> chatsync.v1.SyncGroup
+	7,  // 14: chatsync.v1.SyncChat.messages:type_name -> chatsync.v1.SyncMessage
+	18, // 15: chatsync.v1.SyncChat.muted_until:type_name -> google.protobuf.Timestamp
+	0,  // 16: chatsync.v1.SyncBatch.kind:type_name -> chatsync.v1.BatchKind
+	1,  // 17: chatsync.v1.SyncBatch.status:type_name -> chatsync.v1.BatchStatus
+	12, // 18: chatsync.v1.SyncBatch.failed_chats:type_name -> chatsync.v1.FailedChat
+	18, // 19: chatsync.v1.SyncBatch.create_time:type_name -> google.protobuf.Timestamp
+	18, // 20: chatsync.v1.SyncBatch.start_time:type_name -> google.protobuf.Timestamp
+	18, // 21: chatsync.v1.SyncBatch.finish_time:type_name -> google.protobuf.Timestamp
+	22, // 22: chatsync.v1.SyncBatch.duration:type_name -> google.protobuf.Duration
+	10, // 23: chatsync.v1.SyncBatch.rejected:type_name -> chatsync.v1.RejectedChat
+	18, // 24: chatsync.v1.SidecarCommand.create_time:type_name -> google.protobuf.Timestamp
+	15, // 25: chatsync.v1.SidecarCommand.resync:type_name -> chatsync.v1.ResyncCommand
+	16, // 26: chatsync.v1.SidecarCommand.send:type_name -> chatsync.v1.SendCommand
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_sync_proto_init() }
@@ -1606,6 +1649,7 @@ func file_chatsync_v1_sync_proto_init() {
 		return
 	}
 	file_chatsync_v1_chat_proto_init()
+	file_chatsync_v1_sync_proto_msgTypes[4].OneofWrappers = []any{}
 	file_chatsync_v1_sync_proto_msgTypes[6].OneofWrappers = []any{}
 	file_chatsync_v1_sync_proto_msgTypes[11].OneofWrappers = []any{
 		(*SidecarCommand_Resync)(nil),

@@ -14,7 +14,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/chat.proto.
  */
 export const file_chatsync_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaGF0c3luYy92MS9jaGF0LnByb3RvEgtjaGF0c3luYy52MSKIAwoEQ2hhdBIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLmNoYXRzeW5jLnYxLlByb3ZpZGVyEgsKA2ppZBgFIAEoCRIjCgR0eXBlGAYgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSDAoEbmFtZRgHIAEoCRINCgVwaG9uZRgIIAEoCRIZChFwYXJ0aWNpcGFudF9jb3VudBgJIAEoBRIUCgx1bnJlYWRfY291bnQYCiABKAUSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRsYXN0X21lc3NhZ2VfcHJldmlldxgMIAEoCRIQCghhcmNoaXZlZBgNIAEoCBIOCgZwaW5uZWQYDiABKAgSFAoMY29udGFjdF9uYW1lGA8gASgJEhMKC2Rlc2NyaXB0aW9uGBAgASgJImMKC1BhcnRpY2lwYW50EgsKA2ppZBgBIAEoCRINCgVwaG9uZRgCIAEoCRIqCgRyb2xlGAMgASgOMhwuY2hhdHN5bmMudjEuUGFydGljaXBhbnRSb2xlEgwKBG5hbWUYBCABKAkirwIKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHY2hhdF9pZBgCIAEoCRISCgpzZW5kZXJfamlkGAMgASgJEg8KB2Zyb21fbWUYBCABKAgSLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0ZXh0GAYgASgJEioKCm1lZGlhX3R5cGUYByABKA4yFi5jaGF0c3luYy52MS5NZWRpYVR5cGUSDwoHd2FpdGluZxgIIAEoCBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Jldm9rZWQYCiABKAgSKAoJcmVhY3Rpb25zGAsgAygLMhUuY2hhdHN5bmMudjEuUmVhY3Rpb24iVwoIUmVhY3Rpb24SEgoKc2VuZGVyX2ppZBgBIAEoCRINCgVlbW9qaRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpRCghDaGF0VHlwZRIZChVDSEFUX1RZUEVfVU5TUEVDSUZJRUQQABIVChFDSEFUX1RZUEVfUFJJVkFURRABEhMKD0NIQVRfVFlQRV9HUk9VUBACKo0BCg9QYXJ0aWNpcGFudFJvbGUSIAocUEFSVElDSVBBTlRfUk9MRV9VTlNQRUNJRklFRBAAEhsKF1BBUlRJQ0lQQU5UX1JPTEVfTUVNQkVSEAESGgoWUEFSVElDSVBBTlRfUk9MRV9BRE1JThACEh8KG1BBUlRJQ0lQQU5UX1JPTEVfU1VQRVJBRE1JThADKuEBCglNZWRpYVR5cGUSGgoWTUVESUFfVFlQRV9VTlNQRUNJRklFRBAAEhQKEE1FRElBX1RZUEVfSU1BR0UQARIUChBNRURJQV9UWVBFX1ZJREVPEAISFAoQTUVESUFfVFlQRV9BVURJTxADEhcKE01FRElBX1RZUEVfRE9DVU1FTlQQBBIWChJNRURJQV9UWVBFX1NUSUNLRVIQBRIXChNNRURJQV9UWVBFX0xPQ0FUSU9OEAYSFgoSTUVESUFfVFlQRV9DT05UQUNUEAcSFAoQTUVESUFfVFlQRV9PVEhFUhAIQqIBCg9jb20uY2hhdHN5bmMudjFCCUNoYXRQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_chatsync_v1_session, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaGF0c3luYy92MS9jaGF0LnByb3RvEgtjaGF0c3luYy52MSLQAwoEQ2hhdBIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fbmFtZRgDIAEoCRInCghwcm92aWRlchgEIAEoDjIVLmNoYXRzeW5jLnYxLlByb3ZpZGVyEgsKA2ppZBgFIAEoCRIjCgR0eXBlGAYgASgOMhUuY2hhdHN5bmMudjEuQ2hhdFR5cGUSDAoEbmFtZRgHIAEoCRINCgVwaG9uZRgIIAEoCRIZChFwYXJ0aWNpcGFudF9jb3VudBgJIAEoBRIUCgx1bnJlYWRfY291bnQYCiABKAUSNgoSbGFzdF9hY3Rpdml0eV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRsYXN0X21lc3NhZ2VfcHJldmlldxgMIAEoCRIQCghhcmNoaXZlZBgNIAEoCBIOCgZwaW5uZWQYDiABKAgSFAoMY29udGFjdF9uYW1lGA8gASgJEhMKC2Rlc2NyaXB0aW9uGBAgASgJEi8KC211dGVkX3VudGlsGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1tYXJrZWRfdW5yZWFkGBIgASgIImMKC1BhcnRpY2lwYW50EgsKA2ppZBgBIAEoCRINCgVwaG9uZRgCIAEoCRIqCgRyb2xlGAMgASgOMhwuY2hhdHN5bmMudjEuUGFydGljaXBhbnRSb2xlEgwKBG5hbWUYBCABKAki2wIKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHY2hhdF9pZBgCIAEoCRISCgpzZW5kZXJfamlkGAMgASgJEg8KB2Zyb21fbWUYBCABKAgSLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0ZXh0GAYgASgJEioKCm1lZGlhX3R5cGUYByABKA4yFi5jaGF0c3luYy52MS5NZWRpYVR5cGUSDwoHd2FpdGluZxgIIAEoCBItCgllZGl0X3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3Jldm9rZWQYCiABKAgSKAoJcmVhY3Rpb25zGAsgAygLMhUuY2hhdHN5bmMudjEuUmVhY3Rpb24SKgoGc3RhdHVzGAwgASgOMhouY2hhdHN5bmMudjEuTWVzc2FnZVN0YXR1cyJXCghSZWFjdGlvbhISCgpzZW5kZXJfamlkGAEgASgJEg0KBWVtb2ppGAIgASgJEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlEKCENoYXRUeXBlEhkKFUNIQVRfVFlQRV9VTlNQRUNJRklFRBAAEhUKEUNIQVRfVFlQRV9QUklWQVRFEAESEwoPQ0hBVF9UWVBFX0dST1VQEAIqjQEKD1BhcnRpY2lwYW50Um9sZRIgChxQQVJUSUNJUEFOVF9ST0xFX1VOU1BFQ0lGSUVEEAASGwoXUEFSVElDSVBBTlRfUk9MRV9NRU1CRVIQARIaChZQQVJUSUNJUEFOVF9ST0xFX0FETUlOEAISHwobUEFSVElDSVBBTlRfUk9MRV9TVVBFUkFETUlOEAMq4QEKCU1lZGlhVHlwZRIaChZNRURJQV9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQTUVESUFfVFlQRV9JTUFHRRABEhQKEE1FRElBX1RZUEVfVklERU8QAhIUChBNRURJQV9UWVBFX0FVRElPEAMSFwoTTUVESUFfVFlQRV9ET0NVTUVOVBAEEhYKEk1FRElBX1RZUEVfU1RJQ0tFUhAFEhcKE01FRElBX1RZUEVfTE9DQVRJT04QBhIWChJNRURJQV9UWVBFX0NPTlRBQ1QQBxIUChBNRURJQV9UWVBFX09USEVSEAgqmgEKDU1lc3NhZ2VTdGF0dXMSHgoaTUVTU0FHRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNNRVNTQUdFX1NUQVRVU19TRU5UEAESHAoYTUVTU0FHRV9TVEFUVVNfREVMSVZFUkVEEAISFwoTTUVTU0FHRV9TVEFUVVNfUkVBRBADEhkKFU1FU1NBR0VfU1RBVFVTX1BMQVlFRBAEQqIBCg9jb20uY2hhdHN5bmMudjFCCUNoYXRQcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_chatsync_v1_session, file_google_protobuf_timestamp]);
 
 /**
  * Chat is one WhatsApp conversation of one session.
@@ -135,6 +135,22 @@ export type Chat = Message$1<"chatsync.v1.Chat"> & {
    * @generated from field: string description = 16;
    */
   description: string;
+
+  /**
+   * Muted on the phone until this time; unset when not muted (or the mute
+   * has ended). "Muted forever" is 9999-12-31T23:59:59Z.
+   *
+   * @generated from field: google.protobuf.Timestamp muted_until = 17;
+   */
+  mutedUntil?: Timestamp | undefined;
+
+  /**
+   * Marked as unread on the phone: the list shows the unread dot, whatever
+   * unread_count says (the phone does not invent a count for it).
+   *
+   * @generated from field: bool marked_unread = 18;
+   */
+  markedUnread: boolean;
 };
 
 /**
@@ -272,6 +288,14 @@ export type Message = Message$1<"chatsync.v1.Message"> & {
    * @generated from field: repeated chatsync.v1.Reaction reactions = 11;
    */
   reactions: Reaction[];
+
+  /**
+   * For a message the session's account sent: how far it has got
+   * (receipts); unspecified for messages of others.
+   *
+   * @generated from field: chatsync.v1.MessageStatus status = 12;
+   */
+  status: MessageStatus;
 };
 
 /**
@@ -466,4 +490,53 @@ export enum MediaType {
  */
 export const MediaTypeSchema: GenEnum<MediaType> = /*@__PURE__*/
   enumDesc(file_chatsync_v1_chat, 2);
+
+/**
+ * MessageStatus is how far a message the session's account sent has got:
+ * it only moves forward (sent, delivered, read, played).
+ *
+ * @generated from enum chatsync.v1.MessageStatus
+ */
+export enum MessageStatus {
+  /**
+   * Not known: a message not from me, or no receipt yet.
+   *
+   * @generated from enum value: MESSAGE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The server has it (one tick).
+   *
+   * @generated from enum value: MESSAGE_STATUS_SENT = 1;
+   */
+  SENT = 1,
+
+  /**
+   * Delivered to the recipient's phone (two ticks).
+   *
+   * @generated from enum value: MESSAGE_STATUS_DELIVERED = 2;
+   */
+  DELIVERED = 2,
+
+  /**
+   * Read by the recipient (blue ticks); in groups, by every member.
+   *
+   * @generated from enum value: MESSAGE_STATUS_READ = 3;
+   */
+  READ = 3,
+
+  /**
+   * A voice note or video message played by the recipient.
+   *
+   * @generated from enum value: MESSAGE_STATUS_PLAYED = 4;
+   */
+  PLAYED = 4,
+}
+
+/**
+ * Describes the enum chatsync.v1.MessageStatus.
+ */
+export const MessageStatusSchema: GenEnum<MessageStatus> = /*@__PURE__*/
+  enumDesc(file_chatsync_v1_chat, 3);
 

@@ -131,6 +131,22 @@ export declare type Chat = Message$1<"chatsync.v1.Chat"> & {
    * @generated from field: string description = 16;
    */
   description: string;
+
+  /**
+   * Muted on the phone until this time; unset when not muted (or the mute
+   * has ended). "Muted forever" is 9999-12-31T23:59:59Z.
+   *
+   * @generated from field: google.protobuf.Timestamp muted_until = 17;
+   */
+  mutedUntil?: Timestamp | undefined;
+
+  /**
+   * Marked as unread on the phone: the list shows the unread dot, whatever
+   * unread_count says (the phone does not invent a count for it).
+   *
+   * @generated from field: bool marked_unread = 18;
+   */
+  markedUnread: boolean;
 };
 
 /**
@@ -266,6 +282,14 @@ export declare type Message = Message$1<"chatsync.v1.Message"> & {
    * @generated from field: repeated chatsync.v1.Reaction reactions = 11;
    */
   reactions: Reaction[];
+
+  /**
+   * For a message the session's account sent: how far it has got
+   * (receipts); unspecified for messages of others.
+   *
+   * @generated from field: chatsync.v1.MessageStatus status = 12;
+   */
+  status: MessageStatus;
 };
 
 /**
@@ -455,4 +479,52 @@ export enum MediaType {
  * Describes the enum chatsync.v1.MediaType.
  */
 export declare const MediaTypeSchema: GenEnum<MediaType>;
+
+/**
+ * MessageStatus is how far a message the session's account sent has got:
+ * it only moves forward (sent, delivered, read, played).
+ *
+ * @generated from enum chatsync.v1.MessageStatus
+ */
+export enum MessageStatus {
+  /**
+   * Not known: a message not from me, or no receipt yet.
+   *
+   * @generated from enum value: MESSAGE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The server has it (one tick).
+   *
+   * @generated from enum value: MESSAGE_STATUS_SENT = 1;
+   */
+  SENT = 1,
+
+  /**
+   * Delivered to the recipient's phone (two ticks).
+   *
+   * @generated from enum value: MESSAGE_STATUS_DELIVERED = 2;
+   */
+  DELIVERED = 2,
+
+  /**
+   * Read by the recipient (blue ticks); in groups, by every member.
+   *
+   * @generated from enum value: MESSAGE_STATUS_READ = 3;
+   */
+  READ = 3,
+
+  /**
+   * A voice note or video message played by the recipient.
+   *
+   * @generated from enum value: MESSAGE_STATUS_PLAYED = 4;
+   */
+  PLAYED = 4,
+}
+
+/**
+ * Describes the enum chatsync.v1.MessageStatus.
+ */
+export declare const MessageStatusSchema: GenEnum<MessageStatus>;
 

@@ -43,7 +43,7 @@ export declare type ListChatsRequest = Message<"chatsync.v1.ListChatsRequest"> &
   query: string;
 
   /**
-   * Only chats with unread messages.
+   * Only chats with unread messages, or marked as unread.
    *
    * @generated from field: bool unread_only = 4;
    */
@@ -62,6 +62,14 @@ export declare type ListChatsRequest = Message<"chatsync.v1.ListChatsRequest"> &
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
+
+  /**
+   * Unset: archived and not archived chats; true: only archived chats;
+   * false: only chats not archived (the phone's main list).
+   *
+   * @generated from field: optional bool archived = 7;
+   */
+  archived?: boolean | undefined;
 };
 
 /**

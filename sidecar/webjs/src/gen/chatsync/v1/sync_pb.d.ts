@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { ChatType, MediaType, ParticipantRole } from "./chat_pb.js";
+import type { ChatType, MediaType, MessageStatus, ParticipantRole } from "./chat_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -268,14 +268,23 @@ export declare type SyncMessage = Message<"chatsync.v1.SyncMessage"> & {
    * Reports reactions to the message with this id, at most one per sender:
    * the newest per sender wins, an empty emoji removes it.
    *
-   * A report with edit_time, revoked or reactions changes the stored
-   * message with this id (text, media_type and waiting are then ignored but
-   * for an edit's text); it may arrive before the message, which takes the
-   * change when it lands.
-   *
    * @generated from field: repeated chatsync.v1.SyncReaction reactions = 10;
    */
   reactions: SyncReaction[];
+
+  /**
+   * For a message from me: its status as of this report (a receipt is a
+   * report of the message id with only the status set). A status never
+   * moves backwards: a late "delivered" after "read" changes nothing.
+   *
+   * A report with edit_time, revoked, reactions or status changes the
+   * stored message with this id (text, media_type and waiting are then
+   * ignored but for an edit's text); it may arrive before the message,
+   * which takes the change when it lands.
+   *
+   * @generated from field: optional chatsync.v1.MessageStatus status = 11;
+   */
+  status?: MessageStatus | undefined;
 };
 
 /**
@@ -322,7 +331,7 @@ export declare const SyncReactionSchema: GenMessage<SyncReaction>;
  * SyncChat is one chat as a provider sees it. A report changes only the
  * fields it carries: a live report sets jid, type, last_activity_time and
  * its messages, and leaves the state fields (name, unread_count, archived,
- * pinned) unset, so the stored state stays; a history report sets what the
+ * pinned, muted_until, marked_unread) unset, so the stored state stays; a history report sets what the
  * phone shows. The merge rules are in docs/architecture.md.
  *
  * @generated from message chatsync.v1.SyncChat
@@ -401,6 +410,24 @@ export declare type SyncChat = Message<"chatsync.v1.SyncChat"> & {
    * @generated from field: repeated chatsync.v1.SyncMessage messages = 10;
    */
   messages: SyncMessage[];
+
+  /**
+   * Muted on the phone until this time. Unset keeps the stored value; a
+   * time in the past (e.g. 1970-01-01) unmutes. "Muted forever" is sent
+   * as 9999-12-31T23:59:59Z.
+   *
+   * @generated from field: google.protobuf.Timestamp muted_until = 11;
+   */
+  mutedUntil?: Timestamp | undefined;
+
+  /**
+   * Marked as unread on the phone (the unread dot without a count). Unset
+   * keeps the stored value. Reading the chat on the phone sends false and
+   * unread_count 0.
+   *
+   * @generated from field: optional bool marked_unread = 12;
+   */
+  markedUnread?: boolean | undefined;
 };
 
 /**
