@@ -136,6 +136,18 @@ func pushNames(data *waHistorySync.HistorySync) map[string]string {
 	return names
 }
 
+// historyMute is a conversation's mute end (seconds; 0 not muted, and a
+// value past chatsync.MutedForever, such as -1 stored unsigned, forever).
+func historyMute(end uint64) time.Time {
+	switch {
+	case end == 0:
+		return time.Unix(0, 0).UTC()
+	case end > uint64(chatsync.MutedForever.Unix()):
+		return chatsync.MutedForever
+	}
+	return time.Unix(int64(end), 0).UTC()
+}
+
 // historyChat builds one chat, or returns why it is left out.
 func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string, cutoff, now time.Time) (chatsync.ChatInput, string) {
 	raw := bareJIDString(conv.GetID())
@@ -144,14 +156,15 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 	}
 	// A history conversation is the phone's view of the chat: its state is
 	// reported whole (an absent field is WhatsApp's zero, not "unknown").
+	// Marked unread is its own flag: the dot, with the count the phone has
+	// (no invented one).
 	unread := clampUnread(conv.GetUnreadCount())
-	if unread == 0 && conv.GetMarkedAsUnread() {
-		unread = 1
-	}
 	chat := chatsync.ChatInput{
-		UnreadCount: &unread,
-		Archived:    new(conv.GetArchived()),
-		Pinned:      new(conv.GetPinned() != 0), // pinned holds the time it was pinned
+		UnreadCount:  &unread,
+		Archived:     new(conv.GetArchived()),
+		Pinned:       new(conv.GetPinned() != 0), // pinned holds the time it was pinned
+		MarkedUnread: new(conv.GetMarkedAsUnread()),
+		MutedUntil:   new(historyMute(conv.GetMuteEndTime())),
 	}
 	name := conv.GetName()
 	if name == "" {
@@ -325,10 +338,29 @@ func webMessage(wm *waWeb.WebMessageInfo, chatJID string, group bool, now time.T
 		return m, false, nil
 	}
 	m.Text, m.MediaType = text, media
+	if m.FromMe {
+		m.Status = webStatus(wm.GetStatus())
+	}
 	if rs := historyReactions(wm.GetReactions(), chatJID, group, ts, now); len(rs) > 0 {
 		changes = append(changes, chatsync.MessageInput{ID: id, Timestamp: ts, Reactions: rs})
 	}
 	return m, true, changes
+}
+
+// webStatus is how far a message from me got, as the phone stored it;
+// unknown for errors and pending messages.
+func webStatus(st waWeb.WebMessageInfo_Status) chatsync.MessageStatus {
+	switch st {
+	case waWeb.WebMessageInfo_SERVER_ACK:
+		return chatsync.StatusSent
+	case waWeb.WebMessageInfo_DELIVERY_ACK:
+		return chatsync.StatusDelivered
+	case waWeb.WebMessageInfo_READ:
+		return chatsync.StatusRead
+	case waWeb.WebMessageInfo_PLAYED:
+		return chatsync.StatusPlayed
+	}
+	return chatsync.StatusUnknown
 }
 
 // historyReactions are the reactions the phone stored with a message, the

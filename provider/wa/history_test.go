@@ -8,6 +8,7 @@ import (
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/proto/waWeb"
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
 
@@ -17,6 +18,12 @@ import (
 // historyEvent is an initial history sync with private and group chats, LID
 // and phone addressing, a message and a chat outside a 30-day window, and
 // four chats in the window for a max_chats of 3.
+// read marks a history message of mine as read by its recipient.
+func read(m *waHistorySync.HistorySyncMsg) *waHistorySync.HistorySyncMsg {
+	m.Message.Status = waWeb.WebMessageInfo_READ.Enum()
+	return m
+}
+
 func historyEvent() *events.HistorySync {
 	return &events.HistorySync{Data: &waHistorySync.HistorySync{
 		SyncType:   waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
@@ -30,9 +37,10 @@ func historyEvent() *events.HistorySync {
 				Name:        proto.String("Alice"),
 				UnreadCount: proto.Uint32(2),
 				Pinned:      proto.Uint32(uint32(ago(5 * day))),
+				MuteEndTime: proto.Uint64(uint64(testNow.Add(8 * time.Hour).Unix())),
 				LidJID:      proto.String("111111111111111@lid"),
 				Messages: []*waHistorySync.HistorySyncMsg{
-					webMsg("A3", true, "", ago(2*time.Hour), &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("the view")}}),
+					read(webMsg("A3", true, "", ago(2*time.Hour), &waE2E.Message{ImageMessage: &waE2E.ImageMessage{Caption: proto.String("the view")}})),
 					webMsg("A2", false, "", ago(day), text("see you tomorrow")),
 					webMsg("A2R", false, "", ago(day-time.Minute), &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("👍")}}),
 					webMsg("A1", false, "", ago(40*day), text("older than the window")),

@@ -118,6 +118,10 @@ func NewSession(p SessionParams) (*Session, error) {
 	}
 	cli := p.Client
 	cli.SynchronousAck = true
+	// The full app-state sync after pairing emits the same events as live
+	// changes (archived, pinned, muted, read; contacts and push names),
+	// so a new session's chat list starts as the phone shows it.
+	cli.EmitAppStateEventsOnFullSync = true
 	tr := p.Transport
 	s := &Session{
 		id:        p.ID,
@@ -279,6 +283,17 @@ func (s *Session) handleEvent(ctx context.Context, evt any) bool {
 		}
 		p, err := ContactBatch(e)
 		s.submitEvent(ctx, kind, "wa:ct:", p, err, e.Timestamp.String())
+	case *events.Archive:
+		s.onAppState(ctx, e, e.Timestamp)
+	case *events.Pin:
+		s.onAppState(ctx, e, e.Timestamp)
+	case *events.Mute:
+		s.onAppState(ctx, e, e.Timestamp)
+	case *events.MarkChatAsRead:
+		s.onAppState(ctx, e, e.Timestamp)
+	case *events.Receipt:
+		p, err := ReceiptBatch(e)
+		return s.submitEvent(ctx, chatsync.BatchLive, "wa:rc:", p, err, string(e.Type), e.Timestamp.String())
 	case *events.PushName:
 		p, err := PushNameBatch(e)
 		var msgID string
@@ -308,6 +323,14 @@ func (s *Session) handleEvent(ctx context.Context, evt any) bool {
 		s.setStatus(ctx, chatsync.SessionDisconnected, "crypto auth token refresh failed", time.Time{})
 	}
 	return true
+}
+
+// onAppState submits an app-state change. Its time goes into the batch
+// ID: archive, unarchive and archive again are three batches, not one
+// and a duplicate.
+func (s *Session) onAppState(ctx context.Context, evt any, at time.Time) {
+	p, kind, err := AppStateBatch(evt)
+	s.submitEvent(ctx, kind, "wa:as:", p, err, fmt.Sprintf("%T", evt), at.UTC().Format(time.RFC3339Nano))
 }
 
 func loggedOutReason(e *events.LoggedOut) string {
