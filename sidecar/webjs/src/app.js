@@ -4,8 +4,8 @@ import path from "node:path";
 import qrcode from "qrcode-terminal";
 import { clientHandlers, watchCommands } from "./commands.js";
 import { createLiveQueue } from "./live.js";
-import { mapEdit, mapReactions, mapRevoke } from "./mapping.js";
-import { changeReport, liveReport, mapGroupNotification, syncAllChats } from "./sync.js";
+import { mapAck, mapEdit, mapReactions, mapRevoke } from "./mapping.js";
+import { changeReport, liveReport, mapGroupNotification, stateReport, syncAllChats } from "./sync.js";
 
 /**
  * @param {object} p
@@ -127,6 +127,25 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     onChange("reaction", client.getChatById(typeof chatId === "string" ? chatId : chatId._serialized),
       () => mapReactions(reaction.msgId, [reaction], now?.() ?? Date.now()));
   });
+
+  // Receipts of my messages (delivered, read, played) are changes of them.
+  client.on("message_ack", (msg, ack) => {
+    if (!(msg?.fromMe ?? msg?.id?.fromMe)) return;
+    onChange("ack", msg.getChat(), () => mapAck(msg, ack));
+  });
+  // App state WhatsApp Web announces: archiving, and the unread count
+  // (read on the phone: 0; marked unread: -1). Each report carries the
+  // chat's whole state as WhatsApp Web holds it at that moment, so pin and
+  // mute changes ride along (whatsapp-web.js has no event of its own for
+  // them; the next history sync brings them otherwise).
+  const onState = (what, chat) => {
+    Promise.resolve(chat)
+      .then((c) => stateReport(c, client))
+      .then((report) => report && live.add(report))
+      .catch((err) => logger.error({ error: String(err?.message ?? err), change: what }, "Chat state could not be read from WhatsApp Web"));
+  };
+  client.on("chat_archived", (chat) => onState("archive", chat));
+  client.on("unread_count", (chat) => onState("unread", chat));
 
   // Membership and subject changes keep the group's participant count and
   // name exact between history syncs.

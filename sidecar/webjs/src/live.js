@@ -88,7 +88,7 @@ export function liveBatch(sessionId, chats) {
     have.messages.push(...c.messages);
     const at = (t) => (t ? Number(t.seconds) * 1e9 + t.nanos : -1);
     if (at(c.lastActivityTime) > at(have.lastActivityTime)) have.lastActivityTime = c.lastActivityTime;
-    for (const k of ["name", "unreadCount", "archived", "pinned", "contact"]) {
+    for (const k of ["name", "unreadCount", "archived", "pinned", "mutedUntil", "markedUnread", "contact"]) {
       if (c[k] !== undefined) have[k] = c[k];
     }
     if (c.group) have.group = mergeGroup(have.group, c.group);

@@ -2,7 +2,8 @@
 // SyncChat / SyncMessage. Only the fields documented by whatsapp-web.js are
 // read, so a plain object with the same shape (the tests' fakes) maps alike.
 import { create } from "@bufbuild/protobuf";
-import { ChatType, MediaType, ParticipantRole } from "./gen/chatsync/v1/chat_pb.js";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { ChatType, MediaType, MessageStatus, ParticipantRole } from "./gen/chatsync/v1/chat_pb.js";
 import { SyncChatSchema, SyncMessageSchema } from "./gen/chatsync/v1/sync_pb.js";
 import { phoneOf, toJid } from "./jid.js";
 
@@ -190,6 +191,62 @@ export function mapReactions(msgKey, reactions, nowMs = Date.now()) {
   });
 }
 
+// "Muted forever" on the wire (chatsync.MutedForever).
+const MUTED_FOREVER_SECONDS = 253402300799n; // 9999-12-31T23:59:59Z
+
+/**
+ * whatsapp-web.js's MessageAck (ACK_SERVER 1, ACK_DEVICE 2, ACK_READ 3,
+ * ACK_PLAYED 4) as a MessageStatus; UNSPECIFIED for errors and pending.
+ * @param {number} ack
+ */
+export function statusOfAck(ack) {
+  switch (ack) {
+    case 1: return MessageStatus.SENT;
+    case 2: return MessageStatus.DELIVERED;
+    case 3: return MessageStatus.READ;
+    case 4: return MessageStatus.PLAYED;
+    default: return MessageStatus.UNSPECIFIED;
+  }
+}
+
+/**
+ * A receipt ('message_ack') of a message from me: its id with only the
+ * status. Null for messages of others and acks that are not a status.
+ * @param {any} msg
+ * @param {number} ack
+ */
+export function mapAck(msg, ack) {
+  const id = msg?.id?.id;
+  const ts = stamp(msg?.timestamp);
+  const status = statusOfAck(ack);
+  if (!id || !ts || !status || !(msg.fromMe ?? msg.id?.fromMe)) return null;
+  return create(SyncMessageSchema, { id: String(id).slice(0, 128), fromMe: true, timestamp: ts, status });
+}
+
+/**
+ * A chat's state as whatsapp-web.js shows it: archived, pinned, muted
+ * until (muteExpiration in seconds, -1 for forever; not muted is the
+ * epoch, which unmutes), and the unread count, where -1 means "marked as
+ * unread" (the dot without a count: the stored count is kept).
+ * @param {any} chat
+ */
+export function chatState(chat) {
+  const st = { archived: Boolean(chat.archived), pinned: Boolean(chat.pinned) };
+  const unread = Number(chat.unreadCount ?? 0) | 0;
+  if (unread < 0) {
+    st.markedUnread = true;
+  } else {
+    st.unreadCount = unread;
+    st.markedUnread = false;
+  }
+  const exp = Number(chat.muteExpiration ?? 0);
+  let seconds = MUTED_FOREVER_SECONDS;
+  if (!chat.isMuted) seconds = 0n;
+  else if (exp > 0) seconds = BigInt(Math.min(Math.floor(exp > 1e12 ? exp / 1000 : exp), Number(MUTED_FOREVER_SECONDS)));
+  st.mutedUntil = create(TimestampSchema, { seconds });
+  return st;
+}
+
 /**
  * A history message as reports: the message itself, and what it carries
  * (a revoked message: an empty stub and its revoke; an edited one: its
@@ -206,6 +263,9 @@ export async function mapHistoryMessage(msg, isGroup) {
   }
   const m = mapMessage(msg, isGroup);
   if (!m) return [];
+  // My message carries how far it got (its ack).
+  const status = m.fromMe ? statusOfAck(msg.ack) : MessageStatus.UNSPECIFIED;
+  if (status) m.status = status;
   const out = [m];
   if (msg.latestEditSenderTimestampMs) {
     const edit = mapEdit(msg, msg.body);
@@ -250,7 +310,7 @@ export function mapGroup(chat) {
 
 /**
  * Maps a whatsapp-web.js Chat to a SyncChat for a history report: the
- * chat's state as the phone shows it (unread count, archived, pinned) and
+ * chat's state as the phone shows it (chatState) and
  * its newest config.messagesPerChat messages inside the sync window.
  * Returns null for chats chatsync does not store.
  * @param {any} chat
@@ -287,11 +347,7 @@ async function mapChatWith(chat, config, nowMs, withState) {
     name: truncateUtf8(chat.name ?? "", 1024),
     messages: [],
   };
-  if (withState) {
-    init.unreadCount = Math.max(0, chat.unreadCount | 0);
-    init.archived = Boolean(chat.archived);
-    init.pinned = Boolean(chat.pinned);
-  }
+  if (withState) Object.assign(init, chatState(chat));
   if (chat.timestamp > 0) init.lastActivityTime = { seconds: BigInt(Math.floor(chat.timestamp)) };
   if (isGroup) {
     init.group = mapGroup(chat);

@@ -9,7 +9,7 @@ import { BatchKind, ParticipantAction, SyncChatSchema } from "./gen/chatsync/v1/
 import { SyncBatchRequestSchema } from "./gen/chatsync/v1/sync_service_pb.js";
 import { createSyncApi } from "./api.js";
 import { createLogger } from "./logger.js";
-import { detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage, truncateUtf8 } from "./mapping.js";
+import { chatState, detectGroupChat, filterChatsByConfig, mapChat, mapLiveChat, mapMessage, truncateUtf8 } from "./mapping.js";
 import { callWithRetry, sleep as realSleep, UnauthenticatedError } from "./retry.js";
 import { toJid, toWwebjsId } from "./jid.js";
 
@@ -275,6 +275,22 @@ export async function changeReport(chat, build, client) {
   const m = build(detectGroupChat(chat));
   if (!mapped || !m) return null;
   mapped.messages.push(m);
+  mapped.lastActivityTime = undefined;
+  return mapped;
+}
+
+/**
+ * A report of a chat's state alone ('chat_archived', 'unread_count'):
+ * the chat's identity and its state as WhatsApp Web holds it, no messages
+ * and no activity time. Null for chats chatsync does not store.
+ * @param {any} chat whatsapp-web.js Chat
+ * @param {any} client
+ */
+export async function stateReport(chat, client) {
+  if (!toJid(chat?.id)) return null;
+  const mapped = await withPhoneOfLid(client, await mapLiveChat(chat));
+  if (!mapped) return null;
+  Object.assign(mapped, chatState(chat));
   mapped.lastActivityTime = undefined;
   return mapped;
 }
