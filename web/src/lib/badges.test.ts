@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Provider } from "../gen/chatsync/v1/session_pb";
 import { chat, group } from "../test/fixtures";
 import { chatBadges, displayName, initials, participantsText } from "./badges";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { providerLabel } from "./labels";
 
 describe("providerLabel", () => {
@@ -35,6 +36,17 @@ describe("chatBadges", () => {
   it("says 1 participant in the singular", () => {
     expect(participantsText(1)).toBe("1 participant");
     expect(chatBadges(group("3", 0)).participants).toBe("0 participants");
+  });
+
+  it("shows a dot for a chat marked unread without a count, and a muted chat", () => {
+    const marked = chatBadges(chat("1", { unreadCount: 0, markedUnread: true }));
+    expect(marked.unread).toBeUndefined();
+    expect(marked.unreadDot).toBe(true);
+    expect(marked.unreadLabel).toBe("Marked as unread");
+    expect(chatBadges(chat("1", { unreadCount: 2, markedUnread: true })).unreadDot).toBeUndefined();
+    expect(chatBadges(chat("1", {})).muted).toBeUndefined();
+    expect(chatBadges(chat("1", { mutedUntil: timestampFromMs(253402300799000) })).muted).toBe("Muted");
+    expect(chatBadges(chat("1", { mutedUntil: timestampFromMs(Date.UTC(2030, 0, 1)) })).muted).toMatch(/^Muted until /);
   });
 
   it("shows unread counts only when there are unread messages, capped at 99+", () => {

@@ -16,6 +16,10 @@ export interface ChatBadges {
   // Unread count as text, only when there is something unread.
   unread?: string;
   unreadLabel?: string;
+  // Marked as unread on the phone with no count: the dot alone.
+  unreadDot?: boolean;
+  // Muted: until when, as a label ("Muted", "Muted until …").
+  muted?: string;
 }
 
 export function initials(name: string, fallback = ""): string {
@@ -36,6 +40,9 @@ export function participantsText(n: number): string {
   return n === 1 ? "1 participant" : `${n} participants`;
 }
 
+// chatsync's "muted forever": 9999-12-31T23:59:59Z.
+const MUTED_FOREVER_MS = 253402300799000;
+
 export function chatBadges(chat: Chat): ChatBadges {
   const isGroup = chat.type === ChatType.GROUP;
   const b: ChatBadges = {
@@ -52,6 +59,13 @@ export function chatBadges(chat: Chat): ChatBadges {
   if (chat.unreadCount > 0) {
     b.unread = chat.unreadCount > 99 ? "99+" : String(chat.unreadCount);
     b.unreadLabel = chat.unreadCount === 1 ? "1 unread message" : `${chat.unreadCount} unread messages`;
+  } else if (chat.markedUnread) {
+    b.unreadDot = true;
+    b.unreadLabel = "Marked as unread";
+  }
+  if (chat.mutedUntil) {
+    const until = Number(chat.mutedUntil.seconds) * 1000;
+    b.muted = until >= MUTED_FOREVER_MS ? "Muted" : `Muted until ${new Date(until).toLocaleString()}`;
   }
   return b;
 }

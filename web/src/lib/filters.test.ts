@@ -15,6 +15,16 @@ describe("matchesFilters", () => {
     expect(isFiltered(defaultFilters())).toBe(false);
   });
 
+  it("keeps archived or not archived chats, and chats marked unread as unread", () => {
+    const archived = chat("3", { archived: true, unreadCount: 0, markedUnread: true });
+    expect(matchesFilters(archived, f({ archived: "archived" }))).toBe(true);
+    expect(matchesFilters(archived, f({ archived: "main" }))).toBe(false);
+    expect(matchesFilters(alice, f({ archived: "archived" }))).toBe(false);
+    expect(matchesFilters(alice, f({ archived: "main" }))).toBe(true);
+    expect(matchesFilters(archived, f({ unreadOnly: true }))).toBe(true);
+    expect(isFiltered(f({ archived: "main" }))).toBe(true);
+  });
+
   it("keeps only the chosen session", () => {
     expect(matchesFilters(alice, f({ sessionId: "7" }))).toBe(true);
     expect(matchesFilters(team, f({ sessionId: "7" }))).toBe(false);
@@ -74,5 +84,10 @@ describe("toListChatsRequest", () => {
   });
   it("sends no session IDs for all sessions", () => {
     expect(toListChatsRequest(defaultFilters(), "", 50).sessionIds).toEqual([]);
+  });
+  it("sends the archived filter only when one is chosen", () => {
+    expect(toListChatsRequest(defaultFilters(), "", 50).archived).toBeUndefined();
+    expect(toListChatsRequest(f({ archived: "archived" }), "", 50).archived).toBe(true);
+    expect(toListChatsRequest(f({ archived: "main" }), "", 50).archived).toBe(false);
   });
 });

@@ -11,14 +11,22 @@ export interface ChatFilters {
   // Free text; matched like the server does (name, contact name, phone).
   query: string;
   unreadOnly: boolean;
+  // "all" chats, only the phone's "main" list (not archived), or only the
+  // "archived" ones.
+  archived: "all" | "main" | "archived";
 }
 
 export function defaultFilters(): ChatFilters {
-  return { sessionId: "", type: ChatType.UNSPECIFIED, query: "", unreadOnly: false };
+  return { sessionId: "", type: ChatType.UNSPECIFIED, query: "", unreadOnly: false, archived: "all" };
 }
 
 export function isFiltered(f: ChatFilters): boolean {
-  return f.sessionId !== "" || f.type !== ChatType.UNSPECIFIED || f.query.trim() !== "" || f.unreadOnly;
+  return f.sessionId !== "" || f.type !== ChatType.UNSPECIFIED || f.query.trim() !== "" || f.unreadOnly || f.archived !== "all";
+}
+
+// isUnread: unread messages, or marked as unread on the phone (the dot).
+export function isUnread(chat: Chat): boolean {
+  return chat.unreadCount > 0 || chat.markedUnread;
 }
 
 const phoneLike = /^[+\d\s().-]+$/;
@@ -44,7 +52,9 @@ export function matchesQuery(chat: Chat, query: string): boolean {
 export function matchesFilters(chat: Chat, f: ChatFilters): boolean {
   if (f.sessionId !== "" && chat.sessionId !== f.sessionId) return false;
   if (f.type !== ChatType.UNSPECIFIED && chat.type !== f.type) return false;
-  if (f.unreadOnly && chat.unreadCount <= 0) return false;
+  if (f.unreadOnly && !isUnread(chat)) return false;
+  if (f.archived === "main" && chat.archived) return false;
+  if (f.archived === "archived" && !chat.archived) return false;
   return matchesQuery(chat, f.query);
 }
 
@@ -56,6 +66,7 @@ export function toListChatsRequest(f: ChatFilters, pageToken: string, pageSize: 
     type: f.type,
     query: f.query.trim(),
     unreadOnly: f.unreadOnly,
+    archived: f.archived === "all" ? undefined : f.archived === "archived",
     pageSize,
     pageToken,
   });
