@@ -138,3 +138,86 @@ func waitBatchesDone(ctx context.Context, t *testing.T, count func(string, ...an
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestNodeSidecarAppStateLands is the sidecar's event-sequence test of the
+// app-state issue: recorded-shape whatsapp-web.js state changes go through
+// the real sidecar code to the real server on PostgreSQL, and the final
+// rows hold what the phone shows (test/e2e-appstate.mjs lists the steps).
+func TestNodeSidecarAppStateLands(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required for the cross-language test: %v", err)
+	}
+	root, _ := filepath.Abs("../..")
+	if _, err := os.Stat(filepath.Join(root, "sidecar/webjs/node_modules")); err != nil {
+		t.Fatalf("sidecar packages missing: run `go tool task sidecar:deps` (the test task does)")
+	}
+	m := start(t, productionConfig(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), connect.WithInterceptors(authed("bootstrap-token")))
+	created, err := sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "webjs", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := created.GetSession().GetId()
+	cmd := exec.CommandContext(ctx, node, "test/e2e-appstate.mjs")
+	cmd.Dir = filepath.Join(root, "sidecar/webjs")
+	cmd.Env = append(os.Environ(), "CHATSYNC_URL="+m.URL(), "CHATSYNC_SESSION_ID="+sid,
+		"CHATSYNC_SIDECAR_SECRET="+created.GetSidecarSecret(), "CHATSYNC_LOG_LEVEL=warn")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sidecar: %v\nstdout: %s\nstderr: %s", err, stdout.String(), lastLines(stderr.String(), 20))
+	}
+	var out struct {
+		OK                  bool
+		A, B, C, D, E, F, G string
+		MutedUntil          int64
+		Mine                string
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil || !out.OK {
+		t.Fatalf("sidecar output %q: %v", stdout.String(), err)
+	}
+	count := rowCounter(ctx, t, m)
+	waitBatchesDone(ctx, t, count, sid)
+
+	type row struct {
+		Archived, Pinned, MarkedUnread bool
+		Unread                         int
+		MutedUntil                     *time.Time
+	}
+	chat := func(jid string) row {
+		t.Helper()
+		var r row
+		if err := m.store.DB().NewRaw("SELECT archived, pinned, marked_unread, unread_count, muted_until FROM chats WHERE session_id = ? AND jid = ?", sid, jid).
+			Scan(ctx, &r.Archived, &r.Pinned, &r.MarkedUnread, &r.Unread, &r.MutedUntil); err != nil {
+			t.Fatalf("chat %s: %v", jid, err)
+		}
+		return r
+	}
+	if r := chat(out.A); r.Archived {
+		t.Errorf("A archived then unarchived: %+v", r)
+	}
+	if r := chat(out.B); !r.Archived {
+		t.Errorf("B archived: %+v", r)
+	}
+	if r := chat(out.C); !r.Pinned || r.Unread != 3 {
+		t.Errorf("C pinned, then a message: %+v, want pinned with 3 unread", r)
+	}
+	if r := chat(out.D); r.MutedUntil == nil || r.MutedUntil.Unix() != out.MutedUntil {
+		t.Errorf("D muted until %d: %+v", out.MutedUntil, r)
+	}
+	if r := chat(out.E); r.Unread != 0 || r.MarkedUnread {
+		t.Errorf("E read on the phone: %+v", r)
+	}
+	if r := chat(out.F); !r.MarkedUnread || r.Unread != 2 {
+		t.Errorf("F marked unread: %+v, want the dot and the count of 2 kept", r)
+	}
+	var status int
+	if err := m.store.DB().NewRaw("SELECT m.status FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.session_id = ? AND c.jid = ? AND m.wa_id = ?", sid, out.G, out.Mine).
+		Scan(ctx, &status); err != nil || status != 3 {
+		t.Errorf("G: my message's status %d, %v; want 3 (read)", status, err)
+	}
+}
