@@ -105,13 +105,16 @@ func (s *chatServer) ListChats(ctx context.Context, req *chatsyncv1.ListChatsReq
 	}
 	f := store.ChatFilter{
 		WorkspaceID: p.workspaceID, SessionIDs: sessions, Type: chatTypeFromProto(req.GetType()),
-		Query: strings.TrimSpace(req.GetQuery()), UnreadOnly: req.GetUnreadOnly(), Archived: req.Archived,
+		Query: strings.TrimSpace(req.GetQuery()), UnreadOnly: req.GetUnreadOnly(), Archived: req.Archived, Pinned: req.Pinned,
 	}
 	filters := fmt.Sprintf("chats|%d|%v|%s|%q|%t", p.workspaceID, sessions, f.Type, f.Query, f.UnreadOnly)
 	if f.Archived != nil {
 		// Appended only when set, so page tokens issued before the filter
 		// existed stay valid.
 		filters += fmt.Sprintf("|archived=%t", *f.Archived)
+	}
+	if f.Pinned != nil {
+		filters += fmt.Sprintf("|pinned=%t", *f.Pinned)
 	}
 	var after *store.ChatCursor
 	if tok := req.GetPageToken(); tok != "" {

@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
@@ -79,9 +80,10 @@ func newListFixture(t *testing.T) listFixture {
 
 	f.alice = privateChat(5001, t0.Add(time.Hour), 3)
 	f.alice.Contact.FullName = "Alice Wonderland"
-	f.alice.Archived, f.alice.Pinned = new(true), new(true)
+	f.alice.Archived, f.alice.Pinned, f.alice.MutedUntil = new(true), new(true), new(chatsync.MutedForever)
 	f.alice.Messages = []chatsync.MessageInput{{ID: "m1", Timestamp: t0.Add(time.Hour), Text: "see you at noon"}}
 	f.ops = groupChat(5002, t0.Add(30*time.Minute), "Ops Team")
+	f.ops.MarkedUnread = new(true) // the dot, no count
 	f.input[0] = append(manyChats(1, 130, t0), f.alice, f.ops)
 	// Session 1's chats interleave with session 0's, 30 s apart.
 	f.input[1] = manyChats(1001, 100, t0.Add(-30*time.Second))
@@ -145,11 +147,22 @@ func TestListChatsFilters(t *testing.T) {
 				return c.GetType() == chatsyncv1.ChatType_CHAT_TYPE_PRIVATE && c.GetPhone() != ""
 			}},
 		{"unread", &chatsyncv1.ListChatsRequest{UnreadOnly: true},
-			f.want(both, func(c chatsync.ChatInput) bool { return unreadOf(c) > 0 }),
-			func(c *chatsyncv1.Chat) bool { return c.GetUnreadCount() > 0 }},
+			f.want(both, func(c chatsync.ChatInput) bool { return unreadOf(c) > 0 || c.MarkedUnread != nil && *c.MarkedUnread }),
+			func(c *chatsyncv1.Chat) bool { return c.GetUnreadCount() > 0 || c.GetMarkedUnread() }},
 		{"session, groups, unread", &chatsyncv1.ListChatsRequest{SessionIds: []string{id(s0)}, Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP, UnreadOnly: true},
-			f.want([]int{0}, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatGroup && unreadOf(c) > 0 }),
+			f.want([]int{0}, func(c chatsync.ChatInput) bool {
+				return c.Type == chatsync.ChatGroup && (unreadOf(c) > 0 || c.MarkedUnread != nil && *c.MarkedUnread)
+			}),
 			func(c *chatsyncv1.Chat) bool { return c.GetSessionId() == id(s0) }},
+		{"archived", &chatsyncv1.ListChatsRequest{Archived: new(true)}, []string{f.alice.JID},
+			func(c *chatsyncv1.Chat) bool { return c.GetArchived() }},
+		{"not archived", &chatsyncv1.ListChatsRequest{Archived: new(false)},
+			f.want(both, func(c chatsync.ChatInput) bool { return c.JID != f.alice.JID }),
+			func(c *chatsyncv1.Chat) bool { return !c.GetArchived() }},
+		{"pinned", &chatsyncv1.ListChatsRequest{Pinned: new(true)}, []string{f.alice.JID},
+			func(c *chatsyncv1.Chat) bool { return c.GetPinned() }},
+		{"not pinned, groups", &chatsyncv1.ListChatsRequest{Pinned: new(false), Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP},
+			f.want(both, func(c chatsync.ChatInput) bool { return c.Type == chatsync.ChatGroup }), nil},
 		{"search contact name", &chatsyncv1.ListChatsRequest{Query: "WONDER"}, []string{f.alice.JID}, nil},
 		{"search first name, other workspace hidden", &chatsyncv1.ListChatsRequest{Query: "alice"}, []string{f.alice.JID}, nil},
 		{"search phone", &chatsyncv1.ListChatsRequest{Query: "0005001"}, []string{f.alice.JID}, nil},
@@ -164,7 +177,8 @@ func TestListChatsFilters(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(p.Name+"/"+tt.name, func(t *testing.T) {
 				got := listAll(t, c, &chatsyncv1.ListChatsRequest{
-					SessionIds: tt.req.SessionIds, Type: tt.req.Type, Query: tt.req.Query, UnreadOnly: tt.req.UnreadOnly, PageSize: 37,
+					SessionIds: tt.req.SessionIds, Type: tt.req.Type, Query: tt.req.Query, UnreadOnly: tt.req.UnreadOnly,
+					Archived: tt.req.Archived, Pinned: tt.req.Pinned, PageSize: 37,
 				})
 				if g := jids(got); !slices.Equal(tt.want, g) {
 					t.Fatalf("chats: got %d %v\nwant %d %v", len(g), g, len(tt.want), tt.want)
@@ -203,7 +217,7 @@ func TestListChatsFillsEveryField(t *testing.T) {
 				Id: alice.GetId(), SessionId: fmt.Sprint(s0.ID), SessionName: s0.DisplayName, Provider: chatsyncv1.Provider_PROVIDER_WEBJS,
 				Jid: f.alice.JID, Type: chatsyncv1.ChatType_CHAT_TYPE_PRIVATE, Name: "Alice Wonderland", Phone: "+628120005001",
 				UnreadCount: 3, LastActivityTime: alice.GetLastActivityTime(), LastMessagePreview: "see you at noon",
-				Archived: true, Pinned: true, ContactName: "Alice Wonderland",
+				Archived: true, Pinned: true, ContactName: "Alice Wonderland", MutedUntil: timestamppb.New(chatsync.MutedForever),
 			}
 			if !proto.Equal(wantAlice, alice) {
 				t.Fatalf("private chat:\n got %v\nwant %v", alice, wantAlice)
@@ -214,7 +228,7 @@ func TestListChatsFillsEveryField(t *testing.T) {
 			wantOps := &chatsyncv1.Chat{
 				Id: ops.GetId(), SessionId: fmt.Sprint(s0.ID), SessionName: s0.DisplayName, Provider: chatsyncv1.Provider_PROVIDER_WEBJS,
 				Jid: f.ops.JID, Type: chatsyncv1.ChatType_CHAT_TYPE_GROUP, Name: "Ops Team", ParticipantCount: 3,
-				LastActivityTime: ops.GetLastActivityTime(), Description: "about Ops Team",
+				LastActivityTime: ops.GetLastActivityTime(), Description: "about Ops Team", MarkedUnread: true,
 			}
 			if !proto.Equal(wantOps, ops) {
 				t.Fatalf("group chat:\n got %v\nwant %v", ops, wantOps)
@@ -281,6 +295,8 @@ func TestListChatsPageTokenIsBoundToFilters(t *testing.T) {
 		{"other type", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.Type = chatsyncv1.ChatType_CHAT_TYPE_GROUP })},
 		{"other query", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.Query = "persons" })},
 		{"unread only", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.UnreadOnly = true })},
+		{"archived", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.Archived = new(false) })},
+		{"pinned", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.Pinned = new(false) })},
 		{"tampered first byte", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.PageToken = flip(tok, 0) })},
 		{"tampered id", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.PageToken = flip(tok, 14) })},
 		{"tampered mac", ca, with(func(r *chatsyncv1.ListChatsRequest) { r.PageToken = flip(tok, len(tok)-1) })},

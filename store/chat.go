@@ -106,8 +106,8 @@ type ChatFilter struct {
 	Query       string
 	UnreadOnly  bool
 	// Archived, when set, keeps only the chats archived (true) or not
-	// archived (false).
-	Archived *bool
+	// archived (false); Pinned the same for pinned chats.
+	Archived, Pinned *bool
 }
 
 // ChatCursor is the keyset position after which a page starts.
@@ -136,7 +136,8 @@ func (s *Store) ListChats(ctx context.Context, f ChatFilter, after *ChatCursor, 
 // idx_chats_workspace_session_activity, a type filter
 // idx_chats_workspace_type_activity, unread_only the partial
 // idx_chats_workspace_unread_marked_activity, archived the partial
-// idx_chats_workspace_archived_activity, everything else
+// idx_chats_workspace_archived_activity, pinned the partial
+// idx_chats_workspace_pinned_activity, everything else
 // idx_chats_workspace_activity (several sessions filter its rows), and a
 // search the trigram index idx_chats_search_trgm. The keyset condition is a
 // row comparison, which PostgreSQL turns into an index bound, so a deep
@@ -161,6 +162,13 @@ func (s *Store) listChatsQuery(f ChatFilter, after *ChatCursor, limit int) *bun.
 			q.Where("c.archived")
 		} else {
 			q.Where("NOT c.archived")
+		}
+	}
+	if f.Pinned != nil {
+		if *f.Pinned {
+			q.Where("c.pinned")
+		} else {
+			q.Where("NOT c.pinned")
 		}
 	}
 	if f.Query != "" {

@@ -120,6 +120,7 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 		typeIdx     = "idx_chats_workspace_type_activity"
 		unreadIdx   = "idx_chats_workspace_unread_marked_activity"
 		archivedIdx = "idx_chats_workspace_archived_activity"
+		pinnedIdx   = "idx_chats_workspace_pinned_activity"
 		trgmIdx     = "idx_chats_search_trgm"
 	)
 	one, two := []int64{sessions[3]}, []int64{sessions[3], sessions[7]}
@@ -140,6 +141,7 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 		{"one session, unread", store.ChatFilter{SessionIDs: one, UnreadOnly: true}, false, []string{sessionIdx, unreadIdx}},
 		{"archived", store.ChatFilter{Archived: new(true)}, false, []string{archivedIdx}},
 		{"not archived", store.ChatFilter{Archived: new(false)}, false, []string{wsIdx}},
+		{"pinned", store.ChatFilter{Pinned: new(true)}, false, []string{pinnedIdx}},
 		{"unread, not archived", store.ChatFilter{UnreadOnly: true, Archived: new(false)}, false, []string{unreadIdx}},
 		{"search", store.ChatFilter{Query: "chat 4242"}, true, []string{trgmIdx}},
 		{"search phone", store.ChatFilter{Query: "+6281277777"}, true, []string{trgmIdx}},
@@ -159,7 +161,7 @@ func TestListChatsPlansUseIndexes(t *testing.T) {
 						t.Errorf("sequential scan of chats:\n%s", query)
 					case n.NodeType == "Sort" && !tt.search:
 						t.Errorf("Sort node: the index order is not used:\n%s", query)
-					case n.Relation == "chats" || slices.Contains([]string{wsIdx, sessionIdx, typeIdx, unreadIdx, archivedIdx, trgmIdx}, n.Index):
+					case n.Relation == "chats" || slices.Contains([]string{wsIdx, sessionIdx, typeIdx, unreadIdx, archivedIdx, pinnedIdx, trgmIdx}, n.Index):
 						if n.Index != "" {
 							used = append(used, n.Index)
 						}

@@ -8,3 +8,7 @@ DROP INDEX IF EXISTS idx_chats_workspace_unread_marked_activity;
 --bun:split
 
 DROP INDEX IF EXISTS idx_chats_workspace_archived_activity;
+
+--bun:split
+
+DROP INDEX IF EXISTS idx_chats_workspace_pinned_activity;

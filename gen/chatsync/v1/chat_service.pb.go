@@ -41,7 +41,11 @@ type ListChatsRequest struct {
 	PageToken string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Unset: archived and not archived chats; true: only archived chats;
 	// false: only chats not archived (the phone's main list).
-	Archived      *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	Archived *bool `protobuf:"varint,7,opt,name=archived,proto3,oneof" json:"archived,omitempty"`
+	// Unset: pinned and not pinned chats; true: only pinned chats (WhatsApp
+	// pins at most three per account, so a client lists them first with one
+	// small call); false: only chats not pinned.
+	Pinned        *bool `protobuf:"varint,8,opt,name=pinned,proto3,oneof" json:"pinned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +125,13 @@ func (x *ListChatsRequest) GetPageToken() string {
 func (x *ListChatsRequest) GetArchived() bool {
 	if x != nil && x.Archived != nil {
 		return *x.Archived
+	}
+	return false
+}
+
+func (x *ListChatsRequest) GetPinned() bool {
+	if x != nil && x.Pinned != nil {
+		return *x.Pinned
 	}
 	return false
 }
@@ -1292,7 +1303,7 @@ var File_chatsync_v1_chat_service_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatsync/v1/chat_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16chatsync/v1/chat.proto\x1a\x19chatsync/v1/session.proto\x1a\x16chatsync/v1/sync.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n" +
+	"\x1echatsync/v1/chat_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16chatsync/v1/chat.proto\x1a\x19chatsync/v1/session.proto\x1a\x16chatsync/v1/sync.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x02\n" +
 	"\x10ListChatsRequest\x12<\n" +
 	"\vsession_ids\x18\x01 \x03(\tB\x1b\xbaH\x18\x92\x01\x15\x10d\"\x11r\x0f2\r^[0-9]{1,19}$R\n" +
 	"sessionIds\x123\n" +
@@ -1303,8 +1314,10 @@ const file_chatsync_v1_chat_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x05 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12\x1f\n" +
-	"\barchived\x18\a \x01(\bH\x00R\barchived\x88\x01\x01B\v\n" +
-	"\t_archived\"d\n" +
+	"\barchived\x18\a \x01(\bH\x00R\barchived\x88\x01\x01\x12\x1b\n" +
+	"\x06pinned\x18\b \x01(\bH\x01R\x06pinned\x88\x01\x01B\v\n" +
+	"\t_archivedB\t\n" +
+	"\a_pinned\"d\n" +
 	"\x11ListChatsResponse\x12'\n" +
 	"\x05chats\x18\x01 \x03(\v2\x11.chatsync.v1.ChatR\x05chats\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +

@@ -1,8 +1,8 @@
 import { computed, ref, shallowRef, watch, type Ref } from "vue";
 import type { Chat } from "../gen/chatsync/v1/chat_pb";
-import { applyChatUpsert, mergeById } from "../lib/chatList";
+import { applyChatUpsert, compareChats, mergeById } from "../lib/chatList";
 import { describeError, type ReadableError } from "../lib/errors";
-import { toListChatsRequest, type ChatFilters } from "../lib/filters";
+import { matchesFilters, toListChatsRequest, type ChatFilters } from "../lib/filters";
 import { useChatClient } from "./useClients";
 import { useStreamEvents } from "./useStream";
 
@@ -19,6 +19,9 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
   const pageSize = opts.pageSize ?? 50;
 
   const chats = shallowRef<Chat[]>([]);
+  // The pinned chats matching the filters, fetched on their own (WhatsApp
+  // pins at most three per account) and shown first, as on the phone.
+  const pinned = shallowRef<Chat[]>([]);
   const nextPageToken = ref("");
   const loading = ref(false); // first page
   const loadingMore = ref(false);
@@ -44,16 +47,29 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
     }
   }
 
+  async function fetchPinned(gen: number): Promise<void> {
+    try {
+      const req = toListChatsRequest(filters.value, "", 50);
+      req.pinned = true;
+      const res = await client.listChats(req);
+      if (gen === generation) pinned.value = res.chats;
+    } catch {
+      // The list still loads; pinned chats then show in their place by
+      // activity, as the main list holds them too.
+    }
+  }
+
   async function reload(): Promise<void> {
     const gen = ++generation;
     chats.value = [];
+    pinned.value = [];
     nextPageToken.value = "";
     newChatIds.value = new Set();
     loaded.value = false;
     error.value = null;
     loading.value = true;
     try {
-      await fetchPage(gen, "");
+      await Promise.all([fetchPage(gen, ""), fetchPinned(gen)]);
     } finally {
       if (gen === generation) loading.value = false;
     }
@@ -71,6 +87,13 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
   }
 
   function applyUpsert(chat: Chat): void {
+    // Pinned or unpinned on the phone: in or out of the pinned section.
+    const wasPinned = pinned.value.some((c) => c.id === chat.id);
+    if (chat.pinned && matchesFilters(chat, filters.value)) {
+      pinned.value = [...pinned.value.filter((c) => c.id !== chat.id), chat].sort(compareChats);
+    } else if (wasPinned) {
+      pinned.value = pinned.value.filter((c) => c.id !== chat.id);
+    }
     const r = applyChatUpsert(chats.value, chat, filters.value, { hasMore: hasMore.value });
     if (r.change === "ignored") return;
     chats.value = r.list;
@@ -88,6 +111,7 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
   // A chat merged into another (one person's LID and phone chats) leaves
   // the list; the chat it went into comes as chat_upserted.
   function applyRemoval(chatId: string): void {
+    if (pinned.value.some((c) => c.id === chatId)) pinned.value = pinned.value.filter((c) => c.id !== chatId);
     if (!chats.value.some((c) => c.id === chatId)) return;
     chats.value = chats.value.filter((c) => c.id !== chatId);
     if (newChatIds.value.has(chatId)) {
@@ -111,8 +135,17 @@ export function useChats(filters: Ref<ChatFilters>, opts: UseChatsOptions = {}) 
 
   watch(filters, () => void reload(), { deep: true });
 
+  // What the page shows: the pinned chats, then the others by activity.
+  const shown = computed(() => {
+    if (pinned.value.length === 0) return chats.value;
+    const ids = new Set(pinned.value.map((c) => c.id));
+    return [...pinned.value, ...chats.value.filter((c) => !ids.has(c.id))];
+  });
+
   return {
     chats,
+    pinned,
+    shown,
     loading,
     loadingMore,
     loaded,

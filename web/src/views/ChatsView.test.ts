@@ -16,18 +16,22 @@ import ChatsView from "./ChatsView.vue";
 // with opaque tokens, and records every request.
 function backend(data: Chat[], opts: { listChats?: "unimplemented" } = {}) {
   const requests: ListChatsRequest[] = [];
+  // The pinned section's own requests, apart from the list's pages.
+  const pinnedRequests: ListChatsRequest[] = [];
   const streams: ReturnType<typeof pushable<StreamChatUpdatesResponse>>[] = [];
   const streamTokens: string[] = [];
   const transport = createRouterTransport(({ service }) => {
     service(ChatService, {
       listChats(req) {
-        requests.push(req);
+        (req.pinned === true ? pinnedRequests : requests).push(req);
         if (opts.listChats === "unimplemented") throw new ConnectError("not implemented", Code.Unimplemented);
         const rows = data.filter(
           (c) =>
             (req.sessionIds.length === 0 || req.sessionIds.includes(c.sessionId)) &&
             (req.type === ChatType.UNSPECIFIED || c.type === req.type) &&
-            (!req.unreadOnly || c.unreadCount > 0) &&
+            (!req.unreadOnly || c.unreadCount > 0 || c.markedUnread) &&
+            (req.archived === undefined || c.archived === req.archived) &&
+            (req.pinned === undefined || c.pinned === req.pinned) &&
             (req.query === "" || c.name.toLowerCase().includes(req.query.toLowerCase())),
         );
         // Tokens look nothing like offsets and carry characters that break
@@ -50,7 +54,7 @@ function backend(data: Chat[], opts: { listChats?: "unimplemented" } = {}) {
       },
     });
   });
-  return { transport, requests, streams, streamTokens };
+  return { transport, requests, pinnedRequests, streams, streamTokens };
 }
 
 const upsert = (eventId: string, c: Chat) => create(StreamChatUpdatesResponseSchema, { eventId, event: { case: "chatUpserted", value: { chat: c } } });
@@ -183,6 +187,37 @@ describe("ChatsView", () => {
     b.streams[0].push(upsert("9-1", chat("9", { name: "Bob", minutesAgo: 0, unreadCount: 3 })));
     await settle();
     expect(rowNames(w)).toEqual(["Bob", "Alice", "Team Berlin", "Carol", "Dave"]);
+  });
+
+  it("shows pinned chats first, and moves a chat out when it is unpinned", async () => {
+    const data = dataset();
+    data[4] = chat("2", { name: "Dave", minutesAgo: 5, pinned: true });
+    const b = backend(data);
+    const w = await mountChats(b);
+    expect(b.pinnedRequests).toHaveLength(1);
+    expect(rowNames(w)).toEqual(["Dave", "Alice", "Team Berlin", "Bob", "Carol"]);
+    b.streams[0].push(upsert("9-0", chat("3", { name: "Carol", minutesAgo: 4, sessionId: "2", sessionName: "Sales", pinned: true })));
+    await settle();
+    expect(rowNames(w)).toEqual(["Carol", "Dave", "Alice", "Team Berlin", "Bob"]);
+    b.streams[0].push(upsert("9-1", chat("2", { name: "Dave", minutesAgo: 5, pinned: false })));
+    await settle();
+    expect(rowNames(w)).toEqual(["Carol", "Alice", "Team Berlin", "Bob", "Dave"]);
+  });
+
+  it("filters archived chats and shows the unread dot of a chat marked unread", async () => {
+    const data = dataset();
+    data[3] = chat("3", { name: "Carol", minutesAgo: 4, archived: true, markedUnread: true });
+    const b = backend(data);
+    const w = await mountChats(b);
+    await w.get("select#archived-filter").setValue("archived");
+    await settle();
+    expect(b.requests.at(-1)!.archived).toBe(true);
+    expect(rowNames(w)).toEqual(["Carol"]);
+    expect(w.find('[data-testid="unread-dot"]').exists()).toBe(true);
+    await w.get("select#archived-filter").setValue("main");
+    await settle();
+    expect(b.requests.at(-1)!.archived).toBe(false);
+    expect(rowNames(w)).toEqual(["Alice", "Team Berlin", "Bob", "Dave"]);
   });
 
   it("ignores live chats that do not match the filters", async () => {

@@ -70,6 +70,15 @@ export declare type ListChatsRequest = Message<"chatsync.v1.ListChatsRequest"> &
    * @generated from field: optional bool archived = 7;
    */
   archived?: boolean | undefined;
+
+  /**
+   * Unset: pinned and not pinned chats; true: only pinned chats (WhatsApp
+   * pins at most three per account, so a client lists them first with one
+   * small call); false: only chats not pinned.
+   *
+   * @generated from field: optional bool pinned = 8;
+   */
+  pinned?: boolean | undefined;
 };
 
 /**
