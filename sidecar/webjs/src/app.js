@@ -4,7 +4,8 @@ import path from "node:path";
 import qrcode from "qrcode-terminal";
 import { clientHandlers, watchCommands } from "./commands.js";
 import { createLiveQueue } from "./live.js";
-import { mapAck, mapEdit, mapReactions, mapRevoke } from "./mapping.js";
+import { chatState, mapAck, mapEdit, mapReactions, mapRevoke } from "./mapping.js";
+import { toJid } from "./jid.js";
 import { changeReport, liveReport, mapGroupNotification, stateReport, syncAllChats } from "./sync.js";
 
 /**
@@ -106,7 +107,9 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   });
   client.on("ready", () => {
     logger.info("WhatsApp client ready");
-    resync().catch((err) => logger.error({ error: String(err?.message ?? err) }, "Chat sync crashed"));
+    resync()
+      .then(() => config.stateDiffMs && afterSync())
+      .catch((err) => logger.error({ error: String(err?.message ?? err) }, "Chat sync crashed"));
     watch();
   });
   client.on("message", (msg) => onLive(msg));
@@ -147,6 +150,45 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   client.on("chat_archived", (chat) => onState("archive", chat));
   client.on("unread_count", (chat) => onState("unread", chat));
 
+  // Pin and mute changes have no event in whatsapp-web.js: every
+  // stateDiffMs the chats' state (one getChats(), no messages) is compared
+  // with the last look, and the chats whose state changed are reported.
+  // The first look after each history sync is the baseline.
+  let lastStates = null; // jid → JSON of chatState
+  const lookAtStates = async () => {
+    const now = new Map();
+    for (const chat of await client.getChats()) {
+      const jid = toJid(chat?.id);
+      if (jid) now.set(jid, [chat, JSON.stringify(chatState(chat), (_, v) => (typeof v === "bigint" ? String(v) : v))]);
+    }
+    const before = lastStates;
+    lastStates = new Map([...now].map(([jid, [, st]]) => [jid, st]));
+    if (!before) return 0;
+    let changed = 0;
+    for (const [jid, [chat, st]] of now) {
+      if (before.has(jid) && before.get(jid) !== st) {
+        changed++;
+        onState("diff", chat);
+      }
+    }
+    return changed;
+  };
+  let diffTimer = null;
+  const scheduleDiff = () => {
+    if (!config.stateDiffMs || stop.signal.aborted || diffTimer) return;
+    diffTimer = setTimeout(() => {
+      diffTimer = null;
+      lookAtStates()
+        .catch((err) => logger.warn({ error: String(err?.message ?? err) }, "Chat states could not be read from WhatsApp Web; trying again later"))
+        .finally(scheduleDiff);
+    }, config.stateDiffMs);
+    diffTimer.unref?.();
+  };
+  const afterSync = () => {
+    lastStates = null;
+    lookAtStates().catch(() => {}).finally(scheduleDiff);
+  };
+
   // Membership and subject changes keep the group's participant count and
   // name exact between history syncs.
   const onGroup = (n) => {
@@ -164,6 +206,7 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     /** Resolves when the sync and the command stream have stopped. */
     async close() {
       stop.abort(new Error("sidecar stopping"));
+      clearTimeout(diffTimer);
       await Promise.allSettled([running, watching, live.close()]);
     },
     get commandStream() {
@@ -171,5 +214,7 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     },
     /** The live queue (pending, flush). */
     live,
+    /** Compares the chats' state with the last look now; resolves to how many changed. */
+    lookAtStates,
   };
 }

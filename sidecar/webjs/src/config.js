@@ -29,6 +29,8 @@
  * @property {number} liveFlushMessages a live batch holds at most this many messages (sent at once when full)
  * @property {number} liveBacklog live messages held in memory; past it they wait in the journal only
  * @property {string} liveSpoolDir the live journal's directory ("" = <authDir>/chatsync-live-<session>)
+ * @property {number} stateDiffMs compare every chat's state (pinned, muted, archived, unread) with the last
+ *   look this often and report the chats that changed (0 = off)
  */
 
 /** @returns {Config} the defaults, without credentials */
@@ -59,6 +61,7 @@ export function defaultConfig() {
     liveFlushMessages: 100,
     liveBacklog: 1000,
     liveSpoolDir: "",
+    stateDiffMs: 60_000,
   };
 }
 
@@ -79,6 +82,7 @@ const ints = {
   CHATSYNC_LIVE_FLUSH_MS: ["liveFlushMs", 0, 60_000],
   CHATSYNC_LIVE_FLUSH_MESSAGES: ["liveFlushMessages", 1, 1000],
   CHATSYNC_LIVE_BACKLOG: ["liveBacklog", 1, 1e7],
+  CHATSYNC_STATE_DIFF_MS: ["stateDiffMs", 0, 86_400_000],
 };
 
 /**

@@ -99,3 +99,28 @@ test("the sidecar sends receipts, archiving and unread changes as live reports",
   assert.deepEqual(state(), { archived: true, pinned: true, unreadCount: 0, markedUnread: true });
   assert.ok(reports.every((c) => c.lastActivityTime === undefined), "state changes do not move the chat");
 });
+
+test("pin and mute changes, which have no event, are found by comparing the chats' state", async (t) => {
+  const server = await startFakeServer({ sessions: { [SESSION_ID]: SECRET } });
+  t.after(() => server.close());
+  const config = { ...testConfig(server.url), watchCommands: false, stateDiffMs: 0 };
+  const { logger } = captureLogger();
+  const chats = makeChats(3, { messages: 1, groupEvery: 0 });
+  const client = new FakeWhatsAppClient(chats);
+  const sidecar = createSidecar({ client, config, api: createSyncApi(config), logger });
+  t.after(() => sidecar.close());
+
+  assert.equal(await sidecar.lookAtStates(), 0, "the first look is the baseline");
+  assert.equal(chats[1].pinned, true, "the fake's chat 1 starts pinned");
+  Object.assign(chats[1], { pinned: false }); // unpinned on the phone
+  Object.assign(chats[2], { isMuted: true, muteExpiration: -1 });
+  assert.equal(await sidecar.lookAtStates(), 2);
+  assert.equal(await sidecar.lookAtStates(), 0, "unchanged since the last look");
+  const live = () => server.state.batches.filter((b) => b.kind === BatchKind.LIVE).flatMap((b) => b.chats);
+  await waitFor(() => live().length >= 2, 5_000, "two state reports");
+  const byJid = new Map(live().map((c) => [c.jid, c]));
+  assert.equal(byJid.get("15550000001@s.whatsapp.net")?.pinned, false);
+  assert.equal(byJid.get("15550000002@s.whatsapp.net")?.mutedUntil?.seconds, FOREVER);
+  assert.equal(byJid.has("15550000000@s.whatsapp.net"), false, "an unchanged chat is not reported");
+  assert.ok(live().every((c) => c.messages.length === 0 && c.lastActivityTime === undefined));
+});

@@ -22,7 +22,7 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { FakeWhatsAppClient, fakeMessage, makeChats } from "./support/fake-whatsapp.js";
 
-const env = { CHATSYNC_CHATS_PER_SECOND: "0", CHATSYNC_WATCH_COMMANDS: "false", ...process.env };
+const env = { CHATSYNC_CHATS_PER_SECOND: "0", CHATSYNC_WATCH_COMMANDS: "false", CHATSYNC_STATE_DIFF_MS: "0", ...process.env };
 let config;
 try {
   config = loadConfig(env);

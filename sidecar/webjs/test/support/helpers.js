@@ -21,6 +21,9 @@ export function testConfig(url, overrides = {}) {
     reconnectMs: 1,
     heartbeatTimeoutMs: 5_000,
     liveFlushMs: 5,
+    // The state diff's own getChats() would change the counts tests
+    // assert; its test turns it on and drives it (lookAtStates).
+    stateDiffMs: 0,
     liveSpoolDir: fs.mkdtempSync(path.join(os.tmpdir(), "chatsync-live-test-")),
     ...overrides,
   };
