@@ -158,9 +158,19 @@ func TestLiveRetriesUntilAccepted(t *testing.T) {
 		return accept(ctx, req)
 	}}
 	var rec recorder
-	c := newClient(t, svc, testSecret, append(rec.options(), client.WithRetries(0), client.WithBackoff(time.Second, time.Minute))...)
-	// The three reports must make one batch: no flush before Close's (with
-	// the default 250 ms, a busy machine could flush between two Adds).
+	// The three reports must make one batch: no flush before Close's. The
+	// recorder's sleep returns at once (backoff waits are only recorded),
+	// so the flush wait (an hour here) really waits, until Close's flush
+	// cuts it short; otherwise the sender may take the first reports
+	// before the last is added.
+	flushWait := func(ctx context.Context, d time.Duration) error {
+		if d == time.Hour {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return rec.sleep(ctx, d)
+	}
+	c := newClient(t, svc, testSecret, append(rec.options(), client.WithSleep(flushWait), client.WithRetries(0), client.WithBackoff(time.Second, time.Minute))...)
 	live := c.Live(client.LiveConfig{FlushInterval: time.Hour})
 	for i := range 3 {
 		if err := live.Add(t.Context(), liveReport(i, i)); err != nil {
@@ -173,7 +183,7 @@ func TestLiveRetriesUntilAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(ids) != len(refusals)+1 {
-		t.Fatalf("%d attempts, want %d (WithRetries(0) does not cap live batches)", len(ids), len(refusals)+1)
+		t.Fatalf("%d attempts, want %d (WithRetries(0) does not cap live batches): %v", len(ids), len(refusals)+1, ids)
 	}
 	for _, id := range ids {
 		if id != ids[0] {
