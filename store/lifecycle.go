@@ -31,7 +31,8 @@ import (
 //     cannot bring it back;
 //   - the status of a message from me (receipts) only moves forward: the
 //     greater status wins. A message reported with content and a status
-//     is written as the message, then its status as a change.
+//     is inserted with it; only when it was stored before (a redelivery)
+//     is the status applied here as a change.
 //
 // A change reported before its message creates a pending row: hidden from
 // every read, completed by the message when it lands (messageConflict).

@@ -25,24 +25,11 @@ import (
 // 1,000 chats) signs and pushes to the real server on PostgreSQL and Redis,
 // and every chat, group, participant and message lands exactly.
 func TestNodeSidecarSyncLandsExactly(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is required for the cross-language test: %v", err)
-	}
-	root, _ := filepath.Abs("../..")
-	if _, err := os.Stat(filepath.Join(root, "sidecar/webjs/node_modules")); err != nil {
-		t.Fatalf("sidecar packages missing: run `go tool task sidecar:deps` (the test task does)")
-	}
 	cfg := productionConfig(t)
 	cfg.SyncRatePerMinute = 6000
-	m := start(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), connect.WithInterceptors(authed("bootstrap-token")))
-	created, err := sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "webjs", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, root, m, created := nodeSidecarSession(ctx, t, cfg)
 	sid := created.GetSession().GetId()
 
 	cmd := exec.CommandContext(ctx, node, "test/e2e-sync.mjs")
@@ -106,6 +93,28 @@ func TestNodeSidecarSyncLandsExactly(t *testing.T) {
 	t.Logf("1,000-chat sidecar sync: pushed in %s, all rows committed after %s", pushed.Round(time.Millisecond), landed.Round(time.Millisecond))
 }
 
+// nodeSidecarSession is what a cross-language test needs: node, the
+// repository root, a server on cfg (PostgreSQL and Redis) and a Web.js
+// session of it with its sidecar secret.
+func nodeSidecarSession(ctx context.Context, t *testing.T, cfg Config) (node, root string, m *Main, created *chatsyncv1.CreateSessionResponse) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required for the cross-language test: %v", err)
+	}
+	root, _ = filepath.Abs("../..")
+	if _, err := os.Stat(filepath.Join(root, "sidecar/webjs/node_modules")); err != nil {
+		t.Fatalf("sidecar packages missing: run `go tool task sidecar:deps` (the test task does)")
+	}
+	m = start(t, cfg)
+	sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), connect.WithInterceptors(authed("bootstrap-token")))
+	created, err = sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "webjs", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node, root, m, created
+}
+
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -144,22 +153,9 @@ func waitBatchesDone(ctx context.Context, t *testing.T, count func(string, ...an
 // the real sidecar code to the real server on PostgreSQL, and the final
 // rows hold what the phone shows (test/e2e-appstate.mjs lists the steps).
 func TestNodeSidecarAppStateLands(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is required for the cross-language test: %v", err)
-	}
-	root, _ := filepath.Abs("../..")
-	if _, err := os.Stat(filepath.Join(root, "sidecar/webjs/node_modules")); err != nil {
-		t.Fatalf("sidecar packages missing: run `go tool task sidecar:deps` (the test task does)")
-	}
-	m := start(t, productionConfig(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	sessions := chatsyncv1connect.NewSessionServiceClient(h2c(), m.URL(), connect.WithInterceptors(authed("bootstrap-token")))
-	created, err := sessions.CreateSession(ctx, &chatsyncv1.CreateSessionRequest{DisplayName: "webjs", Provider: chatsyncv1.Provider_PROVIDER_WEBJS})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, root, m, created := nodeSidecarSession(ctx, t, productionConfig(t))
 	sid := created.GetSession().GetId()
 	cmd := exec.CommandContext(ctx, node, "test/e2e-appstate.mjs")
 	cmd.Dir = filepath.Join(root, "sidecar/webjs")
