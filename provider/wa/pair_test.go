@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waCompanionReg"
+	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/chatsync/chatsync"
 )
@@ -337,4 +340,35 @@ func TestSessionPairErrors(t *testing.T) {
 			t.Errorf("got %v, want the emit error", err)
 		}
 	})
+}
+
+// A pairing connects with the session's device props: the full history
+// sync asked for, limited to the sync window (none for 0), whatever
+// another session asked for before.
+func TestPairAsksForTheSessionsHistory(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		window int32
+		want   *uint32
+	}{{365, proto.Uint32(365)}, {0, nil}, {30, proto.Uint32(30)}} {
+		h := newHarness(t, chatsync.SyncConfig{SyncWindowDays: tt.window})
+		var sent *waCompanionReg.DeviceProps
+		h.connectHook = func() {
+			// What whatsmeow marshals into the registration payload now.
+			sent = proto.Clone(store.DeviceProps).(*waCompanionReg.DeviceProps)
+			h.dispatch(&events.QR{Codes: []string{"2@first,key,key,adv"}})
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		err := h.s.Pair(ctx, "", func(PairStep) error { cancel(); return nil })
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("window %d: Pair = %v", tt.window, err)
+		}
+		if sent == nil || !sent.GetRequireFullSync() {
+			t.Fatalf("window %d: props %v, want the full sync required", tt.window, sent)
+		}
+		if got := sent.GetHistorySyncConfig().FullSyncDaysLimit; (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+			t.Errorf("window %d: FullSyncDaysLimit %v, want %v", tt.window, got, tt.want)
+		}
+	}
 }

@@ -194,7 +194,7 @@ func (s *Session) Pair(ctx context.Context, phone string, emit func(PairStep) er
 		return fmt.Errorf("pair session %d: %w", s.id, err)
 	}
 	s.setStatus(ctx, chatsync.SessionPairing, "", time.Time{})
-	if err := s.connect(); err != nil {
+	if err := s.connectToPair(); err != nil {
 		s.setStatus(context.WithoutCancel(ctx), chatsync.SessionPending, "could not connect to WhatsApp", time.Time{})
 		return fmt.Errorf("pair session %d: connect: %w", s.id, err)
 	}
