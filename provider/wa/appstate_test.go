@@ -2,9 +2,11 @@ package wa
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/proto/waSyncAction"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -162,5 +164,42 @@ func TestAppStateThroughThePipeline(t *testing.T) {
 	msgs, err := e.st.ListMessages(ctx, e.ws, d.ID, nil, 10)
 	if err != nil || len(msgs) != 1 || msgs[0].WAID != mine || msgs[0].Status != chatsync.StatusRead || msgs[0].Text != "on my way" {
 		t.Fatalf("my message after Dave's receipts: %+v, %v; want read", msgs, err)
+	}
+}
+
+// A conversation longer than one report holds (1,500 messages against
+// chatsync.MaxChatMessages) lands whole: split into reports, none cut.
+func TestLongHistoryChatLandsWhole(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	s, _ := e.liveSession(t)
+	process := e.processor(t)
+	msgs := make([]*waHistorySync.HistorySyncMsg, 1500)
+	for i := range msgs {
+		msgs[i] = webMsg(fmt.Sprintf("L%04d", i), i%3 == 0, "", uint64(testNow.Add(-time.Duration(1500-i)*time.Minute).Unix()), text(fmt.Sprintf("message %d", i)))
+	}
+	evt := &events.HistorySync{Data: &waHistorySync.HistorySync{
+		SyncType: waHistorySync.HistorySync_FULL.Enum(), ChunkOrder: proto.Uint32(1),
+		Conversations: []*waHistorySync.Conversation{{
+			ID: proto.String("15551230001@s.whatsapp.net"), Name: proto.String("Alice"), UnreadCount: proto.Uint32(3), Messages: msgs,
+		}},
+	}}
+	if !s.handleEvent(ctx, evt) {
+		t.Fatal("handler failed on the history sync")
+	}
+	process()
+	chats, err := e.st.ListChats(ctx, store.ChatFilter{WorkspaceID: e.ws}, nil, 10)
+	if err != nil || len(chats) != 1 {
+		t.Fatalf("chats %+v, %v", chats, err)
+	}
+	var n, distinct int
+	if err := e.st.DB().NewRaw("SELECT count(*), count(DISTINCT wa_id) FROM messages WHERE chat_id = ?", chats[0].ID).Scan(ctx, &n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1500 || distinct != 1500 {
+		t.Fatalf("%d messages (%d distinct) stored, want all 1500", n, distinct)
+	}
+	if c := chats[0]; c.UnreadCount != 3 || c.LastMessagePreview != "message 1499" {
+		t.Errorf("chat %+v: want the phone's unread count 3 (the parts' messages not counted again) and the newest preview", c)
 	}
 }

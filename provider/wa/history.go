@@ -194,9 +194,21 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 	if !cutoff.IsZero() && (chat.LastActivity.IsZero() || chat.LastActivity.Before(cutoff)) {
 		return chatsync.ChatInput{}, ReasonOutOfWindow
 	}
+	// Validated as the reports it will be sent in (a long chat is split
+	// into several, see splitChat): Validate also normalises in place.
+	msgs := chat.Messages
+	chat.Messages = nil
 	if err := chat.Validate(now); err != nil {
 		return chatsync.ChatInput{}, "invalid: " + err.Error()
 	}
+	for start := 0; start < len(msgs); start += chatsync.MaxChatMessages {
+		part := chat
+		part.Messages = msgs[start:min(start+chatsync.MaxChatMessages, len(msgs))]
+		if err := part.Validate(now); err != nil {
+			return chatsync.ChatInput{}, "invalid: " + err.Error()
+		}
+	}
+	chat.Messages = msgs
 	return chat, ""
 }
 
@@ -262,7 +274,9 @@ func rankRole(r waHistorySync.GroupParticipant_Rank) chatsync.Role {
 }
 
 // historyMessages keeps the messages a person sees, inside the window, oldest
-// first, at most chatsync.MaxChatMessages (the newest ones), one per ID.
+// first, one per ID, then the changes they carry. All of them: a chat with
+// more than a report holds (chatsync.MaxChatMessages) is split into several
+// reports by SplitBatches, never cut.
 func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group bool, cutoff, now time.Time) []chatsync.MessageInput {
 	byID := make(map[string]int, len(hms))
 	var out, changes []chatsync.MessageInput
@@ -288,14 +302,7 @@ func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group 
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	if len(out) > chatsync.MaxChatMessages {
-		out = out[len(out)-chatsync.MaxChatMessages:]
-	}
-	// Changes (edits, revokes, reactions) after the messages, the newest
-	// kept when the chat's report is full.
-	if room := chatsync.MaxChatMessages - len(out); len(changes) > room {
-		changes = changes[len(changes)-room:]
-	}
+	// Changes (edits, revokes, reactions) after the messages.
 	return append(out, changes...)
 }
 
@@ -462,41 +469,48 @@ func SplitBatches(chats []chatsync.ChatInput, contacts []chatsync.ContactInput, 
 		cur.Contacts = append(cur.Contacts, c)
 		bytes += n
 	}
-	for _, c := range chats {
-		n := jsonSize(c)
-		if n > batchByteBudget {
-			c, n = trimToBudget(c)
+	for _, whole := range chats {
+		for _, c := range splitChat(whole) {
+			n := jsonSize(c)
+			if len(cur.Chats) == batchSize || bytes+n > batchByteBudget {
+				flush()
+			}
+			cur.Chats = append(cur.Chats, c)
+			bytes += n
 		}
-		if len(cur.Chats) == batchSize || bytes+n > batchByteBudget {
-			flush()
-		}
-		cur.Chats = append(cur.Chats, c)
-		bytes += n
 	}
 	flush()
 	return out
 }
 
-// trimToBudget drops a chat's oldest messages until its JSON fits the batch
-// budget; messages are sorted oldest first.
-func trimToBudget(c chatsync.ChatInput) (chatsync.ChatInput, int) {
+// splitChat makes a chat's reports: one when its messages fit a report
+// (chatsync.MaxChatMessages, and the batch byte budget), else several,
+// oldest messages first, none dropped. Every part carries the chat's state
+// (set fields replace, so repeating them changes nothing, and a part
+// without them would count its messages as unread); the group's metadata
+// and members go with the first part only.
+func splitChat(c chatsync.ChatInput) []chatsync.ChatInput {
 	msgs := c.Messages
 	c.Messages = nil
-	n := jsonSize(c)
-	sizes := make([]int, len(msgs))
-	for i, m := range msgs {
-		sizes[i] = jsonSize(m)
-		n += sizes[i]
+	base := jsonSize(c)
+	if len(msgs) <= chatsync.MaxChatMessages && base+jsonSize(msgs) <= batchByteBudget {
+		c.Messages = msgs
+		return []chatsync.ChatInput{c}
 	}
-	drop := 0
-	for n > batchByteBudget && drop < len(msgs) {
-		n -= sizes[drop]
-		drop++
+	rest := c
+	rest.Group = nil
+	var parts []chatsync.ChatInput
+	part, n := c, base
+	for _, m := range msgs {
+		size := jsonSize(m)
+		if len(part.Messages) > 0 && (len(part.Messages) == chatsync.MaxChatMessages || n+size > batchByteBudget) {
+			parts = append(parts, part)
+			part, n = rest, jsonSize(rest)
+		}
+		part.Messages = append(part.Messages, m)
+		n += size
 	}
-	if drop < len(msgs) {
-		c.Messages = msgs[drop:]
-	}
-	return c, n
+	return append(parts, part)
 }
 
 func jsonSize(v any) int {

@@ -209,7 +209,7 @@ func TestTranslateHistorySyncEmpty(t *testing.T) {
 	}
 }
 
-func TestHistoryChatDropsInvalidAndCapsMessages(t *testing.T) {
+func TestHistoryChatDropsInvalidAndSplitsLongChats(t *testing.T) {
 	t.Parallel()
 	msgs := make([]*waHistorySync.HistorySyncMsg, 0, chatsync.MaxChatMessages+10)
 	for i := range chatsync.MaxChatMessages + 10 {
@@ -231,16 +231,36 @@ func TestHistoryChatDropsInvalidAndCapsMessages(t *testing.T) {
 		t.Fatalf("got %d chats, skipped %v", len(h.Chats), h.Skipped)
 	}
 	c := h.Chats[0]
-	if len(c.Messages) != chatsync.MaxChatMessages {
-		t.Errorf("got %d messages, want %d", len(c.Messages), chatsync.MaxChatMessages)
+	if len(c.Messages) != chatsync.MaxChatMessages+10 {
+		t.Errorf("got %d messages, want all %d valid ones", len(c.Messages), chatsync.MaxChatMessages+10)
 	}
 	if newest := c.Messages[len(c.Messages)-1]; !newest.Timestamp.Equal(time.Unix(int64(ago(0)), 0)) {
-		t.Errorf("newest kept message at %v, want the newest one", newest.Timestamp)
+		t.Errorf("newest message at %v, want the newest one last", newest.Timestamp)
 	}
 	if len(c.Name) > maxNameBytes || strings.Contains(c.Name, "\xff") {
 		t.Errorf("name not cleaned: %d bytes", len(c.Name))
 	}
-	assertValid(t, chatsync.BatchPayload{Chats: h.Chats})
+	// More messages than one report holds: two reports of the chat, every
+	// message in one of them, the state in both.
+	c.UnreadCount = new(int32(4))
+	payloads := SplitBatches([]chatsync.ChatInput{c}, nil, 0)
+	assertValid(t, payloads...)
+	var parts []chatsync.ChatInput
+	for _, p := range payloads {
+		parts = append(parts, p.Chats...)
+	}
+	seen := map[string]bool{}
+	for _, part := range parts {
+		if part.JID != c.JID || part.UnreadCount == nil || *part.UnreadCount != 4 {
+			t.Errorf("part %s, unread %v: want the chat's JID and state", part.JID, part.UnreadCount)
+		}
+		for _, m := range part.Messages {
+			seen[m.ID] = true
+		}
+	}
+	if len(parts) != 2 || len(seen) != chatsync.MaxChatMessages+10 {
+		t.Errorf("%d parts with %d distinct messages, want 2 with %d", len(parts), len(seen), chatsync.MaxChatMessages+10)
+	}
 }
 
 func itoa(i int) string {
@@ -282,8 +302,9 @@ func TestSplitBatches(t *testing.T) {
 		{name: "contacts then chats", chats: repeatChat(chat("15550000001@s.whatsapp.net", 0, 0), 3), contacts: contacts(2), size: 2, wantBatches: 2, wantChats: 3, wantContacts: 2},
 		// 3 chats of 400 messages of 8 KiB: each ~3.2 MiB, so one a batch.
 		{name: "by bytes", chats: repeatChat(chat("15550000001@s.whatsapp.net", 400, 8192), 3), size: 100, wantBatches: 3, wantChats: 3},
-		// One chat of 200 messages of 64 KiB (~13 MiB) loses old messages.
-		{name: "oversized chat trimmed", chats: []chatsync.ChatInput{chat("15550000001@s.whatsapp.net", 200, chatsync.MaxTextBytes)}, wantBatches: 1, wantChats: 1},
+		// One chat of 200 messages of 64 KiB (~13 MiB) goes in parts of a
+		// batch each, no message dropped.
+		{name: "oversized chat split", chats: []chatsync.ChatInput{chat("15550000001@s.whatsapp.net", 200, chatsync.MaxTextBytes)}, wantBatches: 3, wantChats: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,10 +327,15 @@ func TestSplitBatches(t *testing.T) {
 			if chats != tt.wantChats || contacts != tt.wantContacts {
 				t.Errorf("got %d chats, %d contacts; want %d, %d", chats, contacts, tt.wantChats, tt.wantContacts)
 			}
-			if tt.name == "oversized chat trimmed" {
-				msgs := got[0].Chats[0].Messages
-				if len(msgs) == 0 || msgs[len(msgs)-1].ID != "M199" || len(msgs) == 200 {
-					t.Errorf("trimming kept %d messages, want the newest ones", len(msgs))
+			if tt.name == "oversized chat split" {
+				var ids []string
+				for _, p := range got {
+					for _, m := range p.Chats[0].Messages {
+						ids = append(ids, m.ID)
+					}
+				}
+				if len(ids) != 200 || ids[0] != "M0" || ids[199] != "M199" {
+					t.Errorf("the parts hold %d messages (%v…), want all 200 in order", len(ids), ids[:min(3, len(ids))])
 				}
 			}
 		})
