@@ -495,11 +495,17 @@ func (s *Session) fetchGroup(ctx context.Context, jid types.JID) *types.GroupInf
 func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) {
 	cfg := s.syncConfig()
 	now := s.now()
-	h := TranslateHistorySync(e, chatsync.SyncConfig{SyncWindowDays: cfg.SyncWindowDays}, now)
+	// An on-demand sync is history the user asked for (ResyncSession),
+	// older than what is stored: neither the sync window nor max_chats
+	// applies to it, or the answer would be thrown away.
+	onDemand := e.Data.GetSyncType() == waHistorySync.HistorySync_ON_DEMAND
+	window := cfg.SyncWindowDays
+	if onDemand {
+		window = 0
+	}
+	h := TranslateHistorySync(e, chatsync.SyncConfig{SyncWindowDays: window}, now)
 	chats := h.Chats
-	// An on-demand sync is a chat the user asked for: max_chats does not
-	// apply to it.
-	if e.Data.GetSyncType() != waHistorySync.HistorySync_ON_DEMAND {
+	if !onDemand {
 		var over []Skipped
 		chats, over = s.admitHistoryChats(chats, int(cfg.MaxChats))
 		h.Skipped = append(h.Skipped, over...)

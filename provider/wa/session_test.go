@@ -470,6 +470,30 @@ func TestHandleHistorySync(t *testing.T) {
 			t.Errorf("chats %v, want %v", jids, want)
 		}
 	})
+	t.Run("an on-demand answer bypasses the sync window", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, chatsync.SyncConfig{SyncWindowDays: 7})
+		old := func(syncType waHistorySync.HistorySync_HistorySyncType) *events.HistorySync {
+			return &events.HistorySync{Data: &waHistorySync.HistorySync{SyncType: syncType.Enum(), ChunkOrder: proto.Uint32(1),
+				Conversations: []*waHistorySync.Conversation{{
+					ID: proto.String("15550000001@s.whatsapp.net"), ConversationTimestamp: proto.Uint64(ago(40 * day)),
+					Messages: []*waHistorySync.HistorySyncMsg{
+						webMsg("OLD1", false, "", ago(40*day), text("from last month")),
+						webMsg("OLD2", true, "", ago(39*day), text("and my answer")),
+					},
+				}},
+			}}
+		}
+		h.s.handleEvent(t.Context(), old(waHistorySync.HistorySync_FULL))
+		if got := h.submitted(); len(got) != 0 {
+			t.Fatalf("a full sync's chat older than the window: submitted %+v", got)
+		}
+		h.s.handleEvent(t.Context(), old(waHistorySync.HistorySync_ON_DEMAND))
+		got := h.submitted()
+		if len(got) != 1 || len(got[0].Payload.Chats) != 1 || len(got[0].Payload.Chats[0].Messages) != 2 {
+			t.Fatalf("the on-demand answer: submitted %+v, want the chat with its 2 messages", got)
+		}
+	})
 	t.Run("sync config changes apply to the next blob", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, chatsync.SyncConfig{})
