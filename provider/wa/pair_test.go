@@ -342,9 +342,10 @@ func TestSessionPairErrors(t *testing.T) {
 	})
 }
 
-// A pairing connects with the session's device props: the full history
-// sync asked for, limited to the sync window (none for 0), whatever
-// another session asked for before.
+// A pairing connects with the session's device props (the full history
+// sync asked for, limited to the sync window, none for 0, whatever another
+// session asked for before) and without whatsmeow's own login after the
+// pairing's 515: a supervisor logs the session in.
 func TestPairAsksForTheSessionsHistory(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -353,9 +354,11 @@ func TestPairAsksForTheSessionsHistory(t *testing.T) {
 	}{{365, proto.Uint32(365)}, {0, nil}, {30, proto.Uint32(30)}} {
 		h := newHarness(t, chatsync.SyncConfig{SyncWindowDays: tt.window})
 		var sent *waCompanionReg.DeviceProps
+		var autoLogin bool
 		h.connectHook = func() {
 			// What whatsmeow marshals into the registration payload now.
 			sent = proto.Clone(store.DeviceProps).(*waCompanionReg.DeviceProps)
+			autoLogin = !h.client.DisableLoginAutoReconnect
 			h.dispatch(&events.QR{Codes: []string{"2@first,key,key,adv"}})
 		}
 		ctx, cancel := context.WithCancel(t.Context())
@@ -363,6 +366,9 @@ func TestPairAsksForTheSessionsHistory(t *testing.T) {
 		cancel()
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("window %d: Pair = %v", tt.window, err)
+		}
+		if autoLogin {
+			t.Errorf("window %d: the pairing client would log in again by itself after the pairing's 515", tt.window)
 		}
 		if sent == nil || !sent.GetRequireFullSync() {
 			t.Fatalf("window %d: props %v, want the full sync required", tt.window, sent)

@@ -194,6 +194,13 @@ func (s *Session) Pair(ctx context.Context, phone string, emit func(PairStep) er
 		return fmt.Errorf("pair session %d: %w", s.id, err)
 	}
 	s.setStatus(ctx, chatsync.SessionPairing, "", time.Time{})
+	// After a successful pairing WhatsApp ends the stream (515) and
+	// whatsmeow would log in again on this client by itself. The pairing
+	// client is only for pairing: the Manager disconnects it and a
+	// supervisor connects the session for good, and must be the one that
+	// receives the history the phone sends next; a second login racing it
+	// could take that history and be disconnected mid-way.
+	s.client.DisableLoginAutoReconnect = true
 	if err := s.connectToPair(); err != nil {
 		s.setStatus(context.WithoutCancel(ctx), chatsync.SessionPending, "could not connect to WhatsApp", time.Time{})
 		return fmt.Errorf("pair session %d: connect: %w", s.id, err)
@@ -222,7 +229,7 @@ func (s *Session) Pair(ctx context.Context, phone string, emit func(PairStep) er
 		switch step.Kind {
 		case PairSuccess:
 			s.log.InfoContext(ctx, "session paired")
-			return nil // whatsmeow reconnects by itself; Connected follows
+			return nil // the caller disconnects; a supervisor logs in (see above)
 		case PairFailure:
 			s.endPairing(ctx, step.Reason)
 			return nil
