@@ -227,14 +227,18 @@ export function mapAck(msg, ack) {
  * A chat's state as whatsapp-web.js shows it: archived, pinned, muted
  * until (muteExpiration in seconds, -1 for forever; not muted is the
  * epoch, which unmutes), and the unread count, where -1 means "marked as
- * unread" (the dot without a count: the stored count is kept).
+ * unread": the dot without a count. A live report then keeps the stored
+ * count; a history report (history = true) says 0, as the phone shows no
+ * count (left unset, the report's messages would be counted as unread).
  * @param {any} chat
+ * @param {boolean} [history]
  */
-export function chatState(chat) {
+export function chatState(chat, history = false) {
   const st = { archived: Boolean(chat.archived), pinned: Boolean(chat.pinned) };
   const unread = Number(chat.unreadCount ?? 0) | 0;
   if (unread < 0) {
     st.markedUnread = true;
+    if (history) st.unreadCount = 0;
   } else {
     st.unreadCount = unread;
     st.markedUnread = false;
@@ -347,7 +351,7 @@ async function mapChatWith(chat, config, nowMs, withState) {
     name: truncateUtf8(chat.name ?? "", 1024),
     messages: [],
   };
-  if (withState) Object.assign(init, chatState(chat));
+  if (withState) Object.assign(init, chatState(chat, true));
   if (chat.timestamp > 0) init.lastActivityTime = { seconds: BigInt(Math.floor(chat.timestamp)) };
   if (isGroup) {
     init.group = mapGroup(chat);

@@ -20,6 +20,7 @@ test("chatState: archived, pinned, muted until, unread count or the marked-unrea
   assert.equal(marked.archived, true);
   assert.equal(marked.markedUnread, true);
   assert.equal(marked.unreadCount, undefined, "marked unread keeps the stored count");
+  assert.equal(chatState({ unreadCount: -1 }, true).unreadCount, 0, "in a history report: no count");
   assert.equal(marked.mutedUntil.seconds, 0n, "not muted: the epoch, which unmutes");
 
   const counted = chatState({ archived: false, pinned: true, unreadCount: 3, isMuted: true, muteExpiration: 1_750_028_800 });
@@ -40,7 +41,7 @@ test("history reports carry the state, and my messages their status", async () =
   msgs[0].ack = 2; // not mine: an ack of theirs is no status
   const c = fromBinary(SyncChatSchema, toBinary(SyncChatSchema, await mapChat(chat, { messagesPerChat: 10 })));
   assert.equal(c.markedUnread, true);
-  assert.equal(c.unreadCount, undefined);
+  assert.equal(c.unreadCount, 0, "a history report of a chat marked unread: the dot, no count");
   assert.equal(c.mutedUntil.seconds, FOREVER);
   const mine = c.messages.find((m) => m.fromMe);
   assert.equal(mine.status, MessageStatus.READ);
