@@ -93,8 +93,8 @@ type admission struct {
 	maxInFlight, maxPerCaller int
 	maxBytes                  int64
 	errw                      *connect.ErrorWriter
-	// latency, when set, observes the duration of the calls admitted,
-	// SyncBatch aside (its duration includes the sender's upload).
+	// latency, when set, observes the duration of the API calls admitted
+	// (observed).
 	latency *pressure.Gauge
 
 	inFlight atomic.Int64
@@ -106,6 +106,14 @@ type admission struct {
 func newAdmission(maxInFlight, maxPerCaller int, maxBytes int64) *admission {
 	return &admission{maxInFlight: maxInFlight, maxPerCaller: maxPerCaller, maxBytes: maxBytes,
 		errw: connect.NewErrorWriter(), callers: map[string]int{}}
+}
+
+// observed says whether a call's duration feeds the latency the workers
+// yield to: the API's calls (not the web client's files, /metrics or the
+// Asynq UI), SyncBatch aside (its duration is the sender's upload as much
+// as the server's work).
+func observed(path string) bool {
+	return strings.HasPrefix(path, "/chatsync.v1.") && !strings.HasSuffix(path, "/SyncBatch")
 }
 
 // streaming are the procedures whose calls last as long as a client
@@ -144,7 +152,7 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 				return
 			}
 			defer a.leave(key)
-			if a.latency != nil && !strings.HasSuffix(r.URL.Path, "/SyncBatch") {
+			if a.latency != nil && observed(r.URL.Path) {
 				defer func(t0 time.Time) { a.latency.Observe(time.Since(t0)) }(time.Now())
 			}
 		}
