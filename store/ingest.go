@@ -120,13 +120,7 @@ func (s *Store) IngestChunk(ctx context.Context, workspaceID, sessionID int64, c
 			ids = append(ids, id)
 		}
 	}
-	chatIDs := make(map[string]int64, len(p.chats))
-	if len(ids) >= len(p.chats) {
-		for i, c := range p.chats {
-			chatIDs[c.JID] = ids[i]
-		}
-	}
-	updated, err := s.applyUpdates(ctx, p, msgs, chatIDs)
+	updated, err := s.applyUpdates(ctx, p, msgs, ids)
 	if err != nil {
 		return Written{}, fmt.Errorf("write chunk of %d chats: %w", n, err)
 	}

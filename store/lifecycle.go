@@ -95,14 +95,26 @@ func splitUpdates(in []chatsync.ChatInput) ([]chatsync.ChatInput, []updatePlan) 
 // fixes the preview of chats whose newest message the chunk completed from
 // a pending row that had changed. It returns the visible messages that
 // changed.
-func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.Message, chatIDs map[string]int64) ([]chatsync.Message, error) {
+// ids are the chunk's chat IDs in p.chats' order (the write's answer).
+func (s *Store) applyUpdates(ctx context.Context, p chunkPlan, added []chatsync.Message, ids []int64) ([]chatsync.Message, error) {
 	var completed []chatsync.Message
-	inserted := make(map[messageKey]bool, len(added))
 	for _, m := range added {
 		if m.Revoked || m.EditTime != nil {
 			completed = append(completed, m)
 		}
+	}
+	if len(p.updates) == 0 && len(completed) == 0 {
+		return nil, nil // most chunks: no per-call work beyond this loop
+	}
+	inserted := make(map[messageKey]bool, len(added))
+	for _, m := range added {
 		inserted[messageKey{m.ChatID, m.WAID}] = true
+	}
+	chatIDs := make(map[string]int64, len(p.chats))
+	for i, c := range p.chats {
+		if i < len(ids) {
+			chatIDs[c.JID] = ids[i]
+		}
 	}
 	// The statuses of messages the chunk inserted are written: no change
 	// left to apply (most of a history's messages from me).

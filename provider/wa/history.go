@@ -197,14 +197,9 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 	// Validated as the reports it will be sent in (a long chat is split
 	// into several, see splitChat): Validate also normalises in place.
 	msgs := chat.Messages
-	chat.Messages = nil
-	if err := chat.Validate(now); err != nil {
-		return chatsync.ChatInput{}, "invalid: " + err.Error()
-	}
-	for start := 0; start < len(msgs); start += chatsync.MaxChatMessages {
-		part := chat
-		part.Messages = msgs[start:min(start+chatsync.MaxChatMessages, len(msgs))]
-		if err := part.Validate(now); err != nil {
+	for start := 0; start == 0 || start < len(msgs); start += chatsync.MaxChatMessages {
+		chat.Messages = msgs[start:min(start+chatsync.MaxChatMessages, len(msgs))]
+		if err := chat.Validate(now); err != nil {
 			return chatsync.ChatInput{}, "invalid: " + err.Error()
 		}
 	}
