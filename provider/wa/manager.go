@@ -117,7 +117,7 @@ func (m *Manager) Pair(ctx context.Context, sess chatsync.Session, phone string,
 	dev := m.p.Devices.NewDevice()
 	cli := whatsmeow.NewClient(dev, Logger(log))
 	s, err := NewSession(SessionParams{
-		ID: sess.ID, Client: cli, Batches: m.p.Sink, Status: m.p.Sink, Logger: log,
+		ID: sess.ID, Client: cli, Batches: m.p.Sink, Status: m.p.Sink, History: m.p.Sink, Logger: log,
 		SyncConfig: sess.SyncConfig, Transport: m.p.Transport,
 	})
 	if err != nil {

@@ -29,7 +29,7 @@ func TestEventsThroughThePipelineToRows(t *testing.T) {
 	sess := e.session(t, "Phone")
 	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
 	s, err := NewSession(SessionParams{
-		ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(),
+		ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, History: e.sink, Logger: discardLogger(),
 		SyncConfig: chatsync.SyncConfig{SyncWindowDays: 30}, Now: fixedNow,
 	})
 	if err != nil {
@@ -125,7 +125,7 @@ func (e *env) liveSession(t *testing.T) (*Session, chatsync.Session) {
 	t.Helper()
 	sess := e.session(t, "Phone")
 	cli := whatsmeow.NewClient(e.devices.NewDevice(), Logger(discardLogger()))
-	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, Logger: discardLogger(), Now: fixedNow})
+	s, err := NewSession(SessionParams{ID: sess.ID, Client: cli, Batches: e.sink, Status: e.sink, History: e.sink, Logger: discardLogger(), Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -46,13 +47,16 @@ type lidStore interface {
 // session has not described to chatsync yet.
 const groupFetchTimeout = 10 * time.Second
 
-// SessionParams are what a Session needs. Client, Batches, Status and
-// Logger are required.
+// SessionParams are what a Session needs. Client, Batches, Status,
+// History and Logger are required.
 type SessionParams struct {
 	ID      int64
 	Client  *whatsmeow.Client
 	Batches batchSink
 	Status  statusSink
+	// History keeps history-sync notifications from before WhatsApp's ack
+	// until their batches are accepted (the Sink).
+	History historyQueue
 	Logger  *slog.Logger
 	// SyncConfig limits history: max_chats across all history blobs of this
 	// run, sync_window_days per chat and message.
@@ -73,6 +77,7 @@ type Session struct {
 	client  *whatsmeow.Client
 	batches batchSink
 	status  statusSink
+	history historyQueue
 	groups  groupFetcher
 	// lids overrides the device's LID table in tests; nil means the
 	// client's, read when needed since an unpaired device gets one only
@@ -86,8 +91,15 @@ type Session struct {
 	connect   func() error
 	pairPhone func(ctx context.Context, phone string) (string, error)
 	// historyRetry is the wait before each further attempt at submitting a
-	// history batch: whatsmeow does not redeliver a history blob.
+	// history batch within one processing of a blob.
 	historyRetry []time.Duration
+	// download fetches a stored notification's blob (whatsmeow's
+	// DownloadHistorySync).
+	download func(context.Context, *waE2E.HistorySyncNotification) (*waHistorySync.HistorySync, error)
+	// historyKick wakes the history processor; historyBackoff bounds its
+	// wait after a failure (first, last).
+	historyKick    chan struct{}
+	historyBackoff [2]time.Duration
 
 	mu  sync.Mutex
 	cfg chatsync.SyncConfig
@@ -105,8 +117,8 @@ func NewSession(p SessionParams) (*Session, error) {
 	switch {
 	case p.Client == nil:
 		return nil, errors.New("new session: nil whatsmeow client")
-	case p.Batches == nil || p.Status == nil:
-		return nil, errors.New("new session: batch and status sinks are required")
+	case p.Batches == nil || p.Status == nil || p.History == nil:
+		return nil, errors.New("new session: batch, status and history sinks are required")
 	case p.Logger == nil:
 		return nil, errors.New("new session: nil logger")
 	}
@@ -118,6 +130,9 @@ func NewSession(p SessionParams) (*Session, error) {
 	}
 	cli := p.Client
 	cli.SynchronousAck = true
+	// History blobs are downloaded from a stored copy of their
+	// notification, not by whatsmeow on its own (see durable.go).
+	cli.ManualHistorySyncDownload = true
 	// The full app-state sync after pairing emits the same events as live
 	// changes (archived, pinned, muted, read; contacts and push names),
 	// so a new session's chat list starts as the phone shows it.
@@ -128,6 +143,7 @@ func NewSession(p SessionParams) (*Session, error) {
 		client:    cli,
 		batches:   p.Batches,
 		status:    p.Status,
+		history:   p.History,
 		groups:    cli,
 		log:       p.Logger.With(slog.Int64("session_id", p.ID)),
 		now:       p.Now,
@@ -137,6 +153,9 @@ func NewSession(p SessionParams) (*Session, error) {
 			return tr.PairPhone(ctx, cli, phone)
 		},
 		historyRetry:    []time.Duration{time.Second, 5 * time.Second},
+		download:        downloadHistory(cli),
+		historyKick:     make(chan struct{}, 1),
+		historyBackoff:  [2]time.Duration{time.Second, 5 * time.Minute},
 		cfg:             p.SyncConfig,
 		historyChats:    make(map[string]bool),
 		describedGroups: make(map[string]bool),
@@ -152,13 +171,19 @@ func (s *Session) SetSyncConfig(cfg chatsync.SyncConfig) {
 	s.cfg = cfg
 }
 
-// Run registers the event handler, connects when the device is paired, and
-// blocks until ctx is done; then it disconnects. An unpaired session stays
+// Run registers the event handler, processes the history notifications
+// stored and not yet processed (and those that arrive), connects when the
+// device is paired, and blocks until ctx is done; then it disconnects and
+// waits for the history processor. An unpaired session stays
 // unconnected until Pair is called, which must happen while Run runs so the
 // history WhatsApp sends right after pairing is not missed. Reconnecting
 // after a failure is the caller's (and whatsmeow's auto-reconnect's) job.
 func (s *Session) Run(ctx context.Context) error {
 	defer s.Attach(ctx)()
+	hctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.runHistory(hctx) }()
+	defer func() { stop(); <-done }()
 	if s.client.Store.ID != nil {
 		if err := s.connect(); err != nil {
 			return fmt.Errorf("connect session %d: %w", s.id, err)
@@ -267,7 +292,11 @@ func (s *Session) handleEvent(ctx context.Context, evt any) bool {
 		p, err := UndecryptableBatch(e, s.now())
 		return s.submitEvent(ctx, chatsync.BatchLive, "wa:undec:", p, err, e.Info.Chat.String(), e.Info.ID)
 	case *events.HistorySync:
-		s.onHistorySync(ctx, e)
+		// whatsmeow dispatches none with ManualHistorySyncDownload; a
+		// blob handed in directly is submitted all the same.
+		if err := s.onHistorySync(ctx, e); err != nil {
+			s.log.ErrorContext(ctx, "history sync", slog.String("error", err.Error()))
+		}
 	case *events.GroupInfo:
 		s.forgetGroup(e.JID)
 		p, err := GroupInfoBatch(e, s.now())
@@ -310,6 +339,7 @@ func (s *Session) handleEvent(ctx context.Context, evt any) bool {
 		s.submitEvent(ctx, chatsync.BatchLive, "wa:pn:", p, err, msgID)
 	case *events.Connected:
 		s.setStatus(ctx, chatsync.SessionConnected, "", time.Time{})
+		s.kickHistory() // a download that failed offline can go now
 	case *events.Disconnected:
 		s.setStatus(ctx, chatsync.SessionDisconnected, "connection closed", time.Time{})
 	case *events.LoggedOut:
@@ -350,6 +380,12 @@ func loggedOutReason(e *events.LoggedOut) string {
 // onMessage submits one live message. A group's participants go with the
 // first message of that group the session sees.
 func (s *Session) onMessage(ctx context.Context, e *events.Message) bool {
+	if n := e.Message.GetProtocolMessage().GetHistorySyncNotification(); n != nil {
+		if !e.Info.IsFromMe {
+			return true // only my own phone sends history; whatsmeow ignores others too
+		}
+		return s.onHistoryNotification(ctx, e.Info, n)
+	}
 	var group *types.GroupInfo
 	if e.Info.Chat.Server == types.GroupServer && !s.groupDescribed(e.Info.Chat) {
 		group = s.fetchGroup(ctx, e.Info.Chat)
@@ -497,9 +533,11 @@ func (s *Session) fetchGroup(ctx context.Context, jid types.JID) *types.GroupInf
 	return g
 }
 
-// onHistorySync submits one history blob as history batches. whatsmeow does
-// not hand a blob over twice, so each batch is tried a few times.
-func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) {
+// onHistorySync submits one history blob as history batches, each tried a
+// few times. It returns an error when any batch is not accepted: the
+// blob's notification then stays pending and is processed again (the
+// batches already accepted are no-ops then).
+func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) error {
 	cfg := s.syncConfig()
 	now := s.now()
 	// An on-demand sync is history the user asked for (ResyncSession),
@@ -519,17 +557,16 @@ func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) {
 	}
 	payloads := SplitBatches(chats, h.Contacts, s.batchSize)
 	log := s.log.With(slog.String("sync_type", e.Data.GetSyncType().String()), slog.Int("chunk", int(e.Data.GetChunkOrder())))
-	failed := 0
 	for i, p := range payloads {
 		batchID := historyBatchID(e.Data, i, p)
 		if err := s.submitRetrying(ctx, batchID, p); err != nil {
-			failed++
-			log.ErrorContext(ctx, "submit history batch", slog.String("batch_id", batchID), slog.String("error", err.Error()))
+			return fmt.Errorf("submit history batch %s (%d of %d): %w", batchID, i+1, len(payloads), err)
 		}
 	}
 	log.InfoContext(ctx, "history sync submitted",
 		slog.Int("chats", len(chats)), slog.Int("contacts", len(h.Contacts)),
-		slog.Int("skipped", len(h.Skipped)), slog.Int("batches", len(payloads)), slog.Int("failed", failed))
+		slog.Int("skipped", len(h.Skipped)), slog.Int("batches", len(payloads)))
+	return nil
 }
 
 func (s *Session) syncConfig() chatsync.SyncConfig {

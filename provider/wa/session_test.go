@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
 )
 
 type fakeBatchSink struct {
@@ -35,6 +37,81 @@ type fakeStatusSink struct {
 
 func (f *fakeStatusSink) SetStatus(ctx context.Context, sessionID int64, st chatsync.SessionStatus, reason string, banExpire time.Time) error {
 	return f.SetStatusFn(ctx, sessionID, st, reason, banExpire)
+}
+
+// memHistory is an in-memory historyQueue.
+type memHistory struct {
+	mu      sync.Mutex
+	rows    []memNotification
+	saveErr error
+}
+
+type memNotification struct {
+	store.HistoryNotification
+	done, failed bool
+}
+
+func (m *memHistory) SaveHistoryNotification(_ context.Context, sessionID int64, messageID string, b []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.saveErr != nil {
+		return m.saveErr
+	}
+	for _, r := range m.rows {
+		if r.SessionID == sessionID && r.MessageID == messageID {
+			return nil
+		}
+	}
+	m.rows = append(m.rows, memNotification{HistoryNotification: store.HistoryNotification{
+		ID: int64(len(m.rows) + 1), SessionID: sessionID, MessageID: messageID, Notification: b,
+	}})
+	return nil
+}
+
+func (m *memHistory) PendingHistoryNotifications(_ context.Context, sessionID int64, limit int) ([]store.HistoryNotification, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.HistoryNotification
+	for _, r := range m.rows {
+		if r.SessionID == sessionID && !r.done && !r.failed && len(out) < limit {
+			out = append(out, r.HistoryNotification)
+		}
+	}
+	return out, nil
+}
+
+func (m *memHistory) FinishHistoryNotification(_ context.Context, id int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows[id-1].done = true
+	return nil
+}
+
+func (m *memHistory) HistoryNotificationFailed(_ context.Context, id int64, errMsg string, permanent bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := &m.rows[id-1]
+	r.Attempts++
+	r.LastError = errMsg
+	r.failed = r.failed || permanent
+	return nil
+}
+
+// state returns the notifications' message IDs by state.
+func (m *memHistory) state() (pending, done, failed []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.rows {
+		switch {
+		case r.done:
+			done = append(done, r.MessageID)
+		case r.failed:
+			failed = append(failed, r.MessageID)
+		default:
+			pending = append(pending, r.MessageID)
+		}
+	}
+	return pending, done, failed
 }
 
 type fakeGroups struct {
@@ -60,9 +137,10 @@ type statusCall struct {
 // harness is a Session on a real, unconnected whatsmeow client with a
 // SQLite device store, and fake sinks that record what they get.
 type harness struct {
-	s      *Session
-	client *whatsmeow.Client
-	logs   *syncBuffer
+	s       *Session
+	client  *whatsmeow.Client
+	logs    *syncBuffer
+	history *memHistory
 
 	mu          sync.Mutex
 	batches     []submitted
@@ -80,7 +158,7 @@ const testSessionID = 42
 
 func newHarness(t *testing.T, cfg chatsync.SyncConfig) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}}
+	h := &harness{logs: &syncBuffer{}, history: &memHistory{}}
 	h.client = whatsmeow.NewClient(newTestDevice(t), Logger(discardLogger()))
 	s, err := NewSession(SessionParams{
 		ID:     testSessionID,
@@ -105,6 +183,7 @@ func newHarness(t *testing.T, cfg chatsync.SyncConfig) *harness {
 			h.statuses = append(h.statuses, statusCall{st, reason, banExpire})
 			return h.statusErr
 		}},
+		History:    h.history,
 		Logger:     slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SyncConfig: cfg,
 		Now:        fixedNow,
@@ -113,6 +192,7 @@ func newHarness(t *testing.T, cfg chatsync.SyncConfig) *harness {
 		t.Fatal(err)
 	}
 	s.historyRetry = []time.Duration{0, 0}
+	s.historyBackoff = [2]time.Duration{time.Millisecond, 10 * time.Millisecond}
 	s.groups = &fakeGroups{GetGroupInfoFn: func(_ context.Context, jid types.JID) (*types.GroupInfo, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -200,11 +280,17 @@ func TestNewSessionRequires(t *testing.T) {
 			t.Errorf("no %s: got no error", name)
 		}
 	}
-	if _, err := NewSession(SessionParams{Client: cli, Batches: sink, Status: status, Logger: discardLogger()}); err != nil {
+	if _, err := NewSession(SessionParams{Client: cli, Batches: sink, Status: status, Logger: discardLogger()}); err == nil {
+		t.Error("no history queue: got no error")
+	}
+	if _, err := NewSession(SessionParams{Client: cli, Batches: sink, Status: status, History: &memHistory{}, Logger: discardLogger()}); err != nil {
 		t.Fatal(err)
 	}
 	if !cli.SynchronousAck {
 		t.Error("SynchronousAck is off: messages would be acknowledged before their batch is durable")
+	}
+	if !cli.ManualHistorySyncDownload {
+		t.Error("ManualHistorySyncDownload is off: whatsmeow would ack history blobs before they are stored")
 	}
 }
 
@@ -519,22 +605,31 @@ func TestHandleHistorySync(t *testing.T) {
 			t.Errorf("submitted %d after %d attempts, want 1 after 3", len(got), attempts)
 		}
 	})
-	t.Run("a batch that keeps failing is logged and the rest still go", func(t *testing.T) {
+	t.Run("a batch that keeps failing fails the blob, and processing it again sends the rest", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, chatsync.SyncConfig{})
 		h.s.batchSize = 1
+		var refuse atomic.Bool
+		refuse.Store(true)
 		h.submitErr = func(id string) error {
-			if strings.HasPrefix(id, "wa:hist:2:1:0:") {
+			if refuse.Load() && strings.HasPrefix(id, "wa:hist:2:1:0:") {
 				return errors.New("payload rejected")
 			}
 			return nil
 		}
-		h.s.handleEvent(t.Context(), historyBlob(waHistorySync.HistorySync_FULL, 1, "15550000001@s.whatsapp.net", "15550000002@s.whatsapp.net"))
-		if got := h.submitted(); len(got) != 1 {
-			t.Errorf("submitted %d batches, want the second one", len(got))
+		blob := historyBlob(waHistorySync.HistorySync_FULL, 1, "15550000001@s.whatsapp.net", "15550000002@s.whatsapp.net")
+		if err := h.s.onHistorySync(t.Context(), blob); err == nil || !strings.Contains(err.Error(), "payload rejected") {
+			t.Errorf("got %v, want the batch's error", err)
 		}
-		if !strings.Contains(h.logs.String(), "submit history batch") {
-			t.Errorf("failure not logged:\n%s", h.logs.String())
+		if got := h.submitted(); len(got) != 0 {
+			t.Errorf("submitted %d batches after a failed one; the blob is processed again in order", len(got))
+		}
+		refuse.Store(false)
+		if err := h.s.onHistorySync(t.Context(), blob); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.submitted(); len(got) != 2 {
+			t.Errorf("submitted %d batches, want both", len(got))
 		}
 	})
 	t.Run("retries stop when the context ends", func(t *testing.T) {

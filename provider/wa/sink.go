@@ -19,6 +19,7 @@ type sinkStore interface {
 	SessionByID(ctx context.Context, id int64) (chatsync.Session, error)
 	AcceptBatch(ctx context.Context, nb store.NewBatch) (chatsync.Batch, bool, error)
 	SetSessionStatus(ctx context.Context, id int64, st chatsync.SessionStatus, jid, pushName string, banExpire time.Time) (chatsync.Session, error)
+	historyQueue
 }
 
 // publisher publishes realtime events (events.Publisher).
@@ -42,8 +43,9 @@ type Sink struct {
 }
 
 var (
-	_ batchSink  = (*Sink)(nil)
-	_ statusSink = (*Sink)(nil)
+	_ batchSink    = (*Sink)(nil)
+	_ statusSink   = (*Sink)(nil)
+	_ historyQueue = (*Sink)(nil)
 )
 
 // NewSink returns a sink.
@@ -116,4 +118,25 @@ func (k *Sink) setStatus(ctx context.Context, sessionID int64, st chatsync.Sessi
 			slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 	}
 	return nil
+}
+
+// SaveHistoryNotification stores a history-sync notification (store's
+// method of the same name).
+func (k *Sink) SaveHistoryNotification(ctx context.Context, sessionID int64, messageID string, notification []byte) error {
+	return k.store.SaveHistoryNotification(ctx, sessionID, messageID, notification)
+}
+
+// PendingHistoryNotifications lists a session's unprocessed notifications.
+func (k *Sink) PendingHistoryNotifications(ctx context.Context, sessionID int64, limit int) ([]store.HistoryNotification, error) {
+	return k.store.PendingHistoryNotifications(ctx, sessionID, limit)
+}
+
+// FinishHistoryNotification marks a notification processed.
+func (k *Sink) FinishHistoryNotification(ctx context.Context, id int64) error {
+	return k.store.FinishHistoryNotification(ctx, id)
+}
+
+// HistoryNotificationFailed records a failed processing of a notification.
+func (k *Sink) HistoryNotificationFailed(ctx context.Context, id int64, errMsg string, permanent bool) error {
+	return k.store.HistoryNotificationFailed(ctx, id, errMsg, permanent)
 }

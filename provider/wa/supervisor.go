@@ -381,7 +381,7 @@ func (r *runner) open(ctx context.Context, log *slog.Logger) (*Session, error) {
 	}
 	cli := whatsmeow.NewClient(dev, Logger(log))
 	sess, err := NewSession(SessionParams{
-		ID: r.dev.Session.ID, Client: cli, Batches: r.sup.p.Sink, Status: statusTap{next: r.sup.p.Sink, r: r},
+		ID: r.dev.Session.ID, Client: cli, Batches: r.sup.p.Sink, Status: statusTap{next: r.sup.p.Sink, r: r}, History: r.sup.p.Sink,
 		Logger: log, SyncConfig: r.dev.Session.SyncConfig, Transport: r.sup.p.Transport,
 	})
 	if err != nil {

@@ -1,0 +1,1 @@
+DROP TABLE wa_history_notifications;
