@@ -28,6 +28,7 @@ type sessionStore interface {
 	PendingBatchCount(ctx context.Context, sessionID int64) (int64, error)
 	SessionBatchFigures(ctx context.Context, sessionID int64, since time.Time) (store.BatchFigures, error)
 	WaitingMessages(ctx context.Context, sessionID int64) (int64, error)
+	HistoryFigures(ctx context.Context, sessionID int64) (store.HistoryFigures, error)
 	HistoryAnchors(ctx context.Context, sessionID int64, chatJID string, limit int) ([]store.HistoryAnchor, error)
 }
 

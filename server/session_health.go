@@ -30,6 +30,10 @@ func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.Ge
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	hist, err := s.store.HistoryFigures(ctx, sess.ID)
+	if err != nil {
+		return nil, toConnect(err)
+	}
 	h := &chatsyncv1.SessionHealth{
 		Status: sessionStatuses[sess.Status],
 		Sync: &chatsyncv1.SyncHealth{
@@ -38,6 +42,10 @@ func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.Ge
 		},
 		Queue:       &chatsyncv1.QueueHealth{Depth: f.Pending, FailedJobs: f.Failed, ProcessingRate: processingRate(f)},
 		Performance: performance(f),
+		History: &chatsyncv1.HistoryHealth{
+			ChatsOverMaxChats: hist.ChatsOverMaxChats, ChatsOutsideWindow: hist.ChatsOutsideWindow, ChatsInvalid: hist.ChatsInvalid,
+			MessagesOutsideWindow: hist.MessagesOutsideWindow, PendingBlobs: hist.PendingBlobs, LostBlobs: hist.LostBlobs,
+		},
 	}
 	return &chatsyncv1.GetSessionHealthResponse{SessionId: req.GetSessionId(), Health: h}, nil
 }

@@ -89,11 +89,30 @@ func TestGetSessionHealth(t *testing.T) {
 		}
 	}
 
+	// What history left out, and two history blobs: one pending, one lost.
+	if err := env.Store.AddHistorySkips(ctx, sess.ID, store.HistorySkips{ChatsOverMaxChats: 5, ChatsOutsideWindow: 2, ChatsInvalid: 1, MessagesOutsideWindow: 70}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"H1", "H2"} {
+		if err := env.Store.SaveHistoryNotification(ctx, sess.ID, m, []byte("n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hn, err := env.Store.PendingHistoryNotifications(ctx, sess.ID, 1); err != nil || len(hn) != 1 {
+		t.Fatal(hn, err)
+	} else if err := env.Store.HistoryNotificationFailed(ctx, hn[0].ID, "download: 410", true); err != nil {
+		t.Fatal(err)
+	}
+
 	res, err := env.Clients(tn.token).Session.GetSessionHealth(ctx, &chatsyncv1.GetSessionHealthRequest{SessionId: id(sess.ID)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := res.GetHealth()
+	if hh := h.GetHistory(); hh.GetChatsOverMaxChats() != 5 || hh.GetChatsOutsideWindow() != 2 || hh.GetChatsInvalid() != 1 ||
+		hh.GetMessagesOutsideWindow() != 70 || hh.GetPendingBlobs() != 1 || hh.GetLostBlobs() != 1 {
+		t.Errorf("history %v", hh)
+	}
 	if res.GetSessionId() != id(sess.ID) || h.GetStatus() != chatsyncv1.SessionStatus_SESSION_STATUS_PENDING {
 		t.Errorf("session %s status %s", res.GetSessionId(), h.GetStatus())
 	}
@@ -121,6 +140,9 @@ func TestGetSessionHealth(t *testing.T) {
 	}
 	if n := res.GetHealth().GetSync().GetWaitingMessages(); n != 0 {
 		t.Errorf("another session reports %d waiting messages", n)
+	}
+	if hh := res.GetHealth().GetHistory(); hh.GetChatsOverMaxChats() != 0 || hh.GetPendingBlobs() != 0 || hh.GetLostBlobs() != 0 {
+		t.Errorf("another session reports history figures %v", hh)
 	}
 
 	// The same figures on /metrics, per provider, with runtime metrics.

@@ -106,3 +106,58 @@ func (s *Store) HistoryNotificationCounts(ctx context.Context, sessionID int64) 
 	}
 	return pending, failed, nil
 }
+
+// HistorySkips counts what history sync left out by a session's limits.
+type HistorySkips struct {
+	ChatsOverMaxChats     int64
+	ChatsOutsideWindow    int64
+	ChatsInvalid          int64
+	MessagesOutsideWindow int64
+}
+
+// IsZero reports whether nothing was left out.
+func (k HistorySkips) IsZero() bool { return k == HistorySkips{} }
+
+// HistoryFigures are a session's history figures for GetSessionHealth:
+// what was left out since the session was created, and the history blobs
+// stored and not processed yet, or lost.
+type HistoryFigures struct {
+	HistorySkips
+	PendingBlobs int64
+	LostBlobs    int64
+}
+
+// AddHistorySkips adds to a session's counts of what history left out.
+func (s *Store) AddHistorySkips(ctx context.Context, sessionID int64, k HistorySkips) error {
+	if k.IsZero() {
+		return nil
+	}
+	_, err := s.db.NewUpdate().Table("sessions").
+		Set("history_chats_over_max = history_chats_over_max + ?", k.ChatsOverMaxChats).
+		Set("history_chats_outside_window = history_chats_outside_window + ?", k.ChatsOutsideWindow).
+		Set("history_chats_invalid = history_chats_invalid + ?", k.ChatsInvalid).
+		Set("history_messages_outside_window = history_messages_outside_window + ?", k.MessagesOutsideWindow).
+		Where("id = ?", sessionID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("add history skips of session %d: %w", sessionID, err)
+	}
+	return nil
+}
+
+// HistoryFigures reads a session's history figures.
+func (s *Store) HistoryFigures(ctx context.Context, sessionID int64) (HistoryFigures, error) {
+	var f HistoryFigures
+	err := s.db.NewSelect().Table("sessions").
+		Column("history_chats_over_max", "history_chats_outside_window", "history_chats_invalid", "history_messages_outside_window").
+		Where("id = ?", sessionID).
+		Scan(ctx, &f.ChatsOverMaxChats, &f.ChatsOutsideWindow, &f.ChatsInvalid, &f.MessagesOutsideWindow)
+	if err != nil {
+		return HistoryFigures{}, fmt.Errorf("history figures of session %d: %w", sessionID, translate(err))
+	}
+	pending, lost, err := s.HistoryNotificationCounts(ctx, sessionID)
+	if err != nil {
+		return HistoryFigures{}, err
+	}
+	f.PendingBlobs, f.LostBlobs = int64(pending), int64(lost)
+	return f, nil
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/chatsync/chatsync/store"
@@ -56,6 +57,27 @@ func TestHistoryNotifications(t *testing.T) {
 		n, failed, err := s.HistoryNotificationCounts(ctx, sid)
 		if err != nil || n != 1 || failed != 1 {
 			t.Errorf("counts = %d pending, %d failed, %v; want 1, 1", n, failed, err)
+		}
+
+		for _, k := range []store.HistorySkips{
+			{ChatsOverMaxChats: 3, ChatsOutsideWindow: 2, MessagesOutsideWindow: 40},
+			{},
+			{ChatsOverMaxChats: 1, ChatsInvalid: 1, MessagesOutsideWindow: 2},
+		} {
+			if err := s.AddHistorySkips(ctx, sid, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.HistoryFigures(ctx, sid)
+		want := store.HistoryFigures{
+			HistorySkips: store.HistorySkips{ChatsOverMaxChats: 4, ChatsOutsideWindow: 2, ChatsInvalid: 1, MessagesOutsideWindow: 42},
+			PendingBlobs: 1, LostBlobs: 1,
+		}
+		if err != nil || got != want {
+			t.Errorf("HistoryFigures = %+v, %v; want %+v", got, err, want)
+		}
+		if _, err := s.HistoryFigures(ctx, sid+1000); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("figures of an unknown session: %v", err)
 		}
 	})
 }

@@ -49,6 +49,12 @@ type sessionRow struct {
 	WADeviceJID       string     `bun:"wa_device_jid"`
 	CreatedAt         time.Time  `bun:"created_at"`
 	UpdatedAt         time.Time  `bun:"updated_at"`
+	// What history left out (AddHistorySkips); only ever added to with
+	// SET col = col + n, never written from a row.
+	HistoryChatsOverMax          int64 `bun:"history_chats_over_max"`
+	HistoryChatsOutsideWindow    int64 `bun:"history_chats_outside_window"`
+	HistoryChatsInvalid          int64 `bun:"history_chats_invalid"`
+	HistoryMessagesOutsideWindow int64 `bun:"history_messages_outside_window"`
 }
 
 type contactRow struct {

@@ -285,7 +285,7 @@ func (m *Main) startSupervisor(ctx context.Context, pub *events.Publisher) error
 	host, _ := os.Hostname()
 	sup, err := wa.NewSupervisor(wa.SupervisorParams{
 		Store: m.store, Devices: m.devices, Redis: m.rdb, Sink: wa.NewSink(m.store, m.queue, pub, log), Log: log,
-		Owner: wa.NewOwnerID("worker-" + host),
+		Owner: wa.NewOwnerID("worker-" + host), Metrics: wa.NewMetrics(m.registry),
 	})
 	if err != nil {
 		return err

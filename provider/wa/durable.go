@@ -25,6 +25,7 @@ type historyQueue interface {
 	PendingHistoryNotifications(ctx context.Context, sessionID int64, limit int) ([]store.HistoryNotification, error)
 	FinishHistoryNotification(ctx context.Context, id int64) error
 	HistoryNotificationFailed(ctx context.Context, id int64, errMsg string, permanent bool) error
+	AddHistorySkips(ctx context.Context, sessionID int64, k store.HistorySkips) error
 }
 
 // History WhatsApp sends once, so it is made durable before WhatsApp is
@@ -128,6 +129,7 @@ func (s *Session) drainHistory(ctx context.Context) error {
 				if !permanent {
 					return fmt.Errorf("history notification %d: %w", hn.ID, err)
 				}
+				s.metrics.blobLost()
 				log.ErrorContext(ctx, "history blob cannot be had; skipped", slog.String("error", err.Error()))
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/proto/waHistorySync"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
 )
 
 // ownJID is the account of the paired test device.
@@ -280,6 +282,8 @@ func TestHistoryNotificationHandling(t *testing.T) {
 	t.Run("a blob that cannot be decoded is set aside and the next one goes", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, chatsync.SyncConfig{})
+		reg := prometheus.NewRegistry()
+		h.s.metrics = NewMetrics(reg)
 		ctx := t.Context()
 		if !h.s.handleEvent(ctx, inlineNotification(t, "BAD", 1, []byte("not zlib"))) ||
 			!h.s.handleEvent(ctx, historyNotification(t, "GOOD", historyBlob(waHistorySync.HistorySync_FULL, 2, "15550000001@s.whatsapp.net").Data)) {
@@ -299,6 +303,9 @@ func TestHistoryNotificationHandling(t *testing.T) {
 		}
 		if !strings.Contains(h.logs.String(), "history blob cannot be had") {
 			t.Errorf("the lost blob is not logged:\n%s", h.logs.String())
+		}
+		if n := counterValue(t, reg, "chatsync_wa_history_blobs_lost_total", ""); n != 1 {
+			t.Errorf("lost blobs counted %v, want 1", n)
 		}
 	})
 	t.Run("a download that fails is retried until it succeeds", func(t *testing.T) {
@@ -345,4 +352,67 @@ func TestHistoryBlobGone(t *testing.T) {
 			t.Errorf("historyBlobGone(%v) = %v, want %v", c.err, got, c.gone)
 		}
 	}
+}
+
+// TestHistoryLimitsAreCounted: every chat a limit leaves out is logged with
+// the session and chat, counted in the metrics and on the session; so are
+// the messages older than the window.
+func TestHistoryLimitsAreCounted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, chatsync.SyncConfig{MaxChats: 3, SyncWindowDays: 30})
+	reg := prometheus.NewRegistry()
+	h.s.metrics = NewMetrics(reg)
+	if !h.s.handleEvent(t.Context(), historyEvent()) {
+		t.Fatal("handler failed")
+	}
+	// historyEvent: Alice's A1 is older than the window; "Old group" has no
+	// activity within it (1 message); of the 4 chats left, the oldest is
+	// beyond max_chats 3; status@broadcast is no chat.
+	want := store.HistorySkips{ChatsOverMaxChats: 1, ChatsOutsideWindow: 1, MessagesOutsideWindow: 2}
+	if h.history.skips != want {
+		t.Errorf("counted on the session %+v, want %+v", h.history.skips, want)
+	}
+	for label, n := range map[string]float64{skipOverMaxChats: 1, skipOutsideWindow: 1, skipInvalid: 0, skipNotAChat: 1} {
+		if got := counterValue(t, reg, "chatsync_wa_history_skipped_chats_total", label); got != n {
+			t.Errorf("skipped chats{reason=%s} = %v, want %v", label, got, n)
+		}
+	}
+	if got := counterValue(t, reg, "chatsync_wa_history_skipped_messages_total", skipOutsideWindow); got != 2 {
+		t.Errorf("skipped messages{reason=outside_window} = %v, want 2", got)
+	}
+	logs := h.logs.String()
+	for _, line := range []string{
+		`msg="history chat left out" session_id=42 sync_type=INITIAL_BOOTSTRAP chunk=1 chat_jid=15551230006@s.whatsapp.net reason="beyond max_chats"`,
+		`msg="history chat left out" session_id=42 sync_type=INITIAL_BOOTSTRAP chunk=1 chat_jid=120363000000000002@g.us reason="no activity within sync_window_days" messages=1`,
+	} {
+		if !strings.Contains(logs, line) {
+			t.Errorf("log line %q missing:\n%s", line, logs)
+		}
+	}
+}
+
+// counterValue reads a counter with the given reason label (none when
+// empty) from reg; -1 when there is none.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if reason == "" {
+				return m.GetCounter().GetValue()
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -28,6 +28,8 @@ const batchByteBudget = chatsync.MaxBatchBytes * 3 / 4
 type Skipped struct {
 	JID    string `json:"jid"`
 	Reason string `json:"reason"`
+	// Messages is how many messages the conversation carried.
+	Messages int `json:"messages,omitempty"`
 }
 
 // Skip reasons.
@@ -44,6 +46,9 @@ type History struct {
 	Chats    []chatsync.ChatInput
 	Contacts []chatsync.ContactInput
 	Skipped  []Skipped
+	// OldMessages counts the messages of kept chats left out for being
+	// older than the sync window.
+	OldMessages int
 }
 
 // HistorySyncBatches translates a history sync and splits it into payloads
@@ -71,17 +76,18 @@ func TranslateHistorySync(evt *events.HistorySync, cfg chatsync.SyncConfig, now 
 		cutoff = now.Add(-time.Duration(cfg.SyncWindowDays) * 24 * time.Hour)
 	}
 	for _, conv := range data.GetConversations() {
-		chat, reason := historyChat(conv, alts, names, cutoff, now)
+		chat, old, reason := historyChat(conv, alts, names, cutoff, now)
 		if reason != "" {
-			h.Skipped = append(h.Skipped, Skipped{JID: conv.GetID(), Reason: reason})
+			h.Skipped = append(h.Skipped, Skipped{JID: conv.GetID(), Reason: reason, Messages: len(conv.GetMessages())})
 			continue
 		}
+		h.OldMessages += old
 		h.Chats = append(h.Chats, chat)
 	}
 	sortNewestFirst(h.Chats)
 	if max := int(cfg.MaxChats); max > 0 && len(h.Chats) > max {
 		for _, c := range h.Chats[max:] {
-			h.Skipped = append(h.Skipped, Skipped{JID: c.JID, Reason: ReasonOverMaxChats})
+			h.Skipped = append(h.Skipped, Skipped{JID: c.JID, Reason: ReasonOverMaxChats, Messages: countMessages(c)})
 		}
 		h.Chats = h.Chats[:max]
 	}
@@ -148,11 +154,24 @@ func historyMute(end uint64) time.Time {
 	return time.Unix(int64(end), 0).UTC()
 }
 
-// historyChat builds one chat, or returns why it is left out.
-func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string, cutoff, now time.Time) (chatsync.ChatInput, string) {
+// countMessages counts a chat's messages, its changes (edits, revokes,
+// reactions) aside.
+func countMessages(c chatsync.ChatInput) int {
+	n := 0
+	for _, m := range c.Messages {
+		if !m.IsUpdate() {
+			n++
+		}
+	}
+	return n
+}
+
+// historyChat builds one chat, or returns why it is left out. old counts
+// the messages left out for being older than the window.
+func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string, cutoff, now time.Time) (_ chatsync.ChatInput, old int, reason string) {
 	raw := bareJIDString(conv.GetID())
 	if raw == "" {
-		return chatsync.ChatInput{}, ReasonNotAChat
+		return chatsync.ChatInput{}, 0, ReasonNotAChat
 	}
 	// A history conversation is the phone's view of the chat: its state is
 	// reported whole (an absent field is WhatsApp's zero, not "unknown").
@@ -189,10 +208,10 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 			PushName: cmp.Or(names[jid], names[alt]),
 		}
 	}
-	chat.Messages = historyMessages(conv.GetMessages(), chat.JID, chat.Type == chatsync.ChatGroup, cutoff, now)
+	chat.Messages, old = historyMessages(conv.GetMessages(), chat.JID, chat.Type == chatsync.ChatGroup, cutoff, now)
 	chat.LastActivity = lastActivity(conv, chat.Messages, now)
 	if !cutoff.IsZero() && (chat.LastActivity.IsZero() || chat.LastActivity.Before(cutoff)) {
-		return chatsync.ChatInput{}, ReasonOutOfWindow
+		return chatsync.ChatInput{}, old, ReasonOutOfWindow
 	}
 	// Validated as the reports it will be sent in (a long chat is split
 	// into several, see splitChat): Validate also normalises in place.
@@ -200,11 +219,11 @@ func historyChat(conv *waHistorySync.Conversation, alts, names map[string]string
 	for start := 0; start == 0 || start < len(msgs); start += chatsync.MaxChatMessages {
 		chat.Messages = msgs[start:min(start+chatsync.MaxChatMessages, len(msgs))]
 		if err := chat.Validate(now); err != nil {
-			return chatsync.ChatInput{}, "invalid: " + err.Error()
+			return chatsync.ChatInput{}, old, "invalid: " + err.Error()
 		}
 	}
 	chat.Messages = msgs
-	return chat, ""
+	return chat, old, ""
 }
 
 func clampUnread(n uint32) int32 {
@@ -272,12 +291,15 @@ func rankRole(r waHistorySync.GroupParticipant_Rank) chatsync.Role {
 // first, one per ID, then the changes they carry. All of them: a chat with
 // more than a report holds (chatsync.MaxChatMessages) is split into several
 // reports by SplitBatches, never cut.
-func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group bool, cutoff, now time.Time) []chatsync.MessageInput {
+func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group bool, cutoff, now time.Time) (_ []chatsync.MessageInput, old int) {
 	byID := make(map[string]int, len(hms))
 	var out, changes []chatsync.MessageInput
 	for _, hm := range hms {
 		m, ok, ups := webMessage(hm.GetMessage(), chatJID, group, now)
 		if !cutoff.IsZero() && m.Timestamp.Before(cutoff) {
+			if ok {
+				old++
+			}
 			continue // the message, and what it carries, is out of the window
 		}
 		changes = append(changes, ups...)
@@ -298,7 +320,7 @@ func historyMessages(hms []*waHistorySync.HistorySyncMsg, chatJID string, group 
 		return cmp.Compare(a.ID, b.ID)
 	})
 	// Changes (edits, revokes, reactions) after the messages.
-	return append(out, changes...)
+	return append(out, changes...), old
 }
 
 // webMessage translates one stored message the way whatsmeow's

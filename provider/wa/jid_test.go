@@ -68,13 +68,17 @@ func TestJIDPairs(t *testing.T) {
 
 func TestHistoryMessagesKeepsOnePerID(t *testing.T) {
 	t.Parallel()
-	msgs := historyMessages([]*waHistorySync.HistorySyncMsg{
+	msgs, old := historyMessages([]*waHistorySync.HistorySyncMsg{
 		webMsg("X1", false, "", ago(2*day), text("first copy")),
 		webMsg("X1", false, "", ago(2*day), text("second copy")),
 		webMsg("X2", false, "", ago(day), text("other")),
+		webMsg("X0", false, "", ago(31*day), text("before the window")),
 	}, "15551230001@s.whatsapp.net", false, testNow.Add(-30*day), testNow)
 	if len(msgs) != 2 || msgs[0].ID != "X1" || msgs[0].Text != "second copy" {
 		t.Errorf("got %+v, want X1 (last copy) and X2", msgs)
+	}
+	if old != 1 {
+		t.Errorf("%d messages counted as older than the window, want 1", old)
 	}
 	if clampUnread(1<<31) != 1<<30 {
 		t.Error("unread count not clamped")

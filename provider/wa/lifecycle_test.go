@@ -112,7 +112,7 @@ func TestHistoryChanges(t *testing.T) {
 	revoked.Message.MessageStubType = waWeb.WebMessageInfo_REVOKE.Enum()
 	edit := webMsg("H3E", false, "", ago(day), editOf("H1", "see you soon", testNow.Add(-day)))
 
-	msgs := historyMessages([]*waHistorySync.HistorySyncMsg{withReactions, revoked, edit}, chat, false, time.Time{}, testNow)
+	msgs, _ := historyMessages([]*waHistorySync.HistorySyncMsg{withReactions, revoked, edit}, chat, false, time.Time{}, testNow)
 	var originals, changes []chatsync.MessageInput
 	for _, m := range msgs {
 		if m.IsUpdate() {

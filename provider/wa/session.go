@@ -19,6 +19,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/chatsync/chatsync"
+	"github.com/chatsync/chatsync/store"
 )
 
 // batchSink takes a batch durably: when SubmitBatch returns nil the batch is
@@ -58,6 +59,8 @@ type SessionParams struct {
 	// until their batches are accepted (the Sink).
 	History historyQueue
 	Logger  *slog.Logger
+	// Metrics counts what history leaves out; nil records nothing.
+	Metrics *Metrics
 	// SyncConfig limits history: max_chats across all history blobs of this
 	// run, sync_window_days per chat and message.
 	SyncConfig chatsync.SyncConfig
@@ -78,6 +81,7 @@ type Session struct {
 	batches batchSink
 	status  statusSink
 	history historyQueue
+	metrics *Metrics
 	groups  groupFetcher
 	// lids overrides the device's LID table in tests; nil means the
 	// client's, read when needed since an unpaired device gets one only
@@ -144,6 +148,7 @@ func NewSession(p SessionParams) (*Session, error) {
 		batches:   p.Batches,
 		status:    p.Status,
 		history:   p.History,
+		metrics:   p.Metrics,
 		groups:    cli,
 		log:       p.Logger.With(slog.Int64("session_id", p.ID)),
 		now:       p.Now,
@@ -557,6 +562,7 @@ func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) erro
 	}
 	payloads := SplitBatches(chats, h.Contacts, s.batchSize)
 	log := s.log.With(slog.String("sync_type", e.Data.GetSyncType().String()), slog.Int("chunk", int(e.Data.GetChunkOrder())))
+	s.reportSkipped(ctx, log, h.Skipped, h.OldMessages)
 	for i, p := range payloads {
 		batchID := historyBatchID(e.Data, i, p)
 		if err := s.submitRetrying(ctx, batchID, p); err != nil {
@@ -567,6 +573,37 @@ func (s *Session) onHistorySync(ctx context.Context, e *events.HistorySync) erro
 		slog.Int("chats", len(chats)), slog.Int("contacts", len(h.Contacts)),
 		slog.Int("skipped", len(h.Skipped)), slog.Int("batches", len(payloads)))
 	return nil
+}
+
+// reportSkipped logs each chat history left out with its reason, and counts
+// them, and the messages older than the window, in the metrics and on the
+// session (GetSessionHealth). A blob processed again after a failure counts
+// again.
+func (s *Session) reportSkipped(ctx context.Context, log *slog.Logger, skipped []Skipped, oldMessages int) {
+	k := store.HistorySkips{MessagesOutsideWindow: int64(oldMessages)}
+	s.metrics.oldMessages(oldMessages)
+	for _, sk := range skipped {
+		label := skipLabel(sk.Reason)
+		level := slog.LevelInfo
+		switch label {
+		case skipOverMaxChats:
+			k.ChatsOverMaxChats++
+		case skipOutsideWindow:
+			k.ChatsOutsideWindow++
+			k.MessagesOutsideWindow += int64(sk.Messages)
+		case skipInvalid:
+			k.ChatsInvalid++
+			level = slog.LevelWarn
+		case skipNotAChat:
+			level = slog.LevelDebug // status@broadcast and the like: nothing a user lists
+		}
+		s.metrics.skipped(label, sk.Messages)
+		log.Log(ctx, level, "history chat left out", slog.String("chat_jid", sk.JID),
+			slog.String("reason", sk.Reason), slog.Int("messages", sk.Messages))
+	}
+	if err := s.history.AddHistorySkips(ctx, s.id, k); err != nil {
+		log.WarnContext(ctx, "count what history left out", slog.String("error", err.Error()))
+	}
 }
 
 func (s *Session) syncConfig() chatsync.SyncConfig {
@@ -595,7 +632,7 @@ func (s *Session) admitHistoryChats(chats []chatsync.ChatInput, max int) ([]chat
 		case len(s.historyChats) < max:
 			s.historyChats[c.JID] = true
 		default:
-			over = append(over, Skipped{JID: c.JID, Reason: ReasonOverMaxChats})
+			over = append(over, Skipped{JID: c.JID, Reason: ReasonOverMaxChats, Messages: countMessages(c)})
 			continue
 		}
 		kept = append(kept, c)

@@ -44,6 +44,7 @@ type memHistory struct {
 	mu      sync.Mutex
 	rows    []memNotification
 	saveErr error
+	skips   store.HistorySkips
 }
 
 type memNotification struct {
@@ -94,6 +95,16 @@ func (m *memHistory) HistoryNotificationFailed(_ context.Context, id int64, errM
 	r.Attempts++
 	r.LastError = errMsg
 	r.failed = r.failed || permanent
+	return nil
+}
+
+func (m *memHistory) AddHistorySkips(_ context.Context, _ int64, k store.HistorySkips) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.skips.ChatsOverMaxChats += k.ChatsOverMaxChats
+	m.skips.ChatsOutsideWindow += k.ChatsOutsideWindow
+	m.skips.ChatsInvalid += k.ChatsInvalid
+	m.skips.MessagesOutsideWindow += k.MessagesOutsideWindow
 	return nil
 }
 

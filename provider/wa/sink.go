@@ -140,3 +140,8 @@ func (k *Sink) FinishHistoryNotification(ctx context.Context, id int64) error {
 func (k *Sink) HistoryNotificationFailed(ctx context.Context, id int64, errMsg string, permanent bool) error {
 	return k.store.HistoryNotificationFailed(ctx, id, errMsg, permanent)
 }
+
+// AddHistorySkips counts what a session's history left out.
+func (k *Sink) AddHistorySkips(ctx context.Context, sessionID int64, skips store.HistorySkips) error {
+	return k.store.AddHistorySkips(ctx, sessionID, skips)
+}

@@ -53,6 +53,9 @@ type SupervisorParams struct {
 	Watchdog time.Duration
 	// Transport reaches WhatsApp; WhatsApp{} when nil.
 	Transport Transport
+	// Metrics counts what the sessions' history leaves out; nil records
+	// nothing.
+	Metrics *Metrics
 }
 
 // Supervisor runs every paired whatsmeow session this process can lease:
@@ -381,7 +384,7 @@ func (r *runner) open(ctx context.Context, log *slog.Logger) (*Session, error) {
 	}
 	cli := whatsmeow.NewClient(dev, Logger(log))
 	sess, err := NewSession(SessionParams{
-		ID: r.dev.Session.ID, Client: cli, Batches: r.sup.p.Sink, Status: statusTap{next: r.sup.p.Sink, r: r}, History: r.sup.p.Sink,
+		ID: r.dev.Session.ID, Client: cli, Batches: r.sup.p.Sink, Status: statusTap{next: r.sup.p.Sink, r: r}, History: r.sup.p.Sink, Metrics: r.sup.p.Metrics,
 		Logger: log, SyncConfig: r.dev.Session.SyncConfig, Transport: r.sup.p.Transport,
 	})
 	if err != nil {

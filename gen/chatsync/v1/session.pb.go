@@ -534,7 +534,10 @@ type SessionHealth struct {
 	// Queue figures for the session's batches.
 	Queue *QueueHealth `protobuf:"bytes,3,opt,name=queue,proto3" json:"queue,omitempty"`
 	// Processing performance over `window`.
-	Performance   *PerformanceHealth `protobuf:"bytes,4,opt,name=performance,proto3" json:"performance,omitempty"`
+	Performance *PerformanceHealth `protobuf:"bytes,4,opt,name=performance,proto3" json:"performance,omitempty"`
+	// What history sync left out by the session's limits, and history
+	// received but not processed yet.
+	History       *HistoryHealth `protobuf:"bytes,5,opt,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +600,111 @@ func (x *SessionHealth) GetPerformance() *PerformanceHealth {
 	return nil
 }
 
+func (x *SessionHealth) GetHistory() *HistoryHealth {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+// HistoryHealth reports what a session's history sync left out by its
+// limits (summed since the session was created; a blob processed again
+// after a failure counts again), and its history blobs received and not
+// processed yet, or lost (whatsmeow sessions; 0 for others). Each chat left
+// out is also logged with the session and chat.
+type HistoryHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chats left out because max_chats chats were synced already.
+	ChatsOverMaxChats int64 `protobuf:"varint,1,opt,name=chats_over_max_chats,json=chatsOverMaxChats,proto3" json:"chats_over_max_chats,omitempty"`
+	// Chats left out because they had no activity within sync_window_days.
+	ChatsOutsideWindow int64 `protobuf:"varint,2,opt,name=chats_outside_window,json=chatsOutsideWindow,proto3" json:"chats_outside_window,omitempty"`
+	// Chats and contacts left out because they failed validation.
+	ChatsInvalid int64 `protobuf:"varint,3,opt,name=chats_invalid,json=chatsInvalid,proto3" json:"chats_invalid,omitempty"`
+	// Messages left out for being older than sync_window_days: those of
+	// synced chats and those of the chats left out by the window.
+	MessagesOutsideWindow int64 `protobuf:"varint,4,opt,name=messages_outside_window,json=messagesOutsideWindow,proto3" json:"messages_outside_window,omitempty"`
+	// History blobs stored before their acknowledgement and not yet turned
+	// into batches; they are retried until they are.
+	PendingBlobs int64 `protobuf:"varint,5,opt,name=pending_blobs,json=pendingBlobs,proto3" json:"pending_blobs,omitempty"`
+	// History blobs that could never be downloaded or decoded (WhatsApp no
+	// longer serves them): their history is missing.
+	LostBlobs     int64 `protobuf:"varint,6,opt,name=lost_blobs,json=lostBlobs,proto3" json:"lost_blobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryHealth) Reset() {
+	*x = HistoryHealth{}
+	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryHealth) ProtoMessage() {}
+
+func (x *HistoryHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryHealth.ProtoReflect.Descriptor instead.
+func (*HistoryHealth) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HistoryHealth) GetChatsOverMaxChats() int64 {
+	if x != nil {
+		return x.ChatsOverMaxChats
+	}
+	return 0
+}
+
+func (x *HistoryHealth) GetChatsOutsideWindow() int64 {
+	if x != nil {
+		return x.ChatsOutsideWindow
+	}
+	return 0
+}
+
+func (x *HistoryHealth) GetChatsInvalid() int64 {
+	if x != nil {
+		return x.ChatsInvalid
+	}
+	return 0
+}
+
+func (x *HistoryHealth) GetMessagesOutsideWindow() int64 {
+	if x != nil {
+		return x.MessagesOutsideWindow
+	}
+	return 0
+}
+
+func (x *HistoryHealth) GetPendingBlobs() int64 {
+	if x != nil {
+		return x.PendingBlobs
+	}
+	return 0
+}
+
+func (x *HistoryHealth) GetLostBlobs() int64 {
+	if x != nil {
+		return x.LostBlobs
+	}
+	return 0
+}
+
 // SyncHealth reports a session's synchronisation state.
 type SyncHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -617,7 +725,7 @@ type SyncHealth struct {
 
 func (x *SyncHealth) Reset() {
 	*x = SyncHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	mi := &file_chatsync_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +737,7 @@ func (x *SyncHealth) String() string {
 func (*SyncHealth) ProtoMessage() {}
 
 func (x *SyncHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	mi := &file_chatsync_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +750,7 @@ func (x *SyncHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHealth.ProtoReflect.Descriptor instead.
 func (*SyncHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SyncHealth) GetLastSyncTime() *timestamppb.Timestamp {
@@ -696,7 +804,7 @@ type QueueHealth struct {
 
 func (x *QueueHealth) Reset() {
 	*x = QueueHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	mi := &file_chatsync_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +816,7 @@ func (x *QueueHealth) String() string {
 func (*QueueHealth) ProtoMessage() {}
 
 func (x *QueueHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	mi := &file_chatsync_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +829,7 @@ func (x *QueueHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueHealth.ProtoReflect.Descriptor instead.
 func (*QueueHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QueueHealth) GetDepth() int64 {
@@ -762,7 +870,7 @@ type PerformanceHealth struct {
 
 func (x *PerformanceHealth) Reset() {
 	*x = PerformanceHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[6]
+	mi := &file_chatsync_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +882,7 @@ func (x *PerformanceHealth) String() string {
 func (*PerformanceHealth) ProtoMessage() {}
 
 func (x *PerformanceHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[6]
+	mi := &file_chatsync_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +895,7 @@ func (x *PerformanceHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceHealth.ProtoReflect.Descriptor instead.
 func (*PerformanceHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PerformanceHealth) GetAvgSyncDuration() *durationpb.Duration {
@@ -832,7 +940,7 @@ type PairQRCode struct {
 
 func (x *PairQRCode) Reset() {
 	*x = PairQRCode{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[7]
+	mi := &file_chatsync_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +952,7 @@ func (x *PairQRCode) String() string {
 func (*PairQRCode) ProtoMessage() {}
 
 func (x *PairQRCode) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[7]
+	mi := &file_chatsync_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +965,7 @@ func (x *PairQRCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairQRCode.ProtoReflect.Descriptor instead.
 func (*PairQRCode) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PairQRCode) GetCode() string {
@@ -886,7 +994,7 @@ type PairPhoneCode struct {
 
 func (x *PairPhoneCode) Reset() {
 	*x = PairPhoneCode{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[8]
+	mi := &file_chatsync_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1006,7 @@ func (x *PairPhoneCode) String() string {
 func (*PairPhoneCode) ProtoMessage() {}
 
 func (x *PairPhoneCode) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[8]
+	mi := &file_chatsync_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1019,7 @@ func (x *PairPhoneCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairPhoneCode.ProtoReflect.Descriptor instead.
 func (*PairPhoneCode) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PairPhoneCode) GetCode() string {
@@ -934,7 +1042,7 @@ type PairSuccess struct {
 
 func (x *PairSuccess) Reset() {
 	*x = PairSuccess{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[9]
+	mi := &file_chatsync_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -946,7 +1054,7 @@ func (x *PairSuccess) String() string {
 func (*PairSuccess) ProtoMessage() {}
 
 func (x *PairSuccess) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[9]
+	mi := &file_chatsync_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -959,7 +1067,7 @@ func (x *PairSuccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairSuccess.ProtoReflect.Descriptor instead.
 func (*PairSuccess) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PairSuccess) GetJid() string {
@@ -987,7 +1095,7 @@ type PairFailure struct {
 
 func (x *PairFailure) Reset() {
 	*x = PairFailure{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[10]
+	mi := &file_chatsync_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1107,7 @@ func (x *PairFailure) String() string {
 func (*PairFailure) ProtoMessage() {}
 
 func (x *PairFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[10]
+	mi := &file_chatsync_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1120,7 @@ func (x *PairFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairFailure.ProtoReflect.Descriptor instead.
 func (*PairFailure) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PairFailure) GetReason() string {
@@ -1058,12 +1166,21 @@ const file_chatsync_v1_session_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12/\n" +
-	"\x14meta_phone_number_id\x18\x10 \x01(\tR\x11metaPhoneNumberId\"\xe2\x01\n" +
+	"\x14meta_phone_number_id\x18\x10 \x01(\tR\x11metaPhoneNumberId\"\x98\x02\n" +
 	"\rSessionHealth\x122\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.chatsync.v1.SessionStatusR\x06status\x12+\n" +
 	"\x04sync\x18\x02 \x01(\v2\x17.chatsync.v1.SyncHealthR\x04sync\x12.\n" +
 	"\x05queue\x18\x03 \x01(\v2\x18.chatsync.v1.QueueHealthR\x05queue\x12@\n" +
-	"\vperformance\x18\x04 \x01(\v2\x1e.chatsync.v1.PerformanceHealthR\vperformance\"\xf5\x01\n" +
+	"\vperformance\x18\x04 \x01(\v2\x1e.chatsync.v1.PerformanceHealthR\vperformance\x124\n" +
+	"\ahistory\x18\x05 \x01(\v2\x1a.chatsync.v1.HistoryHealthR\ahistory\"\x93\x02\n" +
+	"\rHistoryHealth\x12/\n" +
+	"\x14chats_over_max_chats\x18\x01 \x01(\x03R\x11chatsOverMaxChats\x120\n" +
+	"\x14chats_outside_window\x18\x02 \x01(\x03R\x12chatsOutsideWindow\x12#\n" +
+	"\rchats_invalid\x18\x03 \x01(\x03R\fchatsInvalid\x126\n" +
+	"\x17messages_outside_window\x18\x04 \x01(\x03R\x15messagesOutsideWindow\x12#\n" +
+	"\rpending_blobs\x18\x05 \x01(\x03R\fpendingBlobs\x12\x1d\n" +
+	"\n" +
+	"lost_blobs\x18\x06 \x01(\x03R\tlostBlobs\"\xf5\x01\n" +
 	"\n" +
 	"SyncHealth\x12@\n" +
 	"\x0elast_sync_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12!\n" +
@@ -1132,7 +1249,7 @@ func file_chatsync_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_chatsync_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chatsync_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_chatsync_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_chatsync_v1_session_proto_goTypes = []any{
 	(Provider)(0),                 // 0: chatsync.v1.Provider
 	(SessionStatus)(0),            // 1: chatsync.v1.SessionStatus
@@ -1141,39 +1258,41 @@ var file_chatsync_v1_session_proto_goTypes = []any{
 	(*MetaCloudConfig)(nil),       // 4: chatsync.v1.MetaCloudConfig
 	(*Session)(nil),               // 5: chatsync.v1.Session
 	(*SessionHealth)(nil),         // 6: chatsync.v1.SessionHealth
-	(*SyncHealth)(nil),            // 7: chatsync.v1.SyncHealth
-	(*QueueHealth)(nil),           // 8: chatsync.v1.QueueHealth
-	(*PerformanceHealth)(nil),     // 9: chatsync.v1.PerformanceHealth
-	(*PairQRCode)(nil),            // 10: chatsync.v1.PairQRCode
-	(*PairPhoneCode)(nil),         // 11: chatsync.v1.PairPhoneCode
-	(*PairSuccess)(nil),           // 12: chatsync.v1.PairSuccess
-	(*PairFailure)(nil),           // 13: chatsync.v1.PairFailure
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*HistoryHealth)(nil),         // 7: chatsync.v1.HistoryHealth
+	(*SyncHealth)(nil),            // 8: chatsync.v1.SyncHealth
+	(*QueueHealth)(nil),           // 9: chatsync.v1.QueueHealth
+	(*PerformanceHealth)(nil),     // 10: chatsync.v1.PerformanceHealth
+	(*PairQRCode)(nil),            // 11: chatsync.v1.PairQRCode
+	(*PairPhoneCode)(nil),         // 12: chatsync.v1.PairPhoneCode
+	(*PairSuccess)(nil),           // 13: chatsync.v1.PairSuccess
+	(*PairFailure)(nil),           // 14: chatsync.v1.PairFailure
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_chatsync_v1_session_proto_depIdxs = []int32{
 	0,  // 0: chatsync.v1.Session.provider:type_name -> chatsync.v1.Provider
 	1,  // 1: chatsync.v1.Session.status:type_name -> chatsync.v1.SessionStatus
 	3,  // 2: chatsync.v1.Session.sync_config:type_name -> chatsync.v1.SyncConfig
 	2,  // 3: chatsync.v1.Session.sync_status:type_name -> chatsync.v1.SyncStatus
-	14, // 4: chatsync.v1.Session.last_sync_time:type_name -> google.protobuf.Timestamp
-	14, // 5: chatsync.v1.Session.ban_expire_time:type_name -> google.protobuf.Timestamp
-	14, // 6: chatsync.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	14, // 7: chatsync.v1.Session.update_time:type_name -> google.protobuf.Timestamp
+	15, // 4: chatsync.v1.Session.last_sync_time:type_name -> google.protobuf.Timestamp
+	15, // 5: chatsync.v1.Session.ban_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 6: chatsync.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	15, // 7: chatsync.v1.Session.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: chatsync.v1.SessionHealth.status:type_name -> chatsync.v1.SessionStatus
-	7,  // 9: chatsync.v1.SessionHealth.sync:type_name -> chatsync.v1.SyncHealth
-	8,  // 10: chatsync.v1.SessionHealth.queue:type_name -> chatsync.v1.QueueHealth
-	9,  // 11: chatsync.v1.SessionHealth.performance:type_name -> chatsync.v1.PerformanceHealth
-	14, // 12: chatsync.v1.SyncHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: chatsync.v1.SyncHealth.sync_status:type_name -> chatsync.v1.SyncStatus
-	15, // 14: chatsync.v1.PerformanceHealth.avg_sync_duration:type_name -> google.protobuf.Duration
-	15, // 15: chatsync.v1.PerformanceHealth.window:type_name -> google.protobuf.Duration
-	14, // 16: chatsync.v1.PairQRCode.expire_time:type_name -> google.protobuf.Timestamp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	8,  // 9: chatsync.v1.SessionHealth.sync:type_name -> chatsync.v1.SyncHealth
+	9,  // 10: chatsync.v1.SessionHealth.queue:type_name -> chatsync.v1.QueueHealth
+	10, // 11: chatsync.v1.SessionHealth.performance:type_name -> chatsync.v1.PerformanceHealth
+	7,  // 12: chatsync.v1.SessionHealth.history:type_name -> chatsync.v1.HistoryHealth
+	15, // 13: chatsync.v1.SyncHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: chatsync.v1.SyncHealth.sync_status:type_name -> chatsync.v1.SyncStatus
+	16, // 15: chatsync.v1.PerformanceHealth.avg_sync_duration:type_name -> google.protobuf.Duration
+	16, // 16: chatsync.v1.PerformanceHealth.window:type_name -> google.protobuf.Duration
+	15, // 17: chatsync.v1.PairQRCode.expire_time:type_name -> google.protobuf.Timestamp
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_session_proto_init() }
@@ -1187,7 +1306,7 @@ func file_chatsync_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_session_proto_rawDesc), len(file_chatsync_v1_session_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/session.proto.
  */
 export const file_chatsync_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChljaGF0c3luYy92MS9zZXNzaW9uLnByb3RvEgtjaGF0c3luYy52MSJ5CgpTeW5jQ29uZmlnEh4KCW1heF9jaGF0cxgBIAEoBUILukgIGgYYwIQ9KAASJQoQc3luY193aW5kb3dfZGF5cxgCIAEoBUILukgIGgYYlJ0CKAASJAoPcmF0ZV9wZXJfbWludXRlGAMgASgFQgu6SAgaBhjg1AMoACJiCg9NZXRhQ2xvdWRDb25maWcSLQoPcGhvbmVfbnVtYmVyX2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMzJ9JBIgCgxhY2Nlc3NfdG9rZW4YAiABKAlCCrpIB3IFEAEYgCAinwQKB1Nlc3Npb24SCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEicKCHByb3ZpZGVyGAMgASgOMhUuY2hhdHN5bmMudjEuUHJvdmlkZXISKgoGc3RhdHVzGAQgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxILCgNqaWQYBSABKAkSEQoJcHVzaF9uYW1lGAYgASgJEiwKC3N5bmNfY29uZmlnGAcgASgLMhcuY2hhdHN5bmMudjEuU3luY0NvbmZpZxIsCgtzeW5jX3N0YXR1cxgIIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSMgoObGFzdF9zeW5jX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgKIAEoAxISCgpsYXN0X2Vycm9yGAsgASgJEg4KBmJhY2t1cBgMIAEoCBIzCg9iYW5fZXhwaXJlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUbWV0YV9waG9uZV9udW1iZXJfaWQYECABKAkiwAEKDVNlc3Npb25IZWFsdGgSKgoGc3RhdHVzGAEgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxIlCgRzeW5jGAIgASgLMhcuY2hhdHN5bmMudjEuU3luY0hlYWx0aBInCgVxdWV1ZRgDIAEoCzIYLmNoYXRzeW5jLnYxLlF1ZXVlSGVhbHRoEjMKC3BlcmZvcm1hbmNlGAQgASgLMh4uY2hhdHN5bmMudjEuUGVyZm9ybWFuY2VIZWFsdGgisgEKClN5bmNIZWFsdGgSMgoObGFzdF9zeW5jX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgCIAEoAxIsCgtzeW5jX3N0YXR1cxgDIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSEgoKbGFzdF9lcnJvchgEIAEoCRIYChB3YWl0aW5nX21lc3NhZ2VzGAUgASgDIkoKC1F1ZXVlSGVhbHRoEg0KBWRlcHRoGAEgASgDEhMKC2ZhaWxlZF9qb2JzGAIgASgDEhcKD3Byb2Nlc3NpbmdfcmF0ZRgDIAEoASKeAQoRUGVyZm9ybWFuY2VIZWFsdGgSNAoRYXZnX3N5bmNfZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMc3VjY2Vzc19yYXRlGAIgASgBEhIKCmVycm9yX3JhdGUYAyABKAESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIksKClBhaXJRUkNvZGUSDAoEY29kZRgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHQoNUGFpclBob25lQ29kZRIMCgRjb2RlGAEgASgJIi0KC1BhaXJTdWNjZXNzEgsKA2ppZBgBIAEoCRIRCglwdXNoX25hbWUYAiABKAkiHQoLUGFpckZhaWx1cmUSDgoGcmVhc29uGAEgASgJKmkKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFgoSUFJPVklERVJfV0hBVFNNRU9XEAESEgoOUFJPVklERVJfV0VCSlMQAhIXChNQUk9WSURFUl9NRVRBX0NMT1VEEAMqhAIKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZTRVNTSU9OX1NUQVRVU19QRU5ESU5HEAESGgoWU0VTU0lPTl9TVEFUVVNfUEFJUklORxACEhwKGFNFU1NJT05fU1RBVFVTX0NPTk5FQ1RFRBADEh8KG1NFU1NJT05fU1RBVFVTX0RJU0NPTk5FQ1RFRBAEEh0KGVNFU1NJT05fU1RBVFVTX0xPR0dFRF9PVVQQBRIZChVTRVNTSU9OX1NUQVRVU19CQU5ORUQQBhIiCh5TRVNTSU9OX1NUQVRVU19TVFJFQU1fUkVQTEFDRUQQByqLAQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NZTkNfU1RBVFVTX1BFTkRJTkcQARIXChNTWU5DX1NUQVRVU19TWU5DSU5HEAISFgoSU1lOQ19TVEFUVVNfU1lOQ0VEEAMSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEARCpQEKD2NvbS5jaGF0c3luYy52MUIMU2Vzc2lvblByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChljaGF0c3luYy92MS9zZXNzaW9uLnByb3RvEgtjaGF0c3luYy52MSJ5CgpTeW5jQ29uZmlnEh4KCW1heF9jaGF0cxgBIAEoBUILukgIGgYYwIQ9KAASJQoQc3luY193aW5kb3dfZGF5cxgCIAEoBUILukgIGgYYlJ0CKAASJAoPcmF0ZV9wZXJfbWludXRlGAMgASgFQgu6SAgaBhjg1AMoACJiCg9NZXRhQ2xvdWRDb25maWcSLQoPcGhvbmVfbnVtYmVyX2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMzJ9JBIgCgxhY2Nlc3NfdG9rZW4YAiABKAlCCrpIB3IFEAEYgCAinwQKB1Nlc3Npb24SCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEicKCHByb3ZpZGVyGAMgASgOMhUuY2hhdHN5bmMudjEuUHJvdmlkZXISKgoGc3RhdHVzGAQgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxILCgNqaWQYBSABKAkSEQoJcHVzaF9uYW1lGAYgASgJEiwKC3N5bmNfY29uZmlnGAcgASgLMhcuY2hhdHN5bmMudjEuU3luY0NvbmZpZxIsCgtzeW5jX3N0YXR1cxgIIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSMgoObGFzdF9zeW5jX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgKIAEoAxISCgpsYXN0X2Vycm9yGAsgASgJEg4KBmJhY2t1cBgMIAEoCBIzCg9iYW5fZXhwaXJlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUbWV0YV9waG9uZV9udW1iZXJfaWQYECABKAki7QEKDVNlc3Npb25IZWFsdGgSKgoGc3RhdHVzGAEgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxIlCgRzeW5jGAIgASgLMhcuY2hhdHN5bmMudjEuU3luY0hlYWx0aBInCgVxdWV1ZRgDIAEoCzIYLmNoYXRzeW5jLnYxLlF1ZXVlSGVhbHRoEjMKC3BlcmZvcm1hbmNlGAQgASgLMh4uY2hhdHN5bmMudjEuUGVyZm9ybWFuY2VIZWFsdGgSKwoHaGlzdG9yeRgFIAEoCzIaLmNoYXRzeW5jLnYxLkhpc3RvcnlIZWFsdGgirgEKDUhpc3RvcnlIZWFsdGgSHAoUY2hhdHNfb3Zlcl9tYXhfY2hhdHMYASABKAMSHAoUY2hhdHNfb3V0c2lkZV93aW5kb3cYAiABKAMSFQoNY2hhdHNfaW52YWxpZBgDIAEoAxIfChdtZXNzYWdlc19vdXRzaWRlX3dpbmRvdxgEIAEoAxIVCg1wZW5kaW5nX2Jsb2JzGAUgASgDEhIKCmxvc3RfYmxvYnMYBiABKAMisgEKClN5bmNIZWFsdGgSMgoObGFzdF9zeW5jX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgCIAEoAxIsCgtzeW5jX3N0YXR1cxgDIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSEgoKbGFzdF9lcnJvchgEIAEoCRIYChB3YWl0aW5nX21lc3NhZ2VzGAUgASgDIkoKC1F1ZXVlSGVhbHRoEg0KBWRlcHRoGAEgASgDEhMKC2ZhaWxlZF9qb2JzGAIgASgDEhcKD3Byb2Nlc3NpbmdfcmF0ZRgDIAEoASKeAQoRUGVyZm9ybWFuY2VIZWFsdGgSNAoRYXZnX3N5bmNfZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMc3VjY2Vzc19yYXRlGAIgASgBEhIKCmVycm9yX3JhdGUYAyABKAESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIksKClBhaXJRUkNvZGUSDAoEY29kZRgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHQoNUGFpclBob25lQ29kZRIMCgRjb2RlGAEgASgJIi0KC1BhaXJTdWNjZXNzEgsKA2ppZBgBIAEoCRIRCglwdXNoX25hbWUYAiABKAkiHQoLUGFpckZhaWx1cmUSDgoGcmVhc29uGAEgASgJKmkKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFgoSUFJPVklERVJfV0hBVFNNRU9XEAESEgoOUFJPVklERVJfV0VCSlMQAhIXChNQUk9WSURFUl9NRVRBX0NMT1VEEAMqhAIKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZTRVNTSU9OX1NUQVRVU19QRU5ESU5HEAESGgoWU0VTU0lPTl9TVEFUVVNfUEFJUklORxACEhwKGFNFU1NJT05fU1RBVFVTX0NPTk5FQ1RFRBADEh8KG1NFU1NJT05fU1RBVFVTX0RJU0NPTk5FQ1RFRBAEEh0KGVNFU1NJT05fU1RBVFVTX0xPR0dFRF9PVVQQBRIZChVTRVNTSU9OX1NUQVRVU19CQU5ORUQQBhIiCh5TRVNTSU9OX1NUQVRVU19TVFJFQU1fUkVQTEFDRUQQByqLAQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NZTkNfU1RBVFVTX1BFTkRJTkcQARIXChNTWU5DX1NUQVRVU19TWU5DSU5HEAISFgoSU1lOQ19TVEFUVVNfU1lOQ0VEEAMSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEARCpQEKD2NvbS5jaGF0c3luYy52MUIMU2Vzc2lvblByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * SyncConfig limits what a session's provider sends as history.
@@ -244,6 +244,14 @@ export type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
    * @generated from field: chatsync.v1.PerformanceHealth performance = 4;
    */
   performance?: PerformanceHealth | undefined;
+
+  /**
+   * What history sync left out by the session's limits, and history
+   * received but not processed yet.
+   *
+   * @generated from field: chatsync.v1.HistoryHealth history = 5;
+   */
+  history?: HistoryHealth | undefined;
 };
 
 /**
@@ -252,6 +260,69 @@ export type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
  */
 export const SessionHealthSchema: GenMessage<SessionHealth> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_session, 3);
+
+/**
+ * HistoryHealth reports what a session's history sync left out by its
+ * limits (summed since the session was created; a blob processed again
+ * after a failure counts again), and its history blobs received and not
+ * processed yet, or lost (whatsmeow sessions; 0 for others). Each chat left
+ * out is also logged with the session and chat.
+ *
+ * @generated from message chatsync.v1.HistoryHealth
+ */
+export type HistoryHealth = Message<"chatsync.v1.HistoryHealth"> & {
+  /**
+   * Chats left out because max_chats chats were synced already.
+   *
+   * @generated from field: int64 chats_over_max_chats = 1;
+   */
+  chatsOverMaxChats: bigint;
+
+  /**
+   * Chats left out because they had no activity within sync_window_days.
+   *
+   * @generated from field: int64 chats_outside_window = 2;
+   */
+  chatsOutsideWindow: bigint;
+
+  /**
+   * Chats and contacts left out because they failed validation.
+   *
+   * @generated from field: int64 chats_invalid = 3;
+   */
+  chatsInvalid: bigint;
+
+  /**
+   * Messages left out for being older than sync_window_days: those of
+   * synced chats and those of the chats left out by the window.
+   *
+   * @generated from field: int64 messages_outside_window = 4;
+   */
+  messagesOutsideWindow: bigint;
+
+  /**
+   * History blobs stored before their acknowledgement and not yet turned
+   * into batches; they are retried until they are.
+   *
+   * @generated from field: int64 pending_blobs = 5;
+   */
+  pendingBlobs: bigint;
+
+  /**
+   * History blobs that could never be downloaded or decoded (WhatsApp no
+   * longer serves them): their history is missing.
+   *
+   * @generated from field: int64 lost_blobs = 6;
+   */
+  lostBlobs: bigint;
+};
+
+/**
+ * Describes the message chatsync.v1.HistoryHealth.
+ * Use `create(HistoryHealthSchema)` to create a new message.
+ */
+export const HistoryHealthSchema: GenMessage<HistoryHealth> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_session, 4);
 
 /**
  * SyncHealth reports a session's synchronisation state.
@@ -301,7 +372,7 @@ export type SyncHealth = Message<"chatsync.v1.SyncHealth"> & {
  * Use `create(SyncHealthSchema)` to create a new message.
  */
 export const SyncHealthSchema: GenMessage<SyncHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 4);
+  messageDesc(file_chatsync_v1_session, 5);
 
 /**
  * QueueHealth reports the queue as it concerns one session.
@@ -337,7 +408,7 @@ export type QueueHealth = Message<"chatsync.v1.QueueHealth"> & {
  * Use `create(QueueHealthSchema)` to create a new message.
  */
 export const QueueHealthSchema: GenMessage<QueueHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 5);
+  messageDesc(file_chatsync_v1_session, 6);
 
 /**
  * PerformanceHealth reports processing performance over a window.
@@ -379,7 +450,7 @@ export type PerformanceHealth = Message<"chatsync.v1.PerformanceHealth"> & {
  * Use `create(PerformanceHealthSchema)` to create a new message.
  */
 export const PerformanceHealthSchema: GenMessage<PerformanceHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 6);
+  messageDesc(file_chatsync_v1_session, 7);
 
 /**
  * PairQRCode is one QR code to show; WhatsApp rotates them, each one valid
@@ -408,7 +479,7 @@ export type PairQRCode = Message<"chatsync.v1.PairQRCode"> & {
  * Use `create(PairQRCodeSchema)` to create a new message.
  */
 export const PairQRCodeSchema: GenMessage<PairQRCode> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 7);
+  messageDesc(file_chatsync_v1_session, 8);
 
 /**
  * PairPhoneCode is a pairing code to type on the phone (Linked devices →
@@ -430,7 +501,7 @@ export type PairPhoneCode = Message<"chatsync.v1.PairPhoneCode"> & {
  * Use `create(PairPhoneCodeSchema)` to create a new message.
  */
 export const PairPhoneCodeSchema: GenMessage<PairPhoneCode> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 8);
+  messageDesc(file_chatsync_v1_session, 9);
 
 /**
  * PairSuccess ends a pairing stream that linked the device.
@@ -458,7 +529,7 @@ export type PairSuccess = Message<"chatsync.v1.PairSuccess"> & {
  * Use `create(PairSuccessSchema)` to create a new message.
  */
 export const PairSuccessSchema: GenMessage<PairSuccess> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 9);
+  messageDesc(file_chatsync_v1_session, 10);
 
 /**
  * PairFailure ends a pairing stream that did not link the device.
@@ -479,7 +550,7 @@ export type PairFailure = Message<"chatsync.v1.PairFailure"> & {
  * Use `create(PairFailureSchema)` to create a new message.
  */
 export const PairFailureSchema: GenMessage<PairFailure> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 10);
+  messageDesc(file_chatsync_v1_session, 11);
 
 /**
  * Provider says which WhatsApp integration runs a session.

@@ -237,6 +237,14 @@ export declare type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
    * @generated from field: chatsync.v1.PerformanceHealth performance = 4;
    */
   performance?: PerformanceHealth | undefined;
+
+  /**
+   * What history sync left out by the session's limits, and history
+   * received but not processed yet.
+   *
+   * @generated from field: chatsync.v1.HistoryHealth history = 5;
+   */
+  history?: HistoryHealth | undefined;
 };
 
 /**
@@ -244,6 +252,68 @@ export declare type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
  * Use `create(SessionHealthSchema)` to create a new message.
  */
 export declare const SessionHealthSchema: GenMessage<SessionHealth>;
+
+/**
+ * HistoryHealth reports what a session's history sync left out by its
+ * limits (summed since the session was created; a blob processed again
+ * after a failure counts again), and its history blobs received and not
+ * processed yet, or lost (whatsmeow sessions; 0 for others). Each chat left
+ * out is also logged with the session and chat.
+ *
+ * @generated from message chatsync.v1.HistoryHealth
+ */
+export declare type HistoryHealth = Message<"chatsync.v1.HistoryHealth"> & {
+  /**
+   * Chats left out because max_chats chats were synced already.
+   *
+   * @generated from field: int64 chats_over_max_chats = 1;
+   */
+  chatsOverMaxChats: bigint;
+
+  /**
+   * Chats left out because they had no activity within sync_window_days.
+   *
+   * @generated from field: int64 chats_outside_window = 2;
+   */
+  chatsOutsideWindow: bigint;
+
+  /**
+   * Chats and contacts left out because they failed validation.
+   *
+   * @generated from field: int64 chats_invalid = 3;
+   */
+  chatsInvalid: bigint;
+
+  /**
+   * Messages left out for being older than sync_window_days: those of
+   * synced chats and those of the chats left out by the window.
+   *
+   * @generated from field: int64 messages_outside_window = 4;
+   */
+  messagesOutsideWindow: bigint;
+
+  /**
+   * History blobs stored before their acknowledgement and not yet turned
+   * into batches; they are retried until they are.
+   *
+   * @generated from field: int64 pending_blobs = 5;
+   */
+  pendingBlobs: bigint;
+
+  /**
+   * History blobs that could never be downloaded or decoded (WhatsApp no
+   * longer serves them): their history is missing.
+   *
+   * @generated from field: int64 lost_blobs = 6;
+   */
+  lostBlobs: bigint;
+};
+
+/**
+ * Describes the message chatsync.v1.HistoryHealth.
+ * Use `create(HistoryHealthSchema)` to create a new message.
+ */
+export declare const HistoryHealthSchema: GenMessage<HistoryHealth>;
 
 /**
  * SyncHealth reports a session's synchronisation state.
