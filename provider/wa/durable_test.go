@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,10 +49,12 @@ func historyNotification(t testing.TB, id string, data *waHistorySync.HistorySyn
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return inlineNotification(t, id, data.GetChunkOrder(), buf.Bytes())
+	return inlineNotification(t, id, data.GetSyncType(), data.GetChunkOrder(), buf.Bytes())
 }
 
-func inlineNotification(t testing.TB, id string, chunk uint32, payload []byte) *events.Message {
+// inlineNotification is historyNotification's message around a payload as
+// is; the notification's sync type numbers are the blob's.
+func inlineNotification(t testing.TB, id string, syncType waHistorySync.HistorySync_HistorySyncType, chunk uint32, payload []byte) *events.Message {
 	t.Helper()
 	own := mustJID(t, ownJID)
 	return &events.Message{
@@ -61,7 +65,7 @@ func inlineNotification(t testing.TB, id string, chunk uint32, payload []byte) *
 		Message: &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
 			Type: waE2E.ProtocolMessage_HISTORY_SYNC_NOTIFICATION.Enum(),
 			HistorySyncNotification: &waE2E.HistorySyncNotification{
-				SyncType: waE2E.HistorySyncType_FULL.Enum(), ChunkOrder: proto.Uint32(chunk),
+				SyncType: waE2E.HistorySyncType(syncType).Enum(), ChunkOrder: proto.Uint32(chunk),
 				InitialHistBootstrapInlinePayload: payload,
 			},
 		}},
@@ -127,39 +131,52 @@ func (f *failingSink) SubmitBatch(ctx context.Context, sessionID int64, kind cha
 // stopped. The second run, on a new Session as after a restart, resumes
 // the pending notification; WhatsApp delivering one again changes nothing.
 // The rows are exactly the two blobs' chats and messages, none twice.
+// pairedRunner builds Sessions of a paired session on the env's real
+// Sink and store, as the supervisor does after each start (a restart is a
+// new Session), with no connection to WhatsApp.
+func (e *env) pairedRunner(t *testing.T, sess chatsync.Session, cfg chatsync.SyncConfig, batches batchSink) *Session {
+	t.Helper()
+	dev, err := e.devices.GetDevice(t.Context(), mustJID(t, ownJID))
+	if err != nil || dev == nil {
+		t.Fatalf("device: %v, %v", dev, err)
+	}
+	s, err := NewSession(SessionParams{
+		ID: sess.ID, Client: whatsmeow.NewClient(dev, Logger(discardLogger())), Batches: batches, Status: e.sink,
+		History: e.sink, Logger: discardLogger(), Now: fixedNow, SyncConfig: cfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.connect = func() error { return nil } // WhatsApp cannot be reached from tests
+	s.historyRetry = nil
+	s.historyBackoff = [2]time.Duration{5 * time.Millisecond, 20 * time.Millisecond}
+	return s
+}
+
+// runSession runs s until stop is called.
+func runSession(t *testing.T, s *Session) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return func() { cancel(); wg.Wait() }
+}
+
 func TestHistoryNotificationSurvivesACrash(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	sess := e.pairedSession(t, "Phone", ownJID)
 	newSession := func(batches batchSink) *Session {
 		t.Helper()
-		dev, err := e.devices.GetDevice(ctx, mustJID(t, ownJID))
-		if err != nil || dev == nil {
-			t.Fatalf("device: %v, %v", dev, err)
-		}
-		s, err := NewSession(SessionParams{
-			ID: sess.ID, Client: whatsmeow.NewClient(dev, Logger(discardLogger())), Batches: batches, Status: e.sink,
-			History: e.sink, Logger: discardLogger(), Now: fixedNow,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.connect = func() error { return nil } // WhatsApp cannot be reached from tests
-		s.historyRetry = nil
+		s := e.pairedRunner(t, sess, chatsync.SyncConfig{}, batches)
 		s.batchSize = 1 // a batch per chat: the crash falls between two chats of a blob
-		s.historyBackoff = [2]time.Duration{5 * time.Millisecond, 20 * time.Millisecond}
 		return s
 	}
-	run := func(s *Session) (stop func()) {
-		rctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := s.Run(rctx); err != nil {
-				t.Error(err)
-			}
-		})
-		return func() { cancel(); wg.Wait() }
-	}
+	run := func(s *Session) (stop func()) { return runSession(t, s) }
 	first := historyNotification(t, "HIST1", historyEvent().Data)
 	second := historyNotification(t, "HIST2", longHistory())
 
@@ -285,7 +302,7 @@ func TestHistoryNotificationHandling(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		h.s.metrics = NewMetrics(reg)
 		ctx := t.Context()
-		if !h.s.handleEvent(ctx, inlineNotification(t, "BAD", 1, []byte("not zlib"))) ||
+		if !h.s.handleEvent(ctx, inlineNotification(t, "BAD", waHistorySync.HistorySync_FULL, 1, []byte("not zlib"))) ||
 			!h.s.handleEvent(ctx, historyNotification(t, "GOOD", historyBlob(waHistorySync.HistorySync_FULL, 2, "15550000001@s.whatsapp.net").Data)) {
 			t.Fatal("handler failed")
 		}
@@ -415,4 +432,91 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, reason string) f
 		}
 	}
 	return -1
+}
+
+// TestOnDemandHistoryPagesBack: the anchor ResyncSession sends WhatsApp is
+// the chat's oldest stored message; the ON_DEMAND answer, older than the
+// sync window, lands whole through the stored-notification path with
+// sync_progress events on the workspace's stream, and the next call's
+// anchor is older still.
+func TestOnDemandHistoryPagesBack(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	sess := e.pairedSession(t, "Phone", ownJID)
+	s := e.pairedRunner(t, sess, chatsync.SyncConfig{SyncWindowDays: 30}, e.sink)
+	stop := runSession(t, s)
+	defer stop()
+	process := e.processor(t)
+	const alice = "15551230001@s.whatsapp.net"
+	blob := func(syncType waHistorySync.HistorySync_HistorySyncType, msgs ...*waHistorySync.HistorySyncMsg) *waHistorySync.HistorySync {
+		return &waHistorySync.HistorySync{
+			SyncType: syncType.Enum(), ChunkOrder: proto.Uint32(1),
+			Conversations: []*waHistorySync.Conversation{{ID: proto.String(alice), Name: proto.String("Alice"), Messages: msgs}},
+		}
+	}
+	land := func(id string, data *waHistorySync.HistorySync) {
+		t.Helper()
+		if !s.handleEvent(ctx, historyNotification(t, id, data)) {
+			t.Fatalf("handler failed on %s", id)
+		}
+		waitFor(t, id+" processed", func() bool {
+			p, err := e.st.PendingHistoryNotifications(ctx, sess.ID, 1)
+			return err == nil && len(p) == 0
+		})
+		process()
+	}
+	oldest := func() string {
+		t.Helper()
+		a, err := e.st.HistoryAnchors(ctx, sess.ID, alice, 1)
+		if err != nil || len(a) != 1 {
+			t.Fatalf("anchors %+v, %v", a, err)
+		}
+		return a[0].MessageID
+	}
+	messages := func() int {
+		t.Helper()
+		var n int
+		if err := e.st.DB().NewRaw("SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.jid = ?", alice).Scan(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	land("FULL1", blob(waHistorySync.HistorySync_FULL,
+		webMsg("R0", false, "", ago(40*day), text("before the window")),
+		webMsg("R1", false, "", ago(5*day), text("in the window")),
+		webMsg("R2", true, "", ago(day), text("yesterday"))))
+	if n, a := messages(), oldest(); n != 2 || a != "R1" {
+		t.Fatalf("after the window's history: %d messages, anchor %s; want 2, R1", n, a)
+	}
+	// The phone answers the request anchored on R1 with what came before.
+	land("DEMAND1", blob(waHistorySync.HistorySync_ON_DEMAND,
+		webMsg("P1", false, "", ago(50*day), text("older")),
+		webMsg("P2", true, "", ago(45*day), text("older still answered")),
+		webMsg("R0", false, "", ago(40*day), text("before the window"))))
+	if n, a := messages(), oldest(); n != 5 || a != "P1" {
+		t.Fatalf("after the first answer: %d messages, anchor %s; want 5 (the window does not apply), P1", n, a)
+	}
+	land("DEMAND2", blob(waHistorySync.HistorySync_ON_DEMAND, webMsg("Q1", false, "", ago(60*day), text("oldest"))))
+	if n, a := messages(), oldest(); n != 6 || a != "Q1" {
+		t.Fatalf("after the second answer: %d messages, anchor %s; want 6, Q1", n, a)
+	}
+
+	msgs, err := e.rdb.XRange(ctx, "chatsync:events:{"+strconv.FormatInt(e.ws, 10)+"}", "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := 0
+	for _, m := range msgs {
+		var ev chatsync.Event
+		if err := json.Unmarshal([]byte(m.Values["e"].(string)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == chatsync.EventSyncProgress && ev.SessionID == sess.ID && ev.Progress != nil && ev.Progress.Kind == chatsync.BatchHistory {
+			progress++
+		}
+	}
+	if progress != 3 {
+		t.Errorf("%d sync_progress events of history batches, want one per blob (3)", progress)
+	}
 }
