@@ -45,6 +45,10 @@ type SupervisorParams struct {
 	// session whose connection failed (defaults 2 s and 5 min); the wait
 	// doubles per failure.
 	MinBackoff, MaxBackoff time.Duration
+	// HealthyAfter is how long a connection must have held for its end to
+	// start the backoff over from MinBackoff (default 1 min): a session
+	// that ran for a day and dropped is not a fifth failure in a row.
+	HealthyAfter time.Duration
 	// Watchdog is how often a running session's connection is checked
 	// (default 1 min); offline at two checks in a row, the session is
 	// started over with backoff. whatsmeow reconnects by itself after a
@@ -98,6 +102,9 @@ func NewSupervisor(p SupervisorParams) (*Supervisor, error) {
 	}
 	if p.Watchdog <= 0 {
 		p.Watchdog = time.Minute
+	}
+	if p.HealthyAfter <= 0 {
+		p.HealthyAfter = time.Minute
 	}
 	if p.Transport == nil {
 		p.Transport = WhatsApp{}
@@ -244,6 +251,9 @@ type runner struct {
 	last     chatsync.SessionStatus
 	banUntil time.Time
 	session  *Session
+	// connectedAt is when the current attempt's connection came up; zero
+	// before it does.
+	connectedAt time.Time
 }
 
 func (r *runner) stop() { r.cancel() }
@@ -294,7 +304,7 @@ func (r *runner) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		attemptCtx, cancel := context.WithCancel(ctx)
 		r.mu.Lock()
-		r.attempt, r.last = cancel, ""
+		r.attempt, r.last, r.connectedAt = cancel, "", time.Time{}
 		r.mu.Unlock()
 		watchDone := make(chan bool, 1)
 		go func() { watchDone <- r.watch(attemptCtx, sess, cancel) }()
@@ -307,8 +317,11 @@ func (r *runner) run(ctx context.Context) {
 			return
 		}
 		r.mu.Lock()
-		last, banUntil := r.last, r.banUntil
+		last, banUntil, connectedAt := r.last, r.banUntil, r.connectedAt
 		r.mu.Unlock()
+		if !connectedAt.IsZero() && time.Since(connectedAt) >= r.sup.p.HealthyAfter {
+			failures = 0 // a healthy connection ended: not one more failure in a row
+		}
 		var wait time.Duration
 		switch last {
 		case chatsync.SessionLoggedOut:
@@ -454,6 +467,9 @@ func (r *runner) onStatus(st chatsync.SessionStatus, banExpire time.Time) {
 		}
 	case chatsync.SessionConnected:
 		r.last = st
+		if r.connectedAt.IsZero() {
+			r.connectedAt = time.Now()
+		}
 	}
 }
 

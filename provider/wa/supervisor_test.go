@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +192,46 @@ func TestSupervisorBacksOffAndReportsDisconnected(t *testing.T) {
 	if got, _ := e.st.SessionByID(t.Context(), s.ID); got.Status != chatsync.SessionDisconnected {
 		t.Errorf("session status %s, want disconnected", got.Status)
 	}
+}
+
+// TestSupervisorBackoffResetsAfterAHealthyConnection: three failed connects
+// double the wait; a connection that then holds longer than HealthyAfter
+// and drops starts the backoff over, as does every healthy one after.
+func TestSupervisorBackoffResetsAfterAHealthyConnection(t *testing.T) {
+	e := newEnv(t)
+	e.pairedSession(t, "Phone", "15550001111:3@s.whatsapp.net")
+	var attempts atomic.Int32
+	tr := &fakeWhatsApp{ConnectFn: func(cli *whatsmeow.Client) error {
+		if attempts.Add(1) != 4 {
+			return errors.New("dial tcp: connection refused")
+		}
+		// The fourth attempt connects; with no socket it reads as offline,
+		// so the watchdog ends it after two checks (60 ms: healthy).
+		serverSays(cli, &events.Connected{})
+		return nil
+	}}
+	supervise(t, e, tr, func(p *SupervisorParams) {
+		p.Watchdog = 30 * time.Millisecond
+		p.HealthyAfter = 20 * time.Millisecond
+	})
+	waitFor(t, "five disconnected reports", func() bool { return len(disconnectReasons(t, e)) >= 5 })
+	got := disconnectReasons(t, e)[:5]
+	want := []string{"reconnecting in 10ms", "reconnecting in 20ms", "reconnecting in 40ms", "reconnecting in 10ms", "reconnecting in 20ms"}
+	if !slices.Equal(got, want) {
+		t.Errorf("reasons = %q, want %q (the wait starts over after the healthy connection)", got, want)
+	}
+}
+
+// disconnectReasons lists the waits of the "reconnecting in" reports.
+func disconnectReasons(t *testing.T, e *env) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range e.statusEvents(t) {
+		if ev.Status == chatsync.SessionDisconnected && strings.HasPrefix(ev.Reason, "reconnecting in") {
+			out = append(out, strings.SplitN(ev.Reason, ":", 2)[0])
+		}
+	}
+	return out
 }
 
 func TestSupervisorLeaseKeepsOtherWorkersOff(t *testing.T) {
