@@ -30,6 +30,10 @@ export function clientHandlers(client, resync) {
       if (s.failedBatches > 0) {
         throw new Error(`${s.failedChats} of ${s.total} chats were not synced: ${s.failedBatches} SyncBatch calls failed after their retries`);
       }
+      if (s.unreadable > 0) {
+        const named = (s.unreadableChats ?? []).slice(0, 5).map((c) => `${c.jid} (${c.reason})`).join(", ");
+        throw new Error(`${s.unreadable} of ${s.total} chats could not be read from WhatsApp Web and were left out: ${named}`);
+      }
       if (chatJid && s.total === 0) throw new Error(`WhatsApp has no chat ${chatJid}`);
     },
     send: async (chatJid, text) => {

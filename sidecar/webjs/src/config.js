@@ -13,6 +13,7 @@
  * @property {number} chatsPerSecond chats read per second at most; 0 = unpaced
  * @property {number} timeoutMs per-attempt timeout
  * @property {number} retries retries after the first attempt
+ * @property {number} chatRetries retries of reading one chat from WhatsApp Web before it is reported and left out
  * @property {number} backoffMs wait before the first retry; doubles each time
  * @property {number} maxBackoffMs cap of one wait (backoff or retry-after)
  * @property {number} maxChats newest chats to sync; 0 = all
@@ -45,6 +46,7 @@ export function defaultConfig() {
     chatsPerSecond: 10,
     timeoutMs: 10_000,
     retries: 3,
+    chatRetries: 3,
     backoffMs: 2_000,
     maxBackoffMs: 300_000,
     maxChats: 0,
@@ -71,6 +73,7 @@ const ints = {
   CHATSYNC_CHATS_PER_SECOND: ["chatsPerSecond", 0, 1e6],
   CHATSYNC_TIMEOUT_MS: ["timeoutMs", 1, 3_600_000],
   CHATSYNC_RETRIES: ["retries", 0, 100],
+  CHATSYNC_CHAT_RETRIES: ["chatRetries", 0, 100],
   CHATSYNC_BACKOFF_MS: ["backoffMs", 0, 3_600_000],
   CHATSYNC_MAX_BACKOFF_MS: ["maxBackoffMs", 0, 3_600_000],
   CHATSYNC_MAX_CHATS: ["maxChats", 0, 1e9],

@@ -37,9 +37,14 @@ import { toJid, toWwebjsId } from "./jid.js";
  * @property {number} failedBatches batches that failed after their retries
  * @property {number} failedChats chats in failed batches
  * @property {number} skipped chats that could not be mapped (unsupported ids)
+ * @property {number} unreadable chats WhatsApp Web failed to give (fetchMessages threw) on every try
+ * @property {{jid: string, reason: string}[]} unreadableChats those chats, with the last error (at most MAX_REPORTED_CHATS)
  * @property {string | null} stopped "unauthenticated" or "aborted" when the sync stopped early
  * @property {number} durationMs
  */
+
+/** Unreadable chats a summary lists by name; the count goes on. */
+export const MAX_REPORTED_CHATS = 100;
 
 /**
  * Reads the session's chats lazily: getChats() once (whatsapp-web.js has no
@@ -152,7 +157,7 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
   /** @type {SyncSummary} */
   const sum = {
     runId, total: 0, synced: 0, accepted: 0, rejected: 0, batches: 0, duplicates: 0,
-    failedBatches: 0, failedChats: 0, skipped: 0, stopped: null, durationMs: 0,
+    failedBatches: 0, failedChats: 0, skipped: 0, unreadable: 0, unreadableChats: [], stopped: null, durationMs: 0,
   };
   const limit = pLimit(cfg.concurrency);
   const pace = createPacer(cfg.chatsPerSecond, now, sleep);
@@ -200,6 +205,30 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
     while (inflight.size >= cfg.concurrency * 2) await Promise.race(inflight);
   };
 
+  // One chat WhatsApp Web cannot give (whatsapp-web.js's fetchMessages
+  // throws for some chats) is tried again with backoff, then reported and
+  // left out: the rest of the sync goes on.
+  const readChat = async (chat) => {
+    const jid = toJid(chat?.id) || String(chat?.id?._serialized ?? "?");
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await withPhoneOfLid(client, await mapChat(chat, cfg, now()));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const reason = String(err?.message ?? err).slice(0, 512);
+        if (attempt >= cfg.chatRetries) {
+          sum.unreadable++;
+          if (sum.unreadableChats.length < MAX_REPORTED_CHATS) sum.unreadableChats.push({ jid, reason });
+          log.error({ chat_jid: jid, attempts: attempt + 1, error: reason }, "Chat could not be read from WhatsApp Web; left out, the sync goes on");
+          return undefined;
+        }
+        const waitMs = Math.min(cfg.backoffMs * 2 ** attempt, cfg.maxBackoffMs);
+        log.warn({ chat_jid: jid, attempt: attempt + 1, wait_ms: waitMs, error: reason }, "Chat could not be read from WhatsApp Web, retrying");
+        await sleep(waitMs, signal);
+      }
+    }
+  };
+
   let batch = [];
   let index = 0;
   try {
@@ -213,7 +242,8 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
     for await (const chat of chats) {
       if (signal.aborted) break;
       await pace(signal);
-      const mapped = await withPhoneOfLid(client, await mapChat(chat, cfg, now()));
+      const mapped = await readChat(chat);
+      if (mapped === undefined) continue; // unreadable, counted
       if (!mapped) {
         sum.skipped++;
         continue;
@@ -235,7 +265,7 @@ export async function syncAllChats(client, sessionId, config, deps = {}) {
   sum.durationMs = now() - started;
   const seconds = sum.durationMs / 1000;
   log.info(
-    { total: sum.total, synced: sum.synced, accepted: sum.accepted, rejected: sum.rejected, batches: sum.batches, failed_batches: sum.failedBatches, skipped: sum.skipped, duration_ms: sum.durationMs, chats_per_second: seconds > 0 ? Math.round(sum.synced / seconds) : null, stopped: sum.stopped },
+    { total: sum.total, synced: sum.synced, accepted: sum.accepted, rejected: sum.rejected, batches: sum.batches, failed_batches: sum.failedBatches, skipped: sum.skipped, unreadable: sum.unreadable, duration_ms: sum.durationMs, chats_per_second: seconds > 0 ? Math.round(sum.synced / seconds) : null, stopped: sum.stopped },
     "Chat sync completed",
   );
   return sum;

@@ -290,3 +290,41 @@ test("live messages go out as live batches; groups carry type, JID and participa
   const status = { ...msg, getChat: async () => ({ id: "status@broadcast" }) };
   assert.equal(await liveReport(status), null);
 });
+
+test("a chat whose messages cannot be read is retried, reported, and the sync goes on", async (t) => {
+  const { server, config, logger, lines, api } = await setup(t, {}, { chatRetries: 2 });
+  const chats = makeChats(120, { messages: 2 });
+  const bad = chats[37];
+  let badCalls = 0;
+  bad.fetchMessages = async () => {
+    badCalls++;
+    throw new TypeError("Cannot read properties of undefined (reading 'waitForChatLoading')");
+  };
+  const waits = [];
+  const summary = await syncAllChats(new FakeWhatsAppClient(chats), SESSION_ID, config, {
+    api, logger, sleep: async (ms) => void waits.push(ms),
+  });
+
+  assert.equal(badCalls, 3, "one try and chatRetries (2) retries");
+  assert.deepEqual(waits, [1, 2], "backoff from backoffMs, doubling");
+  assert.equal(summary.total, 120);
+  assert.equal(summary.synced, 119);
+  assert.equal(summary.unreadable, 1);
+  assert.equal(summary.failedBatches, 0);
+  assert.equal(summary.stopped, null);
+  const badJid = `${bad.id.user}@s.whatsapp.net`;
+  assert.deepEqual(summary.unreadableChats, [{ jid: badJid, reason: "Cannot read properties of undefined (reading 'waitForChatLoading')" }]);
+  const got = new Set(server.state.batches.flatMap((b) => b.chats.map((c) => c.jid)));
+  assert.equal(got.size, 119);
+  assert.ok(!got.has(badJid));
+
+  const reported = lines.find((l) => l.msg === "Chat could not be read from WhatsApp Web; left out, the sync goes on");
+  assert.equal(reported.chat_jid, badJid);
+  assert.equal(reported.session_id, SESSION_ID);
+  assert.equal(reported.attempts, 3);
+  assert.equal(lines.find((l) => l.msg === "Chat sync completed").unreadable, 1);
+
+  // A resync command says so in its outcome.
+  const { clientHandlers } = await import("../src/commands.js");
+  await assert.rejects(clientHandlers({}, async () => summary).resync(""), /1 of 120 chats could not be read from WhatsApp Web.*waitForChatLoading/);
+});
