@@ -30,6 +30,9 @@
  * @property {number} liveFlushMessages a live batch holds at most this many messages (sent at once when full)
  * @property {number} liveBacklog live messages held in memory; past it they wait in the journal only
  * @property {string} liveSpoolDir the live journal's directory ("" = <authDir>/chatsync-live-<session>)
+ * @property {number} restartMinMs first wait before starting WhatsApp Web again after it ended or failed to start, doubling
+ * @property {number} restartMaxMs cap of that wait
+ * @property {number} healthyMs a client ready this long starts the restart wait over from restartMinMs
  * @property {number} stateDiffMs compare every chat's state (pinned, muted, archived, unread) with the last
  *   look this often and report the chats that changed (0 = off)
  */
@@ -64,6 +67,9 @@ export function defaultConfig() {
     liveBacklog: 1000,
     liveSpoolDir: "",
     stateDiffMs: 60_000,
+    restartMinMs: 1_000,
+    restartMaxMs: 300_000,
+    healthyMs: 60_000,
   };
 }
 
@@ -86,6 +92,9 @@ const ints = {
   CHATSYNC_LIVE_FLUSH_MESSAGES: ["liveFlushMessages", 1, 1000],
   CHATSYNC_LIVE_BACKLOG: ["liveBacklog", 1, 1e7],
   CHATSYNC_STATE_DIFF_MS: ["stateDiffMs", 0, 86_400_000],
+  CHATSYNC_RESTART_MIN_MS: ["restartMinMs", 0, 3_600_000],
+  CHATSYNC_RESTART_MAX_MS: ["restartMaxMs", 0, 86_400_000],
+  CHATSYNC_HEALTHY_MS: ["healthyMs", 0, 86_400_000],
 };
 
 /**

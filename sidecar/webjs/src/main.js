@@ -5,6 +5,9 @@ import { createSyncApi } from "./api.js";
 import { createSidecar } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
+import { clearStaleLock, destroyClient, lockHolder, profileDir } from "./profile.js";
+import { sleep } from "./retry.js";
+import { runWithRestarts } from "./supervise.js";
 
 let config;
 try {
@@ -14,45 +17,71 @@ try {
   process.exit(2);
 }
 const logger = createLogger({ sessionId: config.sessionId, level: config.logLevel });
+const api = createSyncApi(config);
+const dir = profileDir(config);
 
 const { default: wwebjs } = await import("whatsapp-web.js");
 const { Client, LocalAuth } = wwebjs;
-const client = new Client({
-  authStrategy: new LocalAuth({ clientId: `chatsync-${config.sessionId}`, dataPath: config.authDir }),
-  puppeteer: {
-    headless: true,
-    ...(config.chromiumPath ? { executablePath: config.chromiumPath } : {}),
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  },
-});
 
-const sidecar = createSidecar({ client, config, api: createSyncApi(config), logger });
-
-const shutdown = async (signal) => {
+const stop = new AbortController();
+const shutdown = (signal) => {
   logger.info({ signal }, "Shutting down");
-  await sidecar.close();
-  await client.destroy().catch(() => {});
-  process.exit(0);
+  stop.abort(new Error(`stopped by ${signal}`));
 };
 process.once("SIGINT", shutdown);
 process.once("SIGTERM", shutdown);
 
-// whatsapp-web.js does not come back by itself after "disconnected" (a
-// logout, or the browser page dying). Exit non-zero so the process manager
-// (systemd, Kubernetes, pm2) restarts the sidecar: a fresh client reconnects
-// with the saved session, or shows a new QR code after a logout.
-client.on("disconnected", async (reason) => {
-  logger.warn({ reason: String(reason) }, "WhatsApp disconnected; exiting for a restart");
-  await sidecar.close();
-  await client.destroy().catch(() => {});
-  process.exit(1);
-});
-
-logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
-try {
-  await client.initialize();
-} catch (err) {
-  logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start: check CHROMIUM_PATH (a Chromium binary) and that https://web.whatsapp.com is reachable");
-  await sidecar.close();
-  process.exit(1);
+/**
+ * Runs one whatsapp-web.js client until it ends: it fails to start, WhatsApp
+ * disconnects it (a logout, the page dying; whatsapp-web.js does not come
+ * back by itself), or the sidecar stops. Every way out closes the sync,
+ * destroys the browser and clears what it left in the profile.
+ */
+async function runOnce(signal, markReady) {
+  const lock = clearStaleLock(dir);
+  if (lock === "live") {
+    const h = lockHolder(dir);
+    throw new Error(`the browser profile ${dir} is in use by a live process (pid ${h?.pid}): is another sidecar running this session?`);
+  }
+  if (lock === "cleared") logger.warn({ profile: dir }, "Removed the lock a dead browser left in the profile");
+  const client = new Client({
+    authStrategy: new LocalAuth({ clientId: `chatsync-${config.sessionId}`, dataPath: config.authDir }),
+    puppeteer: {
+      headless: true,
+      ...(config.chromiumPath ? { executablePath: config.chromiumPath } : {}),
+      args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    },
+  });
+  const sidecar = createSidecar({ client, config, api, logger });
+  let onAbort;
+  const ended = new Promise((resolve) => {
+    client.on("disconnected", (reason) => {
+      logger.warn({ reason: String(reason) }, "WhatsApp disconnected");
+      resolve(`disconnected: ${reason}`);
+    });
+    onAbort = () => resolve("stopping");
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  client.on("ready", markReady);
+  try {
+    logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
+    const started = client.initialize().then(
+      () => null,
+      (err) => {
+        logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start: check CHROMIUM_PATH (a Chromium binary) and that https://web.whatsapp.com is reachable");
+        return `did not start: ${err?.message ?? err}`;
+      },
+    );
+    return (await Promise.race([started.then((failed) => failed ?? ended), ended])) ?? "ended";
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await sidecar.close();
+    await destroyClient(client, dir, logger);
+  }
 }
+
+await runWithRestarts(runOnce, {
+  minMs: config.restartMinMs, maxMs: config.restartMaxMs, healthyMs: config.healthyMs,
+  signal: stop.signal, logger, sleep, now: Date.now,
+});
+process.exit(0);
