@@ -141,6 +141,36 @@ type SyncConfig struct {
 	// RatePerMinute overrides the server's SyncBatch rate for the session; 0
 	// keeps the server default.
 	RatePerMinute int32 `json:"rate_per_minute,omitempty"`
+	// MessagesPerChat is how many of each chat's newest messages a sidecar
+	// reads in a history sync; 0 means DefaultMessagesPerChat.
+	MessagesPerChat int32 `json:"messages_per_chat,omitempty"`
+}
+
+// DefaultMessagesPerChat is what a sidecar reads of each chat when the
+// session's sync config does not say: enough to read a conversation, few
+// enough that a sync of thousands of chats stays within the sidecar's
+// memory (docs/decisions.md).
+const DefaultMessagesPerChat = 100
+
+// SidecarState is what a sidecar last reported of its WhatsApp client.
+type SidecarState string
+
+// Sidecar states.
+const (
+	SidecarStarting      SidecarState = "starting"
+	SidecarQRWanted      SidecarState = "qr_wanted"
+	SidecarAuthenticated SidecarState = "authenticated"
+	SidecarReady         SidecarState = "ready"
+	SidecarUnreachable   SidecarState = "unreachable"
+	SidecarLoggedOut     SidecarState = "logged_out"
+)
+
+// SidecarStatus is a sidecar's last report; State is empty before the
+// first.
+type SidecarStatus struct {
+	State      SidecarState
+	LastError  string
+	ReportedAt time.Time
 }
 
 // Session is one WhatsApp account linked to a workspace.
@@ -160,6 +190,7 @@ type Session struct {
 	Backup            bool
 	BanExpireAt       time.Time
 	MetaPhoneNumberID string
+	Sidecar           SidecarStatus
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }

@@ -22,6 +22,7 @@ type Sidecars interface {
 	Issue(ctx context.Context, sess chatsync.Session, kind store.CommandKind, chatJID, text string) (store.Command, error)
 	Watch(ctx context.Context, sess chatsync.Session, deliver func(*store.Command) error) error
 	Complete(ctx context.Context, sessionID, id int64, errMsg, messageID string) (store.Command, error)
+	Report(ctx context.Context, sess chatsync.Session, r store.SidecarReport) (chatsync.Session, error)
 }
 
 // commandStore is what the command RPCs need of the store.
@@ -71,12 +72,42 @@ func (s *commandServer) WatchCommands(ctx context.Context, req *chatsyncv1.Watch
 		return errNoSidecars
 	}
 	err = s.channel.Watch(ctx, sess, func(c *store.Command) error {
-		if c == nil {
-			return stream.Send(&chatsyncv1.WatchCommandsResponse{})
+		// Each message carries the session's sync config as it is now, so
+		// a change reaches the sidecar within a heartbeat.
+		if now, err := s.store.Session(ctx, sess.WorkspaceID, sess.ID); err == nil {
+			sess = now
 		}
-		return stream.Send(&chatsyncv1.WatchCommandsResponse{Command: commandToProto(*c)})
+		msg := &chatsyncv1.WatchCommandsResponse{SyncConfig: syncConfigToProto(sess.SyncConfig)}
+		if c != nil {
+			msg.Command = commandToProto(*c)
+		}
+		return stream.Send(msg)
 	})
 	return streamEnd(ctx, err)
+}
+
+// ReportSidecarState records a sidecar's state and answers with the
+// session's sync config.
+func (s *commandServer) ReportSidecarState(ctx context.Context, req *chatsyncv1.ReportSidecarStateRequest) (*chatsyncv1.ReportSidecarStateResponse, error) {
+	sess, err := s.sidecarSession(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	if s.channel == nil {
+		return nil, errNoSidecars
+	}
+	r := store.SidecarReport{State: sidecarStateFromProto(req.GetState()), LastError: req.GetLastError()}
+	if ls := req.GetLastSync(); ls != nil {
+		r.Sync = &store.SidecarSync{Total: ls.GetTotal(), Synced: ls.GetSynced(), UnreadableCount: ls.GetUnreadableChatCount()}
+		for _, c := range ls.GetUnreadableChats() {
+			r.Sync.Unreadable = append(r.Sync.Unreadable, store.UnreadableChat{JID: c.GetChatJid(), Reason: c.GetReason()})
+		}
+	}
+	sess, err = s.channel.Report(ctx, sess, r)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return &chatsyncv1.ReportSidecarStateResponse{SyncConfig: syncConfigToProto(sess.SyncConfig)}, nil
 }
 
 // streamEnd is how a command stream ends on err: quietly when the client

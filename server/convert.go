@@ -169,15 +169,50 @@ func sessionToProto(s chatsync.Session) *chatsyncv1.Session {
 	return &chatsyncv1.Session{
 		Id: idString(s.ID), DisplayName: s.DisplayName, Provider: providerToProto(s.Provider),
 		Status: sessionStatuses[s.Status], Jid: s.JID, PushName: s.PushName,
-		SyncConfig: &chatsyncv1.SyncConfig{MaxChats: s.SyncConfig.MaxChats, SyncWindowDays: s.SyncConfig.SyncWindowDays, RatePerMinute: s.SyncConfig.RatePerMinute},
+		SyncConfig: syncConfigToProto(s.SyncConfig),
 		SyncStatus: syncStatuses[s.SyncStatus], LastSyncTime: ts(s.LastSyncAt), TotalSynced: s.TotalSynced,
 		LastError: s.LastError, Backup: s.Backup, BanExpireTime: ts(s.BanExpireAt),
 		CreateTime: ts(s.CreatedAt), UpdateTime: ts(s.UpdatedAt), MetaPhoneNumberId: s.MetaPhoneNumberID,
+		Sidecar: sidecarStatusToProto(s.Sidecar),
+	}
+}
+
+func syncConfigToProto(c chatsync.SyncConfig) *chatsyncv1.SyncConfig {
+	return &chatsyncv1.SyncConfig{
+		MaxChats: c.MaxChats, SyncWindowDays: c.SyncWindowDays, RatePerMinute: c.RatePerMinute, MessagesPerChat: c.MessagesPerChat,
 	}
 }
 
 func syncConfigFromProto(c *chatsyncv1.SyncConfig) chatsync.SyncConfig {
-	return chatsync.SyncConfig{MaxChats: c.GetMaxChats(), SyncWindowDays: c.GetSyncWindowDays(), RatePerMinute: c.GetRatePerMinute()}
+	return chatsync.SyncConfig{
+		MaxChats: c.GetMaxChats(), SyncWindowDays: c.GetSyncWindowDays(), RatePerMinute: c.GetRatePerMinute(), MessagesPerChat: c.GetMessagesPerChat(),
+	}
+}
+
+var sidecarStates = map[chatsync.SidecarState]chatsyncv1.SidecarState{
+	chatsync.SidecarStarting:      chatsyncv1.SidecarState_SIDECAR_STATE_STARTING,
+	chatsync.SidecarQRWanted:      chatsyncv1.SidecarState_SIDECAR_STATE_QR_WANTED,
+	chatsync.SidecarAuthenticated: chatsyncv1.SidecarState_SIDECAR_STATE_AUTHENTICATED,
+	chatsync.SidecarReady:         chatsyncv1.SidecarState_SIDECAR_STATE_READY,
+	chatsync.SidecarUnreachable:   chatsyncv1.SidecarState_SIDECAR_STATE_UNREACHABLE,
+	chatsync.SidecarLoggedOut:     chatsyncv1.SidecarState_SIDECAR_STATE_LOGGED_OUT,
+}
+
+// sidecarStatusToProto is nil before a sidecar's first report.
+func sidecarStatusToProto(s chatsync.SidecarStatus) *chatsyncv1.SidecarStatus {
+	if s.State == "" {
+		return nil
+	}
+	return &chatsyncv1.SidecarStatus{State: sidecarStates[s.State], LastError: s.LastError, ReportTime: ts(s.ReportedAt)}
+}
+
+func sidecarStateFromProto(st chatsyncv1.SidecarState) chatsync.SidecarState {
+	for k, v := range sidecarStates {
+		if v == st {
+			return k
+		}
+	}
+	return ""
 }
 
 func chatToProto(c chatsync.ChatView) *chatsyncv1.Chat {

@@ -90,6 +90,10 @@ var allRPCs = []call{
 		_, err := c.Sync.CompleteCommand(ctx, &chatsyncv1.CompleteCommandRequest{SessionId: s, CommandId: "1"})
 		return err
 	}},
+	{"SyncService.ReportSidecarState", func(ctx context.Context, c servertest.Clients, s, _ string) error {
+		_, err := c.Sync.ReportSidecarState(ctx, &chatsyncv1.ReportSidecarStateRequest{SessionId: s, State: chatsyncv1.SidecarState_SIDECAR_STATE_READY})
+		return err
+	}},
 	{"ChatService.ListChats", func(ctx context.Context, c servertest.Clients, s, _ string) error {
 		_, err := c.Chat.ListChats(ctx, &chatsyncv1.ListChatsRequest{SessionIds: []string{s}})
 		return err

@@ -29,6 +29,7 @@ type sessionStore interface {
 	SessionBatchFigures(ctx context.Context, sessionID int64, since time.Time) (store.BatchFigures, error)
 	WaitingMessages(ctx context.Context, sessionID int64) (int64, error)
 	HistoryFigures(ctx context.Context, sessionID int64) (store.HistoryFigures, error)
+	SidecarHealth(ctx context.Context, sessionID int64) (store.SidecarHealth, error)
 	HistoryAnchors(ctx context.Context, sessionID int64, chatJID string, limit int) ([]store.HistoryAnchor, error)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/chatsync/chatsync"
 	chatsyncv1 "github.com/chatsync/chatsync/gen/chatsync/v1"
 	"github.com/chatsync/chatsync/store"
 )
@@ -34,6 +35,14 @@ func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.Ge
 	if err != nil {
 		return nil, toConnect(err)
 	}
+	var sidecar *chatsyncv1.SidecarHealth
+	if sess.Provider == chatsync.ProviderWebJS {
+		sh, err := s.store.SidecarHealth(ctx, sess.ID)
+		if err != nil {
+			return nil, toConnect(err)
+		}
+		sidecar = sidecarHealthToProto(sh)
+	}
 	h := &chatsyncv1.SessionHealth{
 		Status: sessionStatuses[sess.Status],
 		Sync: &chatsyncv1.SyncHealth{
@@ -46,8 +55,25 @@ func (s *sessionServer) GetSessionHealth(ctx context.Context, req *chatsyncv1.Ge
 			ChatsOverMaxChats: hist.ChatsOverMaxChats, ChatsOutsideWindow: hist.ChatsOutsideWindow, ChatsInvalid: hist.ChatsInvalid,
 			MessagesOutsideWindow: hist.MessagesOutsideWindow, PendingBlobs: hist.PendingBlobs, LostBlobs: hist.LostBlobs,
 		},
+		Sidecar: sidecar,
 	}
 	return &chatsyncv1.GetSessionHealthResponse{SessionId: req.GetSessionId(), Health: h}, nil
+}
+
+// sidecarHealthToProto is nil before the sidecar's first report.
+func sidecarHealthToProto(h store.SidecarHealth) *chatsyncv1.SidecarHealth {
+	st := sidecarStatusToProto(h.Status)
+	if st == nil {
+		return nil
+	}
+	out := &chatsyncv1.SidecarHealth{
+		Status: st, LastSyncTime: ts(h.SyncAt), LastSyncTotal: h.Sync.Total, LastSyncSynced: h.Sync.Synced,
+		UnreadableChatCount: h.Sync.UnreadableCount,
+	}
+	for _, c := range h.Sync.Unreadable {
+		out.UnreadableChats = append(out.UnreadableChats, &chatsyncv1.UnreadableChat{ChatJid: c.JID, Reason: c.Reason})
+	}
+	return out
 }
 
 // processingRate is finished batches per minute over the window.

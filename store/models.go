@@ -55,6 +55,16 @@ type sessionRow struct {
 	HistoryChatsOutsideWindow    int64 `bun:"history_chats_outside_window"`
 	HistoryChatsInvalid          int64 `bun:"history_chats_invalid"`
 	HistoryMessagesOutsideWindow int64 `bun:"history_messages_outside_window"`
+	MessagesPerChat              int32 `bun:"messages_per_chat"`
+	// The sidecar's last report (ReportSidecar).
+	SidecarState           string     `bun:"sidecar_state"`
+	SidecarError           string     `bun:"sidecar_error"`
+	SidecarReportedAt      *time.Time `bun:"sidecar_reported_at"`
+	SidecarSyncAt          *time.Time `bun:"sidecar_sync_at"`
+	SidecarSyncTotal       int32      `bun:"sidecar_sync_total"`
+	SidecarSyncSynced      int32      `bun:"sidecar_sync_synced"`
+	SidecarUnreadableCount int32      `bun:"sidecar_unreadable_count"`
+	SidecarUnreadable      string     `bun:"sidecar_unreadable"` // JSON array of UnreadableChat
 }
 
 type contactRow struct {

@@ -31,7 +31,7 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) (chatsync.Sess
 	row := sessionRow{
 		WorkspaceID: ns.WorkspaceID, DisplayName: ns.DisplayName, Provider: string(ns.Provider),
 		Status: string(chatsync.SessionPending), SyncStatus: string(chatsync.SyncPending),
-		MaxChats: ns.SyncConfig.MaxChats, SyncWindowDays: ns.SyncConfig.SyncWindowDays,
+		MaxChats: ns.SyncConfig.MaxChats, SyncWindowDays: ns.SyncConfig.SyncWindowDays, MessagesPerChat: ns.SyncConfig.MessagesPerChat,
 		RatePerMinute: ns.SyncConfig.RatePerMinute, SecretNonce: ns.SecretNonce, Backup: ns.Backup,
 		MetaPhoneNumberID: ns.MetaPhoneNumberID, MetaTokenSealed: ns.MetaTokenSealed,
 		CreatedAt: now, UpdatedAt: now,
@@ -156,7 +156,7 @@ func (s *Store) UpdateSession(ctx context.Context, workspaceID, id int64, u Sess
 			q.Set("display_name = ?", *u.DisplayName)
 		}
 		if c := u.SyncConfig; c != nil {
-			q.Set("max_chats = ?, sync_window_days = ?, rate_per_minute = ?", c.MaxChats, c.SyncWindowDays, c.RatePerMinute)
+			q.Set("max_chats = ?, sync_window_days = ?, rate_per_minute = ?, messages_per_chat = ?", c.MaxChats, c.SyncWindowDays, c.RatePerMinute, c.MessagesPerChat)
 		}
 		if u.Backup != nil {
 			if *u.Backup {
@@ -252,10 +252,15 @@ func (r *sessionRow) domain() chatsync.Session {
 		ID: r.ID, WorkspaceID: r.WorkspaceID, DisplayName: r.DisplayName,
 		Provider: chatsync.Provider(r.Provider), Status: chatsync.SessionStatus(r.Status),
 		JID: r.JID, PushName: r.PushName,
-		SyncConfig: chatsync.SyncConfig{MaxChats: r.MaxChats, SyncWindowDays: r.SyncWindowDays, RatePerMinute: r.RatePerMinute},
+		SyncConfig: chatsync.SyncConfig{
+			MaxChats: r.MaxChats, SyncWindowDays: r.SyncWindowDays, RatePerMinute: r.RatePerMinute, MessagesPerChat: r.MessagesPerChat,
+		},
 		SyncStatus: chatsync.SyncStatus(r.SyncStatus), LastSyncAt: derefTime(r.LastSyncAt),
 		TotalSynced: r.TotalSynced, LastError: r.LastError, Backup: r.Backup,
 		BanExpireAt: derefTime(r.BanExpireAt), MetaPhoneNumberID: r.MetaPhoneNumberID,
+		Sidecar: chatsync.SidecarStatus{
+			State: chatsync.SidecarState(r.SidecarState), LastError: r.SidecarError, ReportedAt: derefTime(r.SidecarReportedAt),
+		},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

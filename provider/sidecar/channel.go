@@ -40,6 +40,7 @@ type Store interface {
 	Command(ctx context.Context, sessionID, id int64) (store.Command, error)
 	CompleteCommand(ctx context.Context, sessionID, id int64, errMsg, messageID string) (store.Command, error)
 	SetSessionStatus(ctx context.Context, id int64, st chatsync.SessionStatus, jid, pushName string, banExpire time.Time) (chatsync.Session, error)
+	ReportSidecar(ctx context.Context, sessionID int64, r store.SidecarReport) (chatsync.Session, error)
 }
 
 // Publisher publishes realtime events.
@@ -167,6 +168,49 @@ func (c *Channel) setStatus(ctx context.Context, sessionID int64, st chatsync.Se
 	if _, err := c.pub.Publish(ctx, ev); err != nil {
 		c.log.WarnContext(ctx, "publish session status", slog.Int64("session_id", sessionID), slog.String("error", err.Error()))
 	}
+}
+
+// Report records a sidecar's report on its session and shows it: a state
+// that says what the session is (a QR code to scan, WhatsApp unreachable,
+// logged out) becomes its status, and every report is published as a
+// session_status event whose reason names the sidecar's state. It returns
+// the session as it is now.
+func (c *Channel) Report(ctx context.Context, sess chatsync.Session, r store.SidecarReport) (chatsync.Session, error) {
+	now, err := c.store.ReportSidecar(ctx, sess.ID, r)
+	if err != nil {
+		return sess, err
+	}
+	reason := "sidecar " + string(r.State)
+	if r.LastError != "" {
+		reason += ": " + r.LastError
+	}
+	st := now.Status
+	switch r.State {
+	case chatsync.SidecarQRWanted:
+		st, reason = chatsync.SessionPairing, "scan the QR code the sidecar shows (WhatsApp → Settings → Linked devices)"
+	case chatsync.SidecarUnreachable:
+		st = chatsync.SessionDisconnected
+	case chatsync.SidecarLoggedOut:
+		st, reason = chatsync.SessionLoggedOut, "logged out from the phone; the sidecar shows a new QR code to scan"
+	}
+	if r.Sync != nil && r.Sync.UnreadableCount > 0 {
+		reason += fmt.Sprintf(" (last sync: %d of %d chats could not be read)", r.Sync.UnreadableCount, r.Sync.Total)
+	}
+	if st != now.Status {
+		if now, err = c.store.SetSessionStatus(ctx, sess.ID, st, "", "", time.Time{}); err != nil {
+			return sess, err
+		}
+	}
+	ev := chatsync.Event{
+		Type: chatsync.EventSessionStatus, WorkspaceID: now.WorkspaceID, SessionID: now.ID, Time: c.now().UTC(),
+		Status: &chatsync.SessionStatusEvent{Status: now.Status, Reason: reason},
+	}
+	if _, err := c.pub.Publish(ctx, ev); err != nil {
+		c.log.WarnContext(ctx, "publish sidecar state", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
+	}
+	c.log.InfoContext(ctx, "sidecar state", slog.Int64("workspace_id", now.WorkspaceID), slog.Int64("session_id", now.ID),
+		slog.String("state", string(r.State)), slog.String("error", r.LastError))
+	return now, nil
 }
 
 // ErrNotAttached: no sidecar holds a WatchCommands stream of the session.

@@ -217,6 +217,74 @@ func (SyncStatus) EnumDescriptor() ([]byte, []int) {
 	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
+// SidecarState is what a sidecar reports of its WhatsApp client.
+type SidecarState int32
+
+const (
+	SidecarState_SIDECAR_STATE_UNSPECIFIED SidecarState = 0
+	// Starting the browser and WhatsApp Web.
+	SidecarState_SIDECAR_STATE_STARTING SidecarState = 1
+	// Waiting for the QR code the sidecar shows to be scanned on the phone.
+	SidecarState_SIDECAR_STATE_QR_WANTED SidecarState = 2
+	// Paired; WhatsApp Web is loading the chats.
+	SidecarState_SIDECAR_STATE_AUTHENTICATED SidecarState = 3
+	// WhatsApp Web is ready: the sidecar syncs and takes commands.
+	SidecarState_SIDECAR_STATE_READY SidecarState = 4
+	// WhatsApp Web cannot be reached or did not start; the sidecar retries.
+	SidecarState_SIDECAR_STATE_UNREACHABLE SidecarState = 5
+	// The phone logged this device out; a new QR code must be scanned.
+	SidecarState_SIDECAR_STATE_LOGGED_OUT SidecarState = 6
+)
+
+// Enum value maps for SidecarState.
+var (
+	SidecarState_name = map[int32]string{
+		0: "SIDECAR_STATE_UNSPECIFIED",
+		1: "SIDECAR_STATE_STARTING",
+		2: "SIDECAR_STATE_QR_WANTED",
+		3: "SIDECAR_STATE_AUTHENTICATED",
+		4: "SIDECAR_STATE_READY",
+		5: "SIDECAR_STATE_UNREACHABLE",
+		6: "SIDECAR_STATE_LOGGED_OUT",
+	}
+	SidecarState_value = map[string]int32{
+		"SIDECAR_STATE_UNSPECIFIED":   0,
+		"SIDECAR_STATE_STARTING":      1,
+		"SIDECAR_STATE_QR_WANTED":     2,
+		"SIDECAR_STATE_AUTHENTICATED": 3,
+		"SIDECAR_STATE_READY":         4,
+		"SIDECAR_STATE_UNREACHABLE":   5,
+		"SIDECAR_STATE_LOGGED_OUT":    6,
+	}
+)
+
+func (x SidecarState) Enum() *SidecarState {
+	p := new(SidecarState)
+	*p = x
+	return p
+}
+
+func (x SidecarState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SidecarState) Descriptor() protoreflect.EnumDescriptor {
+	return file_chatsync_v1_session_proto_enumTypes[3].Descriptor()
+}
+
+func (SidecarState) Type() protoreflect.EnumType {
+	return &file_chatsync_v1_session_proto_enumTypes[3]
+}
+
+func (x SidecarState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SidecarState.Descriptor instead.
+func (SidecarState) EnumDescriptor() ([]byte, []int) {
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
 // SyncConfig limits what a session's provider sends as history.
 type SyncConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -229,8 +297,11 @@ type SyncConfig struct {
 	// the server's default (CHATSYNC_SYNC_RATE_PER_MINUTE). Live batches have
 	// a budget of their own (CHATSYNC_SYNC_LIVE_RATE_PER_MINUTE).
 	RatePerMinute int32 `protobuf:"varint,3,opt,name=rate_per_minute,json=ratePerMinute,proto3" json:"rate_per_minute,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Newest messages a sidecar reads from each chat in a history sync; 0
+	// means the default, 100. whatsmeow sessions take what the phone sends.
+	MessagesPerChat int32 `protobuf:"varint,4,opt,name=messages_per_chat,json=messagesPerChat,proto3" json:"messages_per_chat,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SyncConfig) Reset() {
@@ -280,6 +351,13 @@ func (x *SyncConfig) GetSyncWindowDays() int32 {
 func (x *SyncConfig) GetRatePerMinute() int32 {
 	if x != nil {
 		return x.RatePerMinute
+	}
+	return 0
+}
+
+func (x *SyncConfig) GetMessagesPerChat() int32 {
+	if x != nil {
+		return x.MessagesPerChat
 	}
 	return 0
 }
@@ -378,8 +456,11 @@ type Session struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only. For PROVIDER_META_CLOUD, the configured phone number ID.
 	MetaPhoneNumberId string `protobuf:"bytes,16,opt,name=meta_phone_number_id,json=metaPhoneNumberId,proto3" json:"meta_phone_number_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Output only. For PROVIDER_WEBJS, what the sidecar last reported of its
+	// WhatsApp client; unset before its first report.
+	Sidecar       *SidecarStatus `protobuf:"bytes,17,opt,name=sidecar,proto3" json:"sidecar,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -524,6 +605,224 @@ func (x *Session) GetMetaPhoneNumberId() string {
 	return ""
 }
 
+func (x *Session) GetSidecar() *SidecarStatus {
+	if x != nil {
+		return x.Sidecar
+	}
+	return nil
+}
+
+// SidecarStatus is a sidecar's last report of its WhatsApp client.
+type SidecarStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The client's state.
+	State SidecarState `protobuf:"varint,1,opt,name=state,proto3,enum=chatsync.v1.SidecarState" json:"state,omitempty"`
+	// The sidecar's last error, e.g. "net::ERR_NAME_NOT_RESOLVED"; empty
+	// when none.
+	LastError string `protobuf:"bytes,2,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the sidecar reported it.
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SidecarStatus) Reset() {
+	*x = SidecarStatus{}
+	mi := &file_chatsync_v1_session_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SidecarStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SidecarStatus) ProtoMessage() {}
+
+func (x *SidecarStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_session_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SidecarStatus.ProtoReflect.Descriptor instead.
+func (*SidecarStatus) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SidecarStatus) GetState() SidecarState {
+	if x != nil {
+		return x.State
+	}
+	return SidecarState_SIDECAR_STATE_UNSPECIFIED
+}
+
+func (x *SidecarStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SidecarStatus) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
+	}
+	return nil
+}
+
+// UnreadableChat is a chat a sidecar could not read from WhatsApp and left out
+// of a history sync.
+type UnreadableChat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The chat, e.g. "15551234567@s.whatsapp.net".
+	ChatJid string `protobuf:"bytes,1,opt,name=chat_jid,json=chatJid,proto3" json:"chat_jid,omitempty"`
+	// Why, e.g. the error whatsapp-web.js's fetchMessages threw.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadableChat) Reset() {
+	*x = UnreadableChat{}
+	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadableChat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadableChat) ProtoMessage() {}
+
+func (x *UnreadableChat) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadableChat.ProtoReflect.Descriptor instead.
+func (*UnreadableChat) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UnreadableChat) GetChatJid() string {
+	if x != nil {
+		return x.ChatJid
+	}
+	return ""
+}
+
+func (x *UnreadableChat) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SidecarHealth is a sidecar session's own report.
+type SidecarHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its client's state and last error.
+	Status *SidecarStatus `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// When its last history sync finished; unset before the first.
+	LastSyncTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_sync_time,json=lastSyncTime,proto3" json:"last_sync_time,omitempty"`
+	// Chats that sync selected, and those it sent.
+	LastSyncTotal  int32 `protobuf:"varint,3,opt,name=last_sync_total,json=lastSyncTotal,proto3" json:"last_sync_total,omitempty"`
+	LastSyncSynced int32 `protobuf:"varint,4,opt,name=last_sync_synced,json=lastSyncSynced,proto3" json:"last_sync_synced,omitempty"`
+	// Chats it could not read and left out (after its retries).
+	UnreadableChatCount int32 `protobuf:"varint,5,opt,name=unreadable_chat_count,json=unreadableChatCount,proto3" json:"unreadable_chat_count,omitempty"`
+	// The first of them (at most 100), with reasons.
+	UnreadableChats []*UnreadableChat `protobuf:"bytes,6,rep,name=unreadable_chats,json=unreadableChats,proto3" json:"unreadable_chats,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SidecarHealth) Reset() {
+	*x = SidecarHealth{}
+	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SidecarHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SidecarHealth) ProtoMessage() {}
+
+func (x *SidecarHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SidecarHealth.ProtoReflect.Descriptor instead.
+func (*SidecarHealth) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SidecarHealth) GetStatus() *SidecarStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *SidecarHealth) GetLastSyncTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSyncTime
+	}
+	return nil
+}
+
+func (x *SidecarHealth) GetLastSyncTotal() int32 {
+	if x != nil {
+		return x.LastSyncTotal
+	}
+	return 0
+}
+
+func (x *SidecarHealth) GetLastSyncSynced() int32 {
+	if x != nil {
+		return x.LastSyncSynced
+	}
+	return 0
+}
+
+func (x *SidecarHealth) GetUnreadableChatCount() int32 {
+	if x != nil {
+		return x.UnreadableChatCount
+	}
+	return 0
+}
+
+func (x *SidecarHealth) GetUnreadableChats() []*UnreadableChat {
+	if x != nil {
+		return x.UnreadableChats
+	}
+	return nil
+}
+
 // SessionHealth is the health report of one session (the seed's metrics).
 type SessionHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -537,14 +836,16 @@ type SessionHealth struct {
 	Performance *PerformanceHealth `protobuf:"bytes,4,opt,name=performance,proto3" json:"performance,omitempty"`
 	// What history sync left out by the session's limits, and history
 	// received but not processed yet.
-	History       *HistoryHealth `protobuf:"bytes,5,opt,name=history,proto3" json:"history,omitempty"`
+	History *HistoryHealth `protobuf:"bytes,5,opt,name=history,proto3" json:"history,omitempty"`
+	// For PROVIDER_WEBJS: the sidecar's last report; unset before it.
+	Sidecar       *SidecarHealth `protobuf:"bytes,6,opt,name=sidecar,proto3" json:"sidecar,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionHealth) Reset() {
 	*x = SessionHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[3]
+	mi := &file_chatsync_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +857,7 @@ func (x *SessionHealth) String() string {
 func (*SessionHealth) ProtoMessage() {}
 
 func (x *SessionHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[3]
+	mi := &file_chatsync_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +870,7 @@ func (x *SessionHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionHealth.ProtoReflect.Descriptor instead.
 func (*SessionHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SessionHealth) GetStatus() SessionStatus {
@@ -607,6 +908,13 @@ func (x *SessionHealth) GetHistory() *HistoryHealth {
 	return nil
 }
 
+func (x *SessionHealth) GetSidecar() *SidecarHealth {
+	if x != nil {
+		return x.Sidecar
+	}
+	return nil
+}
+
 // HistoryHealth reports what a session's history sync left out by its
 // limits (summed since the session was created; a blob processed again
 // after a failure counts again), and its history blobs received and not
@@ -635,7 +943,7 @@ type HistoryHealth struct {
 
 func (x *HistoryHealth) Reset() {
 	*x = HistoryHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	mi := &file_chatsync_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +955,7 @@ func (x *HistoryHealth) String() string {
 func (*HistoryHealth) ProtoMessage() {}
 
 func (x *HistoryHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[4]
+	mi := &file_chatsync_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +968,7 @@ func (x *HistoryHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryHealth.ProtoReflect.Descriptor instead.
 func (*HistoryHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HistoryHealth) GetChatsOverMaxChats() int64 {
@@ -725,7 +1033,7 @@ type SyncHealth struct {
 
 func (x *SyncHealth) Reset() {
 	*x = SyncHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	mi := &file_chatsync_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +1045,7 @@ func (x *SyncHealth) String() string {
 func (*SyncHealth) ProtoMessage() {}
 
 func (x *SyncHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[5]
+	mi := &file_chatsync_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +1058,7 @@ func (x *SyncHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncHealth.ProtoReflect.Descriptor instead.
 func (*SyncHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SyncHealth) GetLastSyncTime() *timestamppb.Timestamp {
@@ -804,7 +1112,7 @@ type QueueHealth struct {
 
 func (x *QueueHealth) Reset() {
 	*x = QueueHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[6]
+	mi := &file_chatsync_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +1124,7 @@ func (x *QueueHealth) String() string {
 func (*QueueHealth) ProtoMessage() {}
 
 func (x *QueueHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[6]
+	mi := &file_chatsync_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +1137,7 @@ func (x *QueueHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueHealth.ProtoReflect.Descriptor instead.
 func (*QueueHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *QueueHealth) GetDepth() int64 {
@@ -870,7 +1178,7 @@ type PerformanceHealth struct {
 
 func (x *PerformanceHealth) Reset() {
 	*x = PerformanceHealth{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[7]
+	mi := &file_chatsync_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1190,7 @@ func (x *PerformanceHealth) String() string {
 func (*PerformanceHealth) ProtoMessage() {}
 
 func (x *PerformanceHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[7]
+	mi := &file_chatsync_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1203,7 @@ func (x *PerformanceHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PerformanceHealth.ProtoReflect.Descriptor instead.
 func (*PerformanceHealth) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PerformanceHealth) GetAvgSyncDuration() *durationpb.Duration {
@@ -940,7 +1248,7 @@ type PairQRCode struct {
 
 func (x *PairQRCode) Reset() {
 	*x = PairQRCode{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[8]
+	mi := &file_chatsync_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1260,7 @@ func (x *PairQRCode) String() string {
 func (*PairQRCode) ProtoMessage() {}
 
 func (x *PairQRCode) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[8]
+	mi := &file_chatsync_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1273,7 @@ func (x *PairQRCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairQRCode.ProtoReflect.Descriptor instead.
 func (*PairQRCode) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PairQRCode) GetCode() string {
@@ -994,7 +1302,7 @@ type PairPhoneCode struct {
 
 func (x *PairPhoneCode) Reset() {
 	*x = PairPhoneCode{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[9]
+	mi := &file_chatsync_v1_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1314,7 @@ func (x *PairPhoneCode) String() string {
 func (*PairPhoneCode) ProtoMessage() {}
 
 func (x *PairPhoneCode) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[9]
+	mi := &file_chatsync_v1_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1327,7 @@ func (x *PairPhoneCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairPhoneCode.ProtoReflect.Descriptor instead.
 func (*PairPhoneCode) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PairPhoneCode) GetCode() string {
@@ -1042,7 +1350,7 @@ type PairSuccess struct {
 
 func (x *PairSuccess) Reset() {
 	*x = PairSuccess{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[10]
+	mi := &file_chatsync_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1362,7 @@ func (x *PairSuccess) String() string {
 func (*PairSuccess) ProtoMessage() {}
 
 func (x *PairSuccess) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[10]
+	mi := &file_chatsync_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1375,7 @@ func (x *PairSuccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairSuccess.ProtoReflect.Descriptor instead.
 func (*PairSuccess) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PairSuccess) GetJid() string {
@@ -1095,7 +1403,7 @@ type PairFailure struct {
 
 func (x *PairFailure) Reset() {
 	*x = PairFailure{}
-	mi := &file_chatsync_v1_session_proto_msgTypes[11]
+	mi := &file_chatsync_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1415,7 @@ func (x *PairFailure) String() string {
 func (*PairFailure) ProtoMessage() {}
 
 func (x *PairFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_chatsync_v1_session_proto_msgTypes[11]
+	mi := &file_chatsync_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1428,7 @@ func (x *PairFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairFailure.ProtoReflect.Descriptor instead.
 func (*PairFailure) Descriptor() ([]byte, []int) {
-	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{11}
+	return file_chatsync_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PairFailure) GetReason() string {
@@ -1134,16 +1442,18 @@ var File_chatsync_v1_session_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x19chatsync/v1/session.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x01\n" +
+	"\x19chatsync/v1/session.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x01\n" +
 	"\n" +
 	"SyncConfig\x12(\n" +
 	"\tmax_chats\x18\x01 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\bmaxChats\x125\n" +
 	"\x10sync_window_days\x18\x02 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x94\x9d\x02(\x00R\x0esyncWindowDays\x123\n" +
-	"\x0frate_per_minute\x18\x03 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xe0\xd4\x03(\x00R\rratePerMinute\"~\n" +
+	"\x0frate_per_minute\x18\x03 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xe0\xd4\x03(\x00R\rratePerMinute\x126\n" +
+	"\x11messages_per_chat\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x0fmessagesPerChat\"~\n" +
 	"\x0fMetaCloudConfig\x12<\n" +
 	"\x0fphone_number_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,32}$R\rphoneNumberId\x12-\n" +
 	"\faccess_token\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80 R\vaccessToken\"\xd1\x05\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80 R\vaccessToken\"\x87\x06\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x121\n" +
@@ -1166,13 +1476,31 @@ const file_chatsync_v1_session_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12/\n" +
-	"\x14meta_phone_number_id\x18\x10 \x01(\tR\x11metaPhoneNumberId\"\x98\x02\n" +
+	"\x14meta_phone_number_id\x18\x10 \x01(\tR\x11metaPhoneNumberId\x124\n" +
+	"\asidecar\x18\x11 \x01(\v2\x1a.chatsync.v1.SidecarStatusR\asidecar\"\x9c\x01\n" +
+	"\rSidecarStatus\x12/\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x19.chatsync.v1.SidecarStateR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x02 \x01(\tR\tlastError\x12;\n" +
+	"\vreport_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime\"W\n" +
+	"\x0eUnreadableChat\x12#\n" +
+	"\bchat_jid\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\achatJid\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06reason\"\xd3\x02\n" +
+	"\rSidecarHealth\x122\n" +
+	"\x06status\x18\x01 \x01(\v2\x1a.chatsync.v1.SidecarStatusR\x06status\x12@\n" +
+	"\x0elast_sync_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12&\n" +
+	"\x0flast_sync_total\x18\x03 \x01(\x05R\rlastSyncTotal\x12(\n" +
+	"\x10last_sync_synced\x18\x04 \x01(\x05R\x0elastSyncSynced\x122\n" +
+	"\x15unreadable_chat_count\x18\x05 \x01(\x05R\x13unreadableChatCount\x12F\n" +
+	"\x10unreadable_chats\x18\x06 \x03(\v2\x1b.chatsync.v1.UnreadableChatR\x0funreadableChats\"\xce\x02\n" +
 	"\rSessionHealth\x122\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.chatsync.v1.SessionStatusR\x06status\x12+\n" +
 	"\x04sync\x18\x02 \x01(\v2\x17.chatsync.v1.SyncHealthR\x04sync\x12.\n" +
 	"\x05queue\x18\x03 \x01(\v2\x18.chatsync.v1.QueueHealthR\x05queue\x12@\n" +
 	"\vperformance\x18\x04 \x01(\v2\x1e.chatsync.v1.PerformanceHealthR\vperformance\x124\n" +
-	"\ahistory\x18\x05 \x01(\v2\x1a.chatsync.v1.HistoryHealthR\ahistory\"\x93\x02\n" +
+	"\ahistory\x18\x05 \x01(\v2\x1a.chatsync.v1.HistoryHealthR\ahistory\x124\n" +
+	"\asidecar\x18\x06 \x01(\v2\x1a.chatsync.v1.SidecarHealthR\asidecar\"\x93\x02\n" +
 	"\rHistoryHealth\x12/\n" +
 	"\x14chats_over_max_chats\x18\x01 \x01(\x03R\x11chatsOverMaxChats\x120\n" +
 	"\x14chats_outside_window\x18\x02 \x01(\x03R\x12chatsOutsideWindow\x12#\n" +
@@ -1233,7 +1561,15 @@ const file_chatsync_v1_session_proto_rawDesc = "" +
 	"\x13SYNC_STATUS_PENDING\x10\x01\x12\x17\n" +
 	"\x13SYNC_STATUS_SYNCING\x10\x02\x12\x16\n" +
 	"\x12SYNC_STATUS_SYNCED\x10\x03\x12\x16\n" +
-	"\x12SYNC_STATUS_FAILED\x10\x04B\xa5\x01\n" +
+	"\x12SYNC_STATUS_FAILED\x10\x04*\xdd\x01\n" +
+	"\fSidecarState\x12\x1d\n" +
+	"\x19SIDECAR_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16SIDECAR_STATE_STARTING\x10\x01\x12\x1b\n" +
+	"\x17SIDECAR_STATE_QR_WANTED\x10\x02\x12\x1f\n" +
+	"\x1bSIDECAR_STATE_AUTHENTICATED\x10\x03\x12\x17\n" +
+	"\x13SIDECAR_STATE_READY\x10\x04\x12\x1d\n" +
+	"\x19SIDECAR_STATE_UNREACHABLE\x10\x05\x12\x1c\n" +
+	"\x18SIDECAR_STATE_LOGGED_OUT\x10\x06B\xa5\x01\n" +
 	"\x0fcom.chatsync.v1B\fSessionProtoP\x01Z7github.com/chatsync/chatsync/gen/chatsync/v1;chatsyncv1\xa2\x02\x03CXX\xaa\x02\vChatsync.V1\xca\x02\vChatsync\\V1\xe2\x02\x17Chatsync\\V1\\GPBMetadata\xea\x02\fChatsync::V1b\x06proto3"
 
 var (
@@ -1248,51 +1584,62 @@ func file_chatsync_v1_session_proto_rawDescGZIP() []byte {
 	return file_chatsync_v1_session_proto_rawDescData
 }
 
-var file_chatsync_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_chatsync_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_chatsync_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_chatsync_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_chatsync_v1_session_proto_goTypes = []any{
 	(Provider)(0),                 // 0: chatsync.v1.Provider
 	(SessionStatus)(0),            // 1: chatsync.v1.SessionStatus
 	(SyncStatus)(0),               // 2: chatsync.v1.SyncStatus
-	(*SyncConfig)(nil),            // 3: chatsync.v1.SyncConfig
-	(*MetaCloudConfig)(nil),       // 4: chatsync.v1.MetaCloudConfig
-	(*Session)(nil),               // 5: chatsync.v1.Session
-	(*SessionHealth)(nil),         // 6: chatsync.v1.SessionHealth
-	(*HistoryHealth)(nil),         // 7: chatsync.v1.HistoryHealth
-	(*SyncHealth)(nil),            // 8: chatsync.v1.SyncHealth
-	(*QueueHealth)(nil),           // 9: chatsync.v1.QueueHealth
-	(*PerformanceHealth)(nil),     // 10: chatsync.v1.PerformanceHealth
-	(*PairQRCode)(nil),            // 11: chatsync.v1.PairQRCode
-	(*PairPhoneCode)(nil),         // 12: chatsync.v1.PairPhoneCode
-	(*PairSuccess)(nil),           // 13: chatsync.v1.PairSuccess
-	(*PairFailure)(nil),           // 14: chatsync.v1.PairFailure
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(SidecarState)(0),             // 3: chatsync.v1.SidecarState
+	(*SyncConfig)(nil),            // 4: chatsync.v1.SyncConfig
+	(*MetaCloudConfig)(nil),       // 5: chatsync.v1.MetaCloudConfig
+	(*Session)(nil),               // 6: chatsync.v1.Session
+	(*SidecarStatus)(nil),         // 7: chatsync.v1.SidecarStatus
+	(*UnreadableChat)(nil),        // 8: chatsync.v1.UnreadableChat
+	(*SidecarHealth)(nil),         // 9: chatsync.v1.SidecarHealth
+	(*SessionHealth)(nil),         // 10: chatsync.v1.SessionHealth
+	(*HistoryHealth)(nil),         // 11: chatsync.v1.HistoryHealth
+	(*SyncHealth)(nil),            // 12: chatsync.v1.SyncHealth
+	(*QueueHealth)(nil),           // 13: chatsync.v1.QueueHealth
+	(*PerformanceHealth)(nil),     // 14: chatsync.v1.PerformanceHealth
+	(*PairQRCode)(nil),            // 15: chatsync.v1.PairQRCode
+	(*PairPhoneCode)(nil),         // 16: chatsync.v1.PairPhoneCode
+	(*PairSuccess)(nil),           // 17: chatsync.v1.PairSuccess
+	(*PairFailure)(nil),           // 18: chatsync.v1.PairFailure
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 }
 var file_chatsync_v1_session_proto_depIdxs = []int32{
 	0,  // 0: chatsync.v1.Session.provider:type_name -> chatsync.v1.Provider
 	1,  // 1: chatsync.v1.Session.status:type_name -> chatsync.v1.SessionStatus
-	3,  // 2: chatsync.v1.Session.sync_config:type_name -> chatsync.v1.SyncConfig
+	4,  // 2: chatsync.v1.Session.sync_config:type_name -> chatsync.v1.SyncConfig
 	2,  // 3: chatsync.v1.Session.sync_status:type_name -> chatsync.v1.SyncStatus
-	15, // 4: chatsync.v1.Session.last_sync_time:type_name -> google.protobuf.Timestamp
-	15, // 5: chatsync.v1.Session.ban_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 6: chatsync.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	15, // 7: chatsync.v1.Session.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 8: chatsync.v1.SessionHealth.status:type_name -> chatsync.v1.SessionStatus
-	8,  // 9: chatsync.v1.SessionHealth.sync:type_name -> chatsync.v1.SyncHealth
-	9,  // 10: chatsync.v1.SessionHealth.queue:type_name -> chatsync.v1.QueueHealth
-	10, // 11: chatsync.v1.SessionHealth.performance:type_name -> chatsync.v1.PerformanceHealth
-	7,  // 12: chatsync.v1.SessionHealth.history:type_name -> chatsync.v1.HistoryHealth
-	15, // 13: chatsync.v1.SyncHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	2,  // 14: chatsync.v1.SyncHealth.sync_status:type_name -> chatsync.v1.SyncStatus
-	16, // 15: chatsync.v1.PerformanceHealth.avg_sync_duration:type_name -> google.protobuf.Duration
-	16, // 16: chatsync.v1.PerformanceHealth.window:type_name -> google.protobuf.Duration
-	15, // 17: chatsync.v1.PairQRCode.expire_time:type_name -> google.protobuf.Timestamp
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	19, // 4: chatsync.v1.Session.last_sync_time:type_name -> google.protobuf.Timestamp
+	19, // 5: chatsync.v1.Session.ban_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 6: chatsync.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	19, // 7: chatsync.v1.Session.update_time:type_name -> google.protobuf.Timestamp
+	7,  // 8: chatsync.v1.Session.sidecar:type_name -> chatsync.v1.SidecarStatus
+	3,  // 9: chatsync.v1.SidecarStatus.state:type_name -> chatsync.v1.SidecarState
+	19, // 10: chatsync.v1.SidecarStatus.report_time:type_name -> google.protobuf.Timestamp
+	7,  // 11: chatsync.v1.SidecarHealth.status:type_name -> chatsync.v1.SidecarStatus
+	19, // 12: chatsync.v1.SidecarHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	8,  // 13: chatsync.v1.SidecarHealth.unreadable_chats:type_name -> chatsync.v1.UnreadableChat
+	1,  // 14: chatsync.v1.SessionHealth.status:type_name -> chatsync.v1.SessionStatus
+	12, // 15: chatsync.v1.SessionHealth.sync:type_name -> chatsync.v1.SyncHealth
+	13, // 16: chatsync.v1.SessionHealth.queue:type_name -> chatsync.v1.QueueHealth
+	14, // 17: chatsync.v1.SessionHealth.performance:type_name -> chatsync.v1.PerformanceHealth
+	11, // 18: chatsync.v1.SessionHealth.history:type_name -> chatsync.v1.HistoryHealth
+	9,  // 19: chatsync.v1.SessionHealth.sidecar:type_name -> chatsync.v1.SidecarHealth
+	19, // 20: chatsync.v1.SyncHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	2,  // 21: chatsync.v1.SyncHealth.sync_status:type_name -> chatsync.v1.SyncStatus
+	20, // 22: chatsync.v1.PerformanceHealth.avg_sync_duration:type_name -> google.protobuf.Duration
+	20, // 23: chatsync.v1.PerformanceHealth.window:type_name -> google.protobuf.Duration
+	19, // 24: chatsync.v1.PairQRCode.expire_time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_session_proto_init() }
@@ -1305,8 +1652,8 @@ func file_chatsync_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_session_proto_rawDesc), len(file_chatsync_v1_session_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   12,
+			NumEnums:      4,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

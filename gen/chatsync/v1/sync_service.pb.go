@@ -352,7 +352,10 @@ func (x *WatchCommandsRequest) GetSessionId() string {
 type WatchCommandsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The command; unset on heartbeats (sent every 15 s).
-	Command       *SidecarCommand `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	Command *SidecarCommand `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	// The session's sync config as of this message, so a sidecar sees a
+	// change within a heartbeat.
+	SyncConfig    *SyncConfig `protobuf:"bytes,2,opt,name=sync_config,json=syncConfig,proto3" json:"sync_config,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -390,6 +393,13 @@ func (*WatchCommandsResponse) Descriptor() ([]byte, []int) {
 func (x *WatchCommandsResponse) GetCommand() *SidecarCommand {
 	if x != nil {
 		return x.Command
+	}
+	return nil
+}
+
+func (x *WatchCommandsResponse) GetSyncConfig() *SyncConfig {
+	if x != nil {
+		return x.SyncConfig
 	}
 	return nil
 }
@@ -504,11 +514,204 @@ func (*CompleteCommandResponse) Descriptor() ([]byte, []int) {
 	return file_chatsync_v1_sync_service_proto_rawDescGZIP(), []int{7}
 }
 
+// ReportSidecarStateRequest is a sidecar's report of its WhatsApp client.
+type ReportSidecarStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session's ID.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The client's state.
+	State SidecarState `protobuf:"varint,2,opt,name=state,proto3,enum=chatsync.v1.SidecarState" json:"state,omitempty"`
+	// The last error; empty when none.
+	LastError string `protobuf:"bytes,3,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Set when a history sync finished since the last report.
+	LastSync      *SidecarSyncReport `protobuf:"bytes,4,opt,name=last_sync,json=lastSync,proto3" json:"last_sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportSidecarStateRequest) Reset() {
+	*x = ReportSidecarStateRequest{}
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportSidecarStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportSidecarStateRequest) ProtoMessage() {}
+
+func (x *ReportSidecarStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportSidecarStateRequest.ProtoReflect.Descriptor instead.
+func (*ReportSidecarStateRequest) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_sync_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReportSidecarStateRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ReportSidecarStateRequest) GetState() SidecarState {
+	if x != nil {
+		return x.State
+	}
+	return SidecarState_SIDECAR_STATE_UNSPECIFIED
+}
+
+func (x *ReportSidecarStateRequest) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ReportSidecarStateRequest) GetLastSync() *SidecarSyncReport {
+	if x != nil {
+		return x.LastSync
+	}
+	return nil
+}
+
+// SidecarSyncReport sums up a sidecar's finished history sync.
+type SidecarSyncReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chats the sync config selected.
+	Total int32 `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	// Chats sent and acknowledged.
+	Synced int32 `protobuf:"varint,2,opt,name=synced,proto3" json:"synced,omitempty"`
+	// Chats that could not be read and were left out.
+	UnreadableChatCount int32 `protobuf:"varint,3,opt,name=unreadable_chat_count,json=unreadableChatCount,proto3" json:"unreadable_chat_count,omitempty"`
+	// The first of them, with reasons.
+	UnreadableChats []*UnreadableChat `protobuf:"bytes,4,rep,name=unreadable_chats,json=unreadableChats,proto3" json:"unreadable_chats,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SidecarSyncReport) Reset() {
+	*x = SidecarSyncReport{}
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SidecarSyncReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SidecarSyncReport) ProtoMessage() {}
+
+func (x *SidecarSyncReport) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SidecarSyncReport.ProtoReflect.Descriptor instead.
+func (*SidecarSyncReport) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_sync_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SidecarSyncReport) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *SidecarSyncReport) GetSynced() int32 {
+	if x != nil {
+		return x.Synced
+	}
+	return 0
+}
+
+func (x *SidecarSyncReport) GetUnreadableChatCount() int32 {
+	if x != nil {
+		return x.UnreadableChatCount
+	}
+	return 0
+}
+
+func (x *SidecarSyncReport) GetUnreadableChats() []*UnreadableChat {
+	if x != nil {
+		return x.UnreadableChats
+	}
+	return nil
+}
+
+// ReportSidecarStateResponse answers with what the sidecar should use.
+type ReportSidecarStateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session's sync config now; a field at 0 means the sidecar's
+	// default for it.
+	SyncConfig    *SyncConfig `protobuf:"bytes,1,opt,name=sync_config,json=syncConfig,proto3" json:"sync_config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportSidecarStateResponse) Reset() {
+	*x = ReportSidecarStateResponse{}
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportSidecarStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportSidecarStateResponse) ProtoMessage() {}
+
+func (x *ReportSidecarStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatsync_v1_sync_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportSidecarStateResponse.ProtoReflect.Descriptor instead.
+func (*ReportSidecarStateResponse) Descriptor() ([]byte, []int) {
+	return file_chatsync_v1_sync_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReportSidecarStateResponse) GetSyncConfig() *SyncConfig {
+	if x != nil {
+		return x.SyncConfig
+	}
+	return nil
+}
+
 var File_chatsync_v1_sync_service_proto protoreflect.FileDescriptor
 
 const file_chatsync_v1_sync_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatsync/v1/sync_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x16chatsync/v1/sync.proto\"\xb3\x02\n" +
+	"\x1echatsync/v1/sync_service.proto\x12\vchatsync.v1\x1a\x1bbuf/validate/validate.proto\x1a\x19chatsync/v1/session.proto\x1a\x16chatsync/v1/sync.proto\"\xb3\x02\n" +
 	"\x10SyncBatchRequest\x123\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\x129\n" +
@@ -532,9 +735,11 @@ const file_chatsync_v1_sync_service_proto_rawDesc = "" +
 	"\x05batch\x18\x01 \x01(\v2\x16.chatsync.v1.SyncBatchR\x05batch\"K\n" +
 	"\x14WatchCommandsRequest\x123\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\"N\n" +
+	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\"\x88\x01\n" +
 	"\x15WatchCommandsResponse\x125\n" +
-	"\acommand\x18\x01 \x01(\v2\x1b.chatsync.v1.SidecarCommandR\acommand\"\xc0\x01\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.chatsync.v1.SidecarCommandR\acommand\x128\n" +
+	"\vsync_config\x18\x02 \x01(\v2\x17.chatsync.v1.SyncConfigR\n" +
+	"syncConfig\"\xc0\x01\n" +
 	"\x16CompleteCommandRequest\x123\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\x12(\n" +
@@ -543,12 +748,29 @@ const file_chatsync_v1_sync_service_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x05error\x12'\n" +
 	"\n" +
 	"message_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tmessageId\"\x19\n" +
-	"\x17CompleteCommandResponse2\xeb\x02\n" +
+	"\x17CompleteCommandResponse\"\xf3\x01\n" +
+	"\x19ReportSidecarStateRequest\x123\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^[0-9]{1,19}$R\tsessionId\x12;\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x19.chatsync.v1.SidecarStateB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05state\x12'\n" +
+	"\n" +
+	"last_error\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tlastError\x12;\n" +
+	"\tlast_sync\x18\x04 \x01(\v2\x1e.chatsync.v1.SidecarSyncReportR\blastSync\"\xe2\x01\n" +
+	"\x11SidecarSyncReport\x12\x1d\n" +
+	"\x05total\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x05total\x12\x1f\n" +
+	"\x06synced\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x06synced\x12;\n" +
+	"\x15unreadable_chat_count\x18\x03 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x13unreadableChatCount\x12P\n" +
+	"\x10unreadable_chats\x18\x04 \x03(\v2\x1b.chatsync.v1.UnreadableChatB\b\xbaH\x05\x92\x01\x02\x10dR\x0funreadableChats\"V\n" +
+	"\x1aReportSidecarStateResponse\x128\n" +
+	"\vsync_config\x18\x01 \x01(\v2\x17.chatsync.v1.SyncConfigR\n" +
+	"syncConfig2\xd2\x03\n" +
 	"\vSyncService\x12J\n" +
 	"\tSyncBatch\x12\x1d.chatsync.v1.SyncBatchRequest\x1a\x1e.chatsync.v1.SyncBatchResponse\x12X\n" +
 	"\fGetSyncBatch\x12 .chatsync.v1.GetSyncBatchRequest\x1a!.chatsync.v1.GetSyncBatchResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\rWatchCommands\x12!.chatsync.v1.WatchCommandsRequest\x1a\".chatsync.v1.WatchCommandsResponse0\x01\x12\\\n" +
-	"\x0fCompleteCommand\x12#.chatsync.v1.CompleteCommandRequest\x1a$.chatsync.v1.CompleteCommandResponseB\xa9\x01\n" +
+	"\x0fCompleteCommand\x12#.chatsync.v1.CompleteCommandRequest\x1a$.chatsync.v1.CompleteCommandResponse\x12e\n" +
+	"\x12ReportSidecarState\x12&.chatsync.v1.ReportSidecarStateRequest\x1a'.chatsync.v1.ReportSidecarStateResponseB\xa9\x01\n" +
 	"\x0fcom.chatsync.v1B\x10SyncServiceProtoP\x01Z7github.com/chatsync/chatsync/gen/chatsync/v1;chatsyncv1\xa2\x02\x03CXX\xaa\x02\vChatsync.V1\xca\x02\vChatsync\\V1\xe2\x02\x17Chatsync\\V1\\GPBMetadata\xea\x02\fChatsync::V1b\x06proto3"
 
 var (
@@ -563,47 +785,60 @@ func file_chatsync_v1_sync_service_proto_rawDescGZIP() []byte {
 	return file_chatsync_v1_sync_service_proto_rawDescData
 }
 
-var file_chatsync_v1_sync_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_chatsync_v1_sync_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_chatsync_v1_sync_service_proto_goTypes = []any{
-	(*SyncBatchRequest)(nil),        // 0: chatsync.v1.SyncBatchRequest
-	(*SyncBatchResponse)(nil),       // 1: chatsync.v1.SyncBatchResponse
-	(*GetSyncBatchRequest)(nil),     // 2: chatsync.v1.GetSyncBatchRequest
-	(*GetSyncBatchResponse)(nil),    // 3: chatsync.v1.GetSyncBatchResponse
-	(*WatchCommandsRequest)(nil),    // 4: chatsync.v1.WatchCommandsRequest
-	(*WatchCommandsResponse)(nil),   // 5: chatsync.v1.WatchCommandsResponse
-	(*CompleteCommandRequest)(nil),  // 6: chatsync.v1.CompleteCommandRequest
-	(*CompleteCommandResponse)(nil), // 7: chatsync.v1.CompleteCommandResponse
-	(BatchKind)(0),                  // 8: chatsync.v1.BatchKind
-	(*SyncChat)(nil),                // 9: chatsync.v1.SyncChat
-	(*SyncContact)(nil),             // 10: chatsync.v1.SyncContact
-	(BatchStatus)(0),                // 11: chatsync.v1.BatchStatus
-	(*RejectedChat)(nil),            // 12: chatsync.v1.RejectedChat
-	(*RejectedContact)(nil),         // 13: chatsync.v1.RejectedContact
-	(*SyncBatch)(nil),               // 14: chatsync.v1.SyncBatch
-	(*SidecarCommand)(nil),          // 15: chatsync.v1.SidecarCommand
+	(*SyncBatchRequest)(nil),           // 0: chatsync.v1.SyncBatchRequest
+	(*SyncBatchResponse)(nil),          // 1: chatsync.v1.SyncBatchResponse
+	(*GetSyncBatchRequest)(nil),        // 2: chatsync.v1.GetSyncBatchRequest
+	(*GetSyncBatchResponse)(nil),       // 3: chatsync.v1.GetSyncBatchResponse
+	(*WatchCommandsRequest)(nil),       // 4: chatsync.v1.WatchCommandsRequest
+	(*WatchCommandsResponse)(nil),      // 5: chatsync.v1.WatchCommandsResponse
+	(*CompleteCommandRequest)(nil),     // 6: chatsync.v1.CompleteCommandRequest
+	(*CompleteCommandResponse)(nil),    // 7: chatsync.v1.CompleteCommandResponse
+	(*ReportSidecarStateRequest)(nil),  // 8: chatsync.v1.ReportSidecarStateRequest
+	(*SidecarSyncReport)(nil),          // 9: chatsync.v1.SidecarSyncReport
+	(*ReportSidecarStateResponse)(nil), // 10: chatsync.v1.ReportSidecarStateResponse
+	(BatchKind)(0),                     // 11: chatsync.v1.BatchKind
+	(*SyncChat)(nil),                   // 12: chatsync.v1.SyncChat
+	(*SyncContact)(nil),                // 13: chatsync.v1.SyncContact
+	(BatchStatus)(0),                   // 14: chatsync.v1.BatchStatus
+	(*RejectedChat)(nil),               // 15: chatsync.v1.RejectedChat
+	(*RejectedContact)(nil),            // 16: chatsync.v1.RejectedContact
+	(*SyncBatch)(nil),                  // 17: chatsync.v1.SyncBatch
+	(*SidecarCommand)(nil),             // 18: chatsync.v1.SidecarCommand
+	(*SyncConfig)(nil),                 // 19: chatsync.v1.SyncConfig
+	(SidecarState)(0),                  // 20: chatsync.v1.SidecarState
+	(*UnreadableChat)(nil),             // 21: chatsync.v1.UnreadableChat
 }
 var file_chatsync_v1_sync_service_proto_depIdxs = []int32{
-	8,  // 0: chatsync.v1.SyncBatchRequest.kind:type_name -> chatsync.v1.BatchKind
-	9,  // 1: chatsync.v1.SyncBatchRequest.chats:type_name -> chatsync.v1.SyncChat
-	10, // 2: chatsync.v1.SyncBatchRequest.contacts:type_name -> chatsync.v1.SyncContact
-	11, // 3: chatsync.v1.SyncBatchResponse.status:type_name -> chatsync.v1.BatchStatus
-	12, // 4: chatsync.v1.SyncBatchResponse.rejected:type_name -> chatsync.v1.RejectedChat
-	13, // 5: chatsync.v1.SyncBatchResponse.rejected_contacts:type_name -> chatsync.v1.RejectedContact
-	14, // 6: chatsync.v1.GetSyncBatchResponse.batch:type_name -> chatsync.v1.SyncBatch
-	15, // 7: chatsync.v1.WatchCommandsResponse.command:type_name -> chatsync.v1.SidecarCommand
-	0,  // 8: chatsync.v1.SyncService.SyncBatch:input_type -> chatsync.v1.SyncBatchRequest
-	2,  // 9: chatsync.v1.SyncService.GetSyncBatch:input_type -> chatsync.v1.GetSyncBatchRequest
-	4,  // 10: chatsync.v1.SyncService.WatchCommands:input_type -> chatsync.v1.WatchCommandsRequest
-	6,  // 11: chatsync.v1.SyncService.CompleteCommand:input_type -> chatsync.v1.CompleteCommandRequest
-	1,  // 12: chatsync.v1.SyncService.SyncBatch:output_type -> chatsync.v1.SyncBatchResponse
-	3,  // 13: chatsync.v1.SyncService.GetSyncBatch:output_type -> chatsync.v1.GetSyncBatchResponse
-	5,  // 14: chatsync.v1.SyncService.WatchCommands:output_type -> chatsync.v1.WatchCommandsResponse
-	7,  // 15: chatsync.v1.SyncService.CompleteCommand:output_type -> chatsync.v1.CompleteCommandResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	11, // 0: chatsync.v1.SyncBatchRequest.kind:type_name -> chatsync.v1.BatchKind
+	12, // 1: chatsync.v1.SyncBatchRequest.chats:type_name -> chatsync.v1.SyncChat
+	13, // 2: chatsync.v1.SyncBatchRequest.contacts:type_name -> chatsync.v1.SyncContact
+	14, // 3: chatsync.v1.SyncBatchResponse.status:type_name -> chatsync.v1.BatchStatus
+	15, // 4: chatsync.v1.SyncBatchResponse.rejected:type_name -> chatsync.v1.RejectedChat
+	16, // 5: chatsync.v1.SyncBatchResponse.rejected_contacts:type_name -> chatsync.v1.RejectedContact
+	17, // 6: chatsync.v1.GetSyncBatchResponse.batch:type_name -> chatsync.v1.SyncBatch
+	18, // 7: chatsync.v1.WatchCommandsResponse.command:type_name -> chatsync.v1.SidecarCommand
+	19, // 8: chatsync.v1.WatchCommandsResponse.sync_config:type_name -> chatsync.v1.SyncConfig
+	20, // 9: chatsync.v1.ReportSidecarStateRequest.state:type_name -> chatsync.v1.SidecarState
+	9,  // 10: chatsync.v1.ReportSidecarStateRequest.last_sync:type_name -> chatsync.v1.SidecarSyncReport
+	21, // 11: chatsync.v1.SidecarSyncReport.unreadable_chats:type_name -> chatsync.v1.UnreadableChat
+	19, // 12: chatsync.v1.ReportSidecarStateResponse.sync_config:type_name -> chatsync.v1.SyncConfig
+	0,  // 13: chatsync.v1.SyncService.SyncBatch:input_type -> chatsync.v1.SyncBatchRequest
+	2,  // 14: chatsync.v1.SyncService.GetSyncBatch:input_type -> chatsync.v1.GetSyncBatchRequest
+	4,  // 15: chatsync.v1.SyncService.WatchCommands:input_type -> chatsync.v1.WatchCommandsRequest
+	6,  // 16: chatsync.v1.SyncService.CompleteCommand:input_type -> chatsync.v1.CompleteCommandRequest
+	8,  // 17: chatsync.v1.SyncService.ReportSidecarState:input_type -> chatsync.v1.ReportSidecarStateRequest
+	1,  // 18: chatsync.v1.SyncService.SyncBatch:output_type -> chatsync.v1.SyncBatchResponse
+	3,  // 19: chatsync.v1.SyncService.GetSyncBatch:output_type -> chatsync.v1.GetSyncBatchResponse
+	5,  // 20: chatsync.v1.SyncService.WatchCommands:output_type -> chatsync.v1.WatchCommandsResponse
+	7,  // 21: chatsync.v1.SyncService.CompleteCommand:output_type -> chatsync.v1.CompleteCommandResponse
+	10, // 22: chatsync.v1.SyncService.ReportSidecarState:output_type -> chatsync.v1.ReportSidecarStateResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_chatsync_v1_sync_service_proto_init() }
@@ -611,6 +846,7 @@ func file_chatsync_v1_sync_service_proto_init() {
 	if File_chatsync_v1_sync_service_proto != nil {
 		return
 	}
+	file_chatsync_v1_session_proto_init()
 	file_chatsync_v1_sync_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -618,7 +854,7 @@ func file_chatsync_v1_sync_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatsync_v1_sync_service_proto_rawDesc), len(file_chatsync_v1_sync_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

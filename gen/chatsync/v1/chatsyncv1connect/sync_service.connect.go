@@ -44,6 +44,9 @@ const (
 	// SyncServiceCompleteCommandProcedure is the fully-qualified name of the SyncService's
 	// CompleteCommand RPC.
 	SyncServiceCompleteCommandProcedure = "/chatsync.v1.SyncService/CompleteCommand"
+	// SyncServiceReportSidecarStateProcedure is the fully-qualified name of the SyncService's
+	// ReportSidecarState RPC.
+	SyncServiceReportSidecarStateProcedure = "/chatsync.v1.SyncService/ReportSidecarState"
 )
 
 // SyncServiceClient is a client for the chatsync.v1.SyncService service.
@@ -60,6 +63,13 @@ type SyncServiceClient interface {
 	WatchCommands(context.Context, *v1.WatchCommandsRequest) (*connect.ServerStreamForClient[v1.WatchCommandsResponse], error)
 	// CompleteCommand reports the outcome of a command.
 	CompleteCommand(context.Context, *v1.CompleteCommandRequest) (*v1.CompleteCommandResponse, error)
+	// ReportSidecarState records a sidecar's state (starting, waiting for a
+	// QR scan, cannot reach WhatsApp, logged out...), its last error and what
+	// its last history sync could not read; GetSession, GetSessionHealth, the
+	// session_status event and the web sessions page show it. The answer
+	// carries the session's sync config, which the sidecar uses over its env
+	// defaults.
+	ReportSidecarState(context.Context, *v1.ReportSidecarStateRequest) (*v1.ReportSidecarStateResponse, error)
 }
 
 // NewSyncServiceClient constructs a client for the chatsync.v1.SyncService service. By default, it
@@ -98,15 +108,22 @@ func NewSyncServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(syncServiceMethods.ByName("CompleteCommand")),
 			connect.WithClientOptions(opts...),
 		),
+		reportSidecarState: connect.NewClient[v1.ReportSidecarStateRequest, v1.ReportSidecarStateResponse](
+			httpClient,
+			baseURL+SyncServiceReportSidecarStateProcedure,
+			connect.WithSchema(syncServiceMethods.ByName("ReportSidecarState")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // syncServiceClient implements SyncServiceClient.
 type syncServiceClient struct {
-	syncBatch       *connect.Client[v1.SyncBatchRequest, v1.SyncBatchResponse]
-	getSyncBatch    *connect.Client[v1.GetSyncBatchRequest, v1.GetSyncBatchResponse]
-	watchCommands   *connect.Client[v1.WatchCommandsRequest, v1.WatchCommandsResponse]
-	completeCommand *connect.Client[v1.CompleteCommandRequest, v1.CompleteCommandResponse]
+	syncBatch          *connect.Client[v1.SyncBatchRequest, v1.SyncBatchResponse]
+	getSyncBatch       *connect.Client[v1.GetSyncBatchRequest, v1.GetSyncBatchResponse]
+	watchCommands      *connect.Client[v1.WatchCommandsRequest, v1.WatchCommandsResponse]
+	completeCommand    *connect.Client[v1.CompleteCommandRequest, v1.CompleteCommandResponse]
+	reportSidecarState *connect.Client[v1.ReportSidecarStateRequest, v1.ReportSidecarStateResponse]
 }
 
 // SyncBatch calls chatsync.v1.SyncService.SyncBatch.
@@ -141,6 +158,15 @@ func (c *syncServiceClient) CompleteCommand(ctx context.Context, req *v1.Complet
 	return nil, err
 }
 
+// ReportSidecarState calls chatsync.v1.SyncService.ReportSidecarState.
+func (c *syncServiceClient) ReportSidecarState(ctx context.Context, req *v1.ReportSidecarStateRequest) (*v1.ReportSidecarStateResponse, error) {
+	response, err := c.reportSidecarState.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // SyncServiceHandler is an implementation of the chatsync.v1.SyncService service.
 type SyncServiceHandler interface {
 	// SyncBatch stores a batch of chats durably and queues it for processing.
@@ -155,6 +181,13 @@ type SyncServiceHandler interface {
 	WatchCommands(context.Context, *v1.WatchCommandsRequest, *connect.ServerStream[v1.WatchCommandsResponse]) error
 	// CompleteCommand reports the outcome of a command.
 	CompleteCommand(context.Context, *v1.CompleteCommandRequest) (*v1.CompleteCommandResponse, error)
+	// ReportSidecarState records a sidecar's state (starting, waiting for a
+	// QR scan, cannot reach WhatsApp, logged out...), its last error and what
+	// its last history sync could not read; GetSession, GetSessionHealth, the
+	// session_status event and the web sessions page show it. The answer
+	// carries the session's sync config, which the sidecar uses over its env
+	// defaults.
+	ReportSidecarState(context.Context, *v1.ReportSidecarStateRequest) (*v1.ReportSidecarStateResponse, error)
 }
 
 // NewSyncServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -189,6 +222,12 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(syncServiceMethods.ByName("CompleteCommand")),
 		connect.WithHandlerOptions(opts...),
 	)
+	syncServiceReportSidecarStateHandler := connect.NewUnaryHandlerSimple(
+		SyncServiceReportSidecarStateProcedure,
+		svc.ReportSidecarState,
+		connect.WithSchema(syncServiceMethods.ByName("ReportSidecarState")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/chatsync.v1.SyncService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SyncServiceSyncBatchProcedure:
@@ -199,6 +238,8 @@ func NewSyncServiceHandler(svc SyncServiceHandler, opts ...connect.HandlerOption
 			syncServiceWatchCommandsHandler.ServeHTTP(w, r)
 		case SyncServiceCompleteCommandProcedure:
 			syncServiceCompleteCommandHandler.ServeHTTP(w, r)
+		case SyncServiceReportSidecarStateProcedure:
+			syncServiceReportSidecarStateHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -222,4 +263,8 @@ func (UnimplementedSyncServiceHandler) WatchCommands(context.Context, *v1.WatchC
 
 func (UnimplementedSyncServiceHandler) CompleteCommand(context.Context, *v1.CompleteCommandRequest) (*v1.CompleteCommandResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chatsync.v1.SyncService.CompleteCommand is not implemented"))
+}
+
+func (UnimplementedSyncServiceHandler) ReportSidecarState(context.Context, *v1.ReportSidecarStateRequest) (*v1.ReportSidecarStateResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chatsync.v1.SyncService.ReportSidecarState is not implemented"))
 }

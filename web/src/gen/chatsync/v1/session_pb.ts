@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/session.proto.
  */
 export const file_chatsync_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChljaGF0c3luYy92MS9zZXNzaW9uLnByb3RvEgtjaGF0c3luYy52MSJ5CgpTeW5jQ29uZmlnEh4KCW1heF9jaGF0cxgBIAEoBUILukgIGgYYwIQ9KAASJQoQc3luY193aW5kb3dfZGF5cxgCIAEoBUILukgIGgYYlJ0CKAASJAoPcmF0ZV9wZXJfbWludXRlGAMgASgFQgu6SAgaBhjg1AMoACJiCg9NZXRhQ2xvdWRDb25maWcSLQoPcGhvbmVfbnVtYmVyX2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMzJ9JBIgCgxhY2Nlc3NfdG9rZW4YAiABKAlCCrpIB3IFEAEYgCAinwQKB1Nlc3Npb24SCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEicKCHByb3ZpZGVyGAMgASgOMhUuY2hhdHN5bmMudjEuUHJvdmlkZXISKgoGc3RhdHVzGAQgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxILCgNqaWQYBSABKAkSEQoJcHVzaF9uYW1lGAYgASgJEiwKC3N5bmNfY29uZmlnGAcgASgLMhcuY2hhdHN5bmMudjEuU3luY0NvbmZpZxIsCgtzeW5jX3N0YXR1cxgIIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSMgoObGFzdF9zeW5jX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgKIAEoAxISCgpsYXN0X2Vycm9yGAsgASgJEg4KBmJhY2t1cBgMIAEoCBIzCg9iYW5fZXhwaXJlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUbWV0YV9waG9uZV9udW1iZXJfaWQYECABKAki7QEKDVNlc3Npb25IZWFsdGgSKgoGc3RhdHVzGAEgASgOMhouY2hhdHN5bmMudjEuU2Vzc2lvblN0YXR1cxIlCgRzeW5jGAIgASgLMhcuY2hhdHN5bmMudjEuU3luY0hlYWx0aBInCgVxdWV1ZRgDIAEoCzIYLmNoYXRzeW5jLnYxLlF1ZXVlSGVhbHRoEjMKC3BlcmZvcm1hbmNlGAQgASgLMh4uY2hhdHN5bmMudjEuUGVyZm9ybWFuY2VIZWFsdGgSKwoHaGlzdG9yeRgFIAEoCzIaLmNoYXRzeW5jLnYxLkhpc3RvcnlIZWFsdGgirgEKDUhpc3RvcnlIZWFsdGgSHAoUY2hhdHNfb3Zlcl9tYXhfY2hhdHMYASABKAMSHAoUY2hhdHNfb3V0c2lkZV93aW5kb3cYAiABKAMSFQoNY2hhdHNfaW52YWxpZBgDIAEoAxIfChdtZXNzYWdlc19vdXRzaWRlX3dpbmRvdxgEIAEoAxIVCg1wZW5kaW5nX2Jsb2JzGAUgASgDEhIKCmxvc3RfYmxvYnMYBiABKAMisgEKClN5bmNIZWFsdGgSMgoObGFzdF9zeW5jX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRvdGFsX3N5bmNlZBgCIAEoAxIsCgtzeW5jX3N0YXR1cxgDIAEoDjIXLmNoYXRzeW5jLnYxLlN5bmNTdGF0dXMSEgoKbGFzdF9lcnJvchgEIAEoCRIYChB3YWl0aW5nX21lc3NhZ2VzGAUgASgDIkoKC1F1ZXVlSGVhbHRoEg0KBWRlcHRoGAEgASgDEhMKC2ZhaWxlZF9qb2JzGAIgASgDEhcKD3Byb2Nlc3NpbmdfcmF0ZRgDIAEoASKeAQoRUGVyZm9ybWFuY2VIZWFsdGgSNAoRYXZnX3N5bmNfZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMc3VjY2Vzc19yYXRlGAIgASgBEhIKCmVycm9yX3JhdGUYAyABKAESKQoGd2luZG93GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIksKClBhaXJRUkNvZGUSDAoEY29kZRgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHQoNUGFpclBob25lQ29kZRIMCgRjb2RlGAEgASgJIi0KC1BhaXJTdWNjZXNzEgsKA2ppZBgBIAEoCRIRCglwdXNoX25hbWUYAiABKAkiHQoLUGFpckZhaWx1cmUSDgoGcmVhc29uGAEgASgJKmkKCFByb3ZpZGVyEhgKFFBST1ZJREVSX1VOU1BFQ0lGSUVEEAASFgoSUFJPVklERVJfV0hBVFNNRU9XEAESEgoOUFJPVklERVJfV0VCSlMQAhIXChNQUk9WSURFUl9NRVRBX0NMT1VEEAMqhAIKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZTRVNTSU9OX1NUQVRVU19QRU5ESU5HEAESGgoWU0VTU0lPTl9TVEFUVVNfUEFJUklORxACEhwKGFNFU1NJT05fU1RBVFVTX0NPTk5FQ1RFRBADEh8KG1NFU1NJT05fU1RBVFVTX0RJU0NPTk5FQ1RFRBAEEh0KGVNFU1NJT05fU1RBVFVTX0xPR0dFRF9PVVQQBRIZChVTRVNTSU9OX1NUQVRVU19CQU5ORUQQBhIiCh5TRVNTSU9OX1NUQVRVU19TVFJFQU1fUkVQTEFDRUQQByqLAQoKU3luY1N0YXR1cxIbChdTWU5DX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NZTkNfU1RBVFVTX1BFTkRJTkcQARIXChNTWU5DX1NUQVRVU19TWU5DSU5HEAISFgoSU1lOQ19TVEFUVVNfU1lOQ0VEEAMSFgoSU1lOQ19TVEFUVVNfRkFJTEVEEARCpQEKD2NvbS5jaGF0c3luYy52MUIMU2Vzc2lvblByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChljaGF0c3luYy92MS9zZXNzaW9uLnByb3RvEgtjaGF0c3luYy52MSKgAQoKU3luY0NvbmZpZxIeCgltYXhfY2hhdHMYASABKAVCC7pICBoGGMCEPSgAEiUKEHN5bmNfd2luZG93X2RheXMYAiABKAVCC7pICBoGGJSdAigAEiQKD3JhdGVfcGVyX21pbnV0ZRgDIAEoBUILukgIGgYY4NQDKAASJQoRbWVzc2FnZXNfcGVyX2NoYXQYBCABKAVCCrpIBxoFGOgHKAAiYgoPTWV0YUNsb3VkQ29uZmlnEi0KD3Bob25lX251bWJlcl9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDMyfSQSIAoMYWNjZXNzX3Rva2VuGAIgASgJQgq6SAdyBRABGIAgIswECgdTZXNzaW9uEgoKAmlkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRInCghwcm92aWRlchgDIAEoDjIVLmNoYXRzeW5jLnYxLlByb3ZpZGVyEioKBnN0YXR1cxgEIAEoDjIaLmNoYXRzeW5jLnYxLlNlc3Npb25TdGF0dXMSCwoDamlkGAUgASgJEhEKCXB1c2hfbmFtZRgGIAEoCRIsCgtzeW5jX2NvbmZpZxgHIAEoCzIXLmNoYXRzeW5jLnYxLlN5bmNDb25maWcSLAoLc3luY19zdGF0dXMYCCABKA4yFy5jaGF0c3luYy52MS5TeW5jU3RhdHVzEjIKDmxhc3Rfc3luY190aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx0b3RhbF9zeW5jZWQYCiABKAMSEgoKbGFzdF9lcnJvchgLIAEoCRIOCgZiYWNrdXAYDCABKAgSMwoPYmFuX2V4cGlyZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFG1ldGFfcGhvbmVfbnVtYmVyX2lkGBAgASgJEisKB3NpZGVjYXIYESABKAsyGi5jaGF0c3luYy52MS5TaWRlY2FyU3RhdHVzIn4KDVNpZGVjYXJTdGF0dXMSKAoFc3RhdGUYASABKA4yGS5jaGF0c3luYy52MS5TaWRlY2FyU3RhdGUSEgoKbGFzdF9lcnJvchgCIAEoCRIvCgtyZXBvcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoOVW5yZWFkYWJsZUNoYXQSGgoIY2hhdF9qaWQYASABKAlCCLpIBXIDGIABEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMYgAQi+AEKDVNpZGVjYXJIZWFsdGgSKgoGc3RhdHVzGAEgASgLMhouY2hhdHN5bmMudjEuU2lkZWNhclN0YXR1cxIyCg5sYXN0X3N5bmNfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPbGFzdF9zeW5jX3RvdGFsGAMgASgFEhgKEGxhc3Rfc3luY19zeW5jZWQYBCABKAUSHQoVdW5yZWFkYWJsZV9jaGF0X2NvdW50GAUgASgFEjUKEHVucmVhZGFibGVfY2hhdHMYBiADKAsyGy5jaGF0c3luYy52MS5VbnJlYWRhYmxlQ2hhdCKaAgoNU2Vzc2lvbkhlYWx0aBIqCgZzdGF0dXMYASABKA4yGi5jaGF0c3luYy52MS5TZXNzaW9uU3RhdHVzEiUKBHN5bmMYAiABKAsyFy5jaGF0c3luYy52MS5TeW5jSGVhbHRoEicKBXF1ZXVlGAMgASgLMhguY2hhdHN5bmMudjEuUXVldWVIZWFsdGgSMwoLcGVyZm9ybWFuY2UYBCABKAsyHi5jaGF0c3luYy52MS5QZXJmb3JtYW5jZUhlYWx0aBIrCgdoaXN0b3J5GAUgASgLMhouY2hhdHN5bmMudjEuSGlzdG9yeUhlYWx0aBIrCgdzaWRlY2FyGAYgASgLMhouY2hhdHN5bmMudjEuU2lkZWNhckhlYWx0aCKuAQoNSGlzdG9yeUhlYWx0aBIcChRjaGF0c19vdmVyX21heF9jaGF0cxgBIAEoAxIcChRjaGF0c19vdXRzaWRlX3dpbmRvdxgCIAEoAxIVCg1jaGF0c19pbnZhbGlkGAMgASgDEh8KF21lc3NhZ2VzX291dHNpZGVfd2luZG93GAQgASgDEhUKDXBlbmRpbmdfYmxvYnMYBSABKAMSEgoKbG9zdF9ibG9icxgGIAEoAyKyAQoKU3luY0hlYWx0aBIyCg5sYXN0X3N5bmNfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdG90YWxfc3luY2VkGAIgASgDEiwKC3N5bmNfc3RhdHVzGAMgASgOMhcuY2hhdHN5bmMudjEuU3luY1N0YXR1cxISCgpsYXN0X2Vycm9yGAQgASgJEhgKEHdhaXRpbmdfbWVzc2FnZXMYBSABKAMiSgoLUXVldWVIZWFsdGgSDQoFZGVwdGgYASABKAMSEwoLZmFpbGVkX2pvYnMYAiABKAMSFwoPcHJvY2Vzc2luZ19yYXRlGAMgASgBIp4BChFQZXJmb3JtYW5jZUhlYWx0aBI0ChFhdmdfc3luY19kdXJhdGlvbhgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIUCgxzdWNjZXNzX3JhdGUYAiABKAESEgoKZXJyb3JfcmF0ZRgDIAEoARIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSwoKUGFpclFSQ29kZRIMCgRjb2RlGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIdCg1QYWlyUGhvbmVDb2RlEgwKBGNvZGUYASABKAkiLQoLUGFpclN1Y2Nlc3MSCwoDamlkGAEgASgJEhEKCXB1c2hfbmFtZRgCIAEoCSIdCgtQYWlyRmFpbHVyZRIOCgZyZWFzb24YASABKAkqaQoIUHJvdmlkZXISGAoUUFJPVklERVJfVU5TUEVDSUZJRUQQABIWChJQUk9WSURFUl9XSEFUU01FT1cQARISCg5QUk9WSURFUl9XRUJKUxACEhcKE1BST1ZJREVSX01FVEFfQ0xPVUQQAyqEAgoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlNFU1NJT05fU1RBVFVTX1BFTkRJTkcQARIaChZTRVNTSU9OX1NUQVRVU19QQUlSSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09OTkVDVEVEEAMSHwobU0VTU0lPTl9TVEFUVVNfRElTQ09OTkVDVEVEEAQSHQoZU0VTU0lPTl9TVEFUVVNfTE9HR0VEX09VVBAFEhkKFVNFU1NJT05fU1RBVFVTX0JBTk5FRBAGEiIKHlNFU1NJT05fU1RBVFVTX1NUUkVBTV9SRVBMQUNFRBAHKosBCgpTeW5jU3RhdHVzEhsKF1NZTkNfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU1lOQ19TVEFUVVNfUEVORElORxABEhcKE1NZTkNfU1RBVFVTX1NZTkNJTkcQAhIWChJTWU5DX1NUQVRVU19TWU5DRUQQAxIWChJTWU5DX1NUQVRVU19GQUlMRUQQBCrdAQoMU2lkZWNhclN0YXRlEh0KGVNJREVDQVJfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZTSURFQ0FSX1NUQVRFX1NUQVJUSU5HEAESGwoXU0lERUNBUl9TVEFURV9RUl9XQU5URUQQAhIfChtTSURFQ0FSX1NUQVRFX0FVVEhFTlRJQ0FURUQQAxIXChNTSURFQ0FSX1NUQVRFX1JFQURZEAQSHQoZU0lERUNBUl9TVEFURV9VTlJFQUNIQUJMRRAFEhwKGFNJREVDQVJfU1RBVEVfTE9HR0VEX09VVBAGQqUBCg9jb20uY2hhdHN5bmMudjFCDFNlc3Npb25Qcm90b1ABWjdnaXRodWIuY29tL2NoYXRzeW5jL2NoYXRzeW5jL2dlbi9jaGF0c3luYy92MTtjaGF0c3luY3YxogIDQ1hYqgILQ2hhdHN5bmMuVjHKAgtDaGF0c3luY1xWMeICF0NoYXRzeW5jXFYxXEdQQk1ldGFkYXRh6gIMQ2hhdHN5bmM6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * SyncConfig limits what a session's provider sends as history.
@@ -44,6 +44,14 @@ export type SyncConfig = Message<"chatsync.v1.SyncConfig"> & {
    * @generated from field: int32 rate_per_minute = 3;
    */
   ratePerMinute: number;
+
+  /**
+   * Newest messages a sidecar reads from each chat in a history sync; 0
+   * means the default, 100. whatsmeow sessions take what the phone sends.
+   *
+   * @generated from field: int32 messages_per_chat = 4;
+   */
+  messagesPerChat: number;
 };
 
 /**
@@ -202,6 +210,14 @@ export type Session = Message<"chatsync.v1.Session"> & {
    * @generated from field: string meta_phone_number_id = 16;
    */
   metaPhoneNumberId: string;
+
+  /**
+   * Output only. For PROVIDER_WEBJS, what the sidecar last reported of its
+   * WhatsApp client; unset before its first report.
+   *
+   * @generated from field: chatsync.v1.SidecarStatus sidecar = 17;
+   */
+  sidecar?: SidecarStatus | undefined;
 };
 
 /**
@@ -210,6 +226,125 @@ export type Session = Message<"chatsync.v1.Session"> & {
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_chatsync_v1_session, 2);
+
+/**
+ * SidecarStatus is a sidecar's last report of its WhatsApp client.
+ *
+ * @generated from message chatsync.v1.SidecarStatus
+ */
+export type SidecarStatus = Message<"chatsync.v1.SidecarStatus"> & {
+  /**
+   * The client's state.
+   *
+   * @generated from field: chatsync.v1.SidecarState state = 1;
+   */
+  state: SidecarState;
+
+  /**
+   * The sidecar's last error, e.g. "net::ERR_NAME_NOT_RESOLVED"; empty
+   * when none.
+   *
+   * @generated from field: string last_error = 2;
+   */
+  lastError: string;
+
+  /**
+   * When the sidecar reported it.
+   *
+   * @generated from field: google.protobuf.Timestamp report_time = 3;
+   */
+  reportTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarStatus.
+ * Use `create(SidecarStatusSchema)` to create a new message.
+ */
+export const SidecarStatusSchema: GenMessage<SidecarStatus> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_session, 3);
+
+/**
+ * UnreadableChat is a chat a sidecar could not read from WhatsApp and left out
+ * of a history sync.
+ *
+ * @generated from message chatsync.v1.UnreadableChat
+ */
+export type UnreadableChat = Message<"chatsync.v1.UnreadableChat"> & {
+  /**
+   * The chat, e.g. "15551234567@s.whatsapp.net".
+   *
+   * @generated from field: string chat_jid = 1;
+   */
+  chatJid: string;
+
+  /**
+   * Why, e.g. the error whatsapp-web.js's fetchMessages threw.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chatsync.v1.UnreadableChat.
+ * Use `create(UnreadableChatSchema)` to create a new message.
+ */
+export const UnreadableChatSchema: GenMessage<UnreadableChat> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_session, 4);
+
+/**
+ * SidecarHealth is a sidecar session's own report.
+ *
+ * @generated from message chatsync.v1.SidecarHealth
+ */
+export type SidecarHealth = Message<"chatsync.v1.SidecarHealth"> & {
+  /**
+   * Its client's state and last error.
+   *
+   * @generated from field: chatsync.v1.SidecarStatus status = 1;
+   */
+  status?: SidecarStatus | undefined;
+
+  /**
+   * When its last history sync finished; unset before the first.
+   *
+   * @generated from field: google.protobuf.Timestamp last_sync_time = 2;
+   */
+  lastSyncTime?: Timestamp | undefined;
+
+  /**
+   * Chats that sync selected, and those it sent.
+   *
+   * @generated from field: int32 last_sync_total = 3;
+   */
+  lastSyncTotal: number;
+
+  /**
+   * @generated from field: int32 last_sync_synced = 4;
+   */
+  lastSyncSynced: number;
+
+  /**
+   * Chats it could not read and left out (after its retries).
+   *
+   * @generated from field: int32 unreadable_chat_count = 5;
+   */
+  unreadableChatCount: number;
+
+  /**
+   * The first of them (at most 100), with reasons.
+   *
+   * @generated from field: repeated chatsync.v1.UnreadableChat unreadable_chats = 6;
+   */
+  unreadableChats: UnreadableChat[];
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarHealth.
+ * Use `create(SidecarHealthSchema)` to create a new message.
+ */
+export const SidecarHealthSchema: GenMessage<SidecarHealth> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_session, 5);
 
 /**
  * SessionHealth is the health report of one session (the seed's metrics).
@@ -252,6 +387,13 @@ export type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
    * @generated from field: chatsync.v1.HistoryHealth history = 5;
    */
   history?: HistoryHealth | undefined;
+
+  /**
+   * For PROVIDER_WEBJS: the sidecar's last report; unset before it.
+   *
+   * @generated from field: chatsync.v1.SidecarHealth sidecar = 6;
+   */
+  sidecar?: SidecarHealth | undefined;
 };
 
 /**
@@ -259,7 +401,7 @@ export type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
  * Use `create(SessionHealthSchema)` to create a new message.
  */
 export const SessionHealthSchema: GenMessage<SessionHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 3);
+  messageDesc(file_chatsync_v1_session, 6);
 
 /**
  * HistoryHealth reports what a session's history sync left out by its
@@ -322,7 +464,7 @@ export type HistoryHealth = Message<"chatsync.v1.HistoryHealth"> & {
  * Use `create(HistoryHealthSchema)` to create a new message.
  */
 export const HistoryHealthSchema: GenMessage<HistoryHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 4);
+  messageDesc(file_chatsync_v1_session, 7);
 
 /**
  * SyncHealth reports a session's synchronisation state.
@@ -372,7 +514,7 @@ export type SyncHealth = Message<"chatsync.v1.SyncHealth"> & {
  * Use `create(SyncHealthSchema)` to create a new message.
  */
 export const SyncHealthSchema: GenMessage<SyncHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 5);
+  messageDesc(file_chatsync_v1_session, 8);
 
 /**
  * QueueHealth reports the queue as it concerns one session.
@@ -408,7 +550,7 @@ export type QueueHealth = Message<"chatsync.v1.QueueHealth"> & {
  * Use `create(QueueHealthSchema)` to create a new message.
  */
 export const QueueHealthSchema: GenMessage<QueueHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 6);
+  messageDesc(file_chatsync_v1_session, 9);
 
 /**
  * PerformanceHealth reports processing performance over a window.
@@ -450,7 +592,7 @@ export type PerformanceHealth = Message<"chatsync.v1.PerformanceHealth"> & {
  * Use `create(PerformanceHealthSchema)` to create a new message.
  */
 export const PerformanceHealthSchema: GenMessage<PerformanceHealth> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 7);
+  messageDesc(file_chatsync_v1_session, 10);
 
 /**
  * PairQRCode is one QR code to show; WhatsApp rotates them, each one valid
@@ -479,7 +621,7 @@ export type PairQRCode = Message<"chatsync.v1.PairQRCode"> & {
  * Use `create(PairQRCodeSchema)` to create a new message.
  */
 export const PairQRCodeSchema: GenMessage<PairQRCode> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 8);
+  messageDesc(file_chatsync_v1_session, 11);
 
 /**
  * PairPhoneCode is a pairing code to type on the phone (Linked devices →
@@ -501,7 +643,7 @@ export type PairPhoneCode = Message<"chatsync.v1.PairPhoneCode"> & {
  * Use `create(PairPhoneCodeSchema)` to create a new message.
  */
 export const PairPhoneCodeSchema: GenMessage<PairPhoneCode> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 9);
+  messageDesc(file_chatsync_v1_session, 12);
 
 /**
  * PairSuccess ends a pairing stream that linked the device.
@@ -529,7 +671,7 @@ export type PairSuccess = Message<"chatsync.v1.PairSuccess"> & {
  * Use `create(PairSuccessSchema)` to create a new message.
  */
 export const PairSuccessSchema: GenMessage<PairSuccess> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 10);
+  messageDesc(file_chatsync_v1_session, 13);
 
 /**
  * PairFailure ends a pairing stream that did not link the device.
@@ -550,7 +692,7 @@ export type PairFailure = Message<"chatsync.v1.PairFailure"> & {
  * Use `create(PairFailureSchema)` to create a new message.
  */
 export const PairFailureSchema: GenMessage<PairFailure> = /*@__PURE__*/
-  messageDesc(file_chatsync_v1_session, 11);
+  messageDesc(file_chatsync_v1_session, 14);
 
 /**
  * Provider says which WhatsApp integration runs a session.
@@ -711,4 +853,64 @@ export enum SyncStatus {
  */
 export const SyncStatusSchema: GenEnum<SyncStatus> = /*@__PURE__*/
   enumDesc(file_chatsync_v1_session, 2);
+
+/**
+ * SidecarState is what a sidecar reports of its WhatsApp client.
+ *
+ * @generated from enum chatsync.v1.SidecarState
+ */
+export enum SidecarState {
+  /**
+   * @generated from enum value: SIDECAR_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Starting the browser and WhatsApp Web.
+   *
+   * @generated from enum value: SIDECAR_STATE_STARTING = 1;
+   */
+  STARTING = 1,
+
+  /**
+   * Waiting for the QR code the sidecar shows to be scanned on the phone.
+   *
+   * @generated from enum value: SIDECAR_STATE_QR_WANTED = 2;
+   */
+  QR_WANTED = 2,
+
+  /**
+   * Paired; WhatsApp Web is loading the chats.
+   *
+   * @generated from enum value: SIDECAR_STATE_AUTHENTICATED = 3;
+   */
+  AUTHENTICATED = 3,
+
+  /**
+   * WhatsApp Web is ready: the sidecar syncs and takes commands.
+   *
+   * @generated from enum value: SIDECAR_STATE_READY = 4;
+   */
+  READY = 4,
+
+  /**
+   * WhatsApp Web cannot be reached or did not start; the sidecar retries.
+   *
+   * @generated from enum value: SIDECAR_STATE_UNREACHABLE = 5;
+   */
+  UNREACHABLE = 5,
+
+  /**
+   * The phone logged this device out; a new QR code must be scanned.
+   *
+   * @generated from enum value: SIDECAR_STATE_LOGGED_OUT = 6;
+   */
+  LOGGED_OUT = 6,
+}
+
+/**
+ * Describes the enum chatsync.v1.SidecarState.
+ */
+export const SidecarStateSchema: GenEnum<SidecarState> = /*@__PURE__*/
+  enumDesc(file_chatsync_v1_session, 3);
 

@@ -5,6 +5,8 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb";
+import type { SidecarState, SyncConfig, UnreadableChat } from "./session_pb";
+import { file_chatsync_v1_session } from "./session_pb";
 import type { BatchKind, BatchStatus, RejectedChat, RejectedContact, SidecarCommand, SyncBatch, SyncChat, SyncContact } from "./sync_pb";
 import { file_chatsync_v1_sync } from "./sync_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chatsync/v1/sync_service.proto.
  */
 export const file_chatsync_v1_sync_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0c3luYy92MS9zeW5jX3NlcnZpY2UucHJvdG8SC2NoYXRzeW5jLnYxIogCChBTeW5jQmF0Y2hSZXF1ZXN0EigKCnNlc3Npb25faWQYASABKAlCFLpIEXIPMg1eWzAtOV17MSwxOX0kEjAKCGJhdGNoX2lkGAIgASgJQh66SBtyGTIXXltBLVphLXowLTkuXzotXXsxLDY0fSQSMAoEa2luZBgDIAEoDjIWLmNoYXRzeW5jLnYxLkJhdGNoS2luZEIKukgHggEEEAEgABIvCgVjaGF0cxgEIAMoCzIVLmNoYXRzeW5jLnYxLlN5bmNDaGF0Qgm6SAaSAQMQ9AMSNQoIY29udGFjdHMYBSADKAsyGC5jaGF0c3luYy52MS5TeW5jQ29udGFjdEIJukgGkgEDEIgnIuABChFTeW5jQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIoCgZzdGF0dXMYAiABKA4yGC5jaGF0c3luYy52MS5CYXRjaFN0YXR1cxIWCg5hY2NlcHRlZF9jb3VudBgDIAEoBRIrCghyZWplY3RlZBgEIAMoCzIZLmNoYXRzeW5jLnYxLlJlamVjdGVkQ2hhdBIRCglkdXBsaWNhdGUYBSABKAgSNwoRcmVqZWN0ZWRfY29udGFjdHMYBiADKAsyHC5jaGF0c3luYy52MS5SZWplY3RlZENvbnRhY3QicQoTR2V0U3luY0JhdGNoUmVxdWVzdBIoCgpzZXNzaW9uX2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMTl9JBIwCghiYXRjaF9pZBgCIAEoCUIeukgbchkyF15bQS1aYS16MC05Ll86LV17MSw2NH0kIj0KFEdldFN5bmNCYXRjaFJlc3BvbnNlEiUKBWJhdGNoGAEgASgLMhYuY2hhdHN5bmMudjEuU3luY0JhdGNoIkAKFFdhdGNoQ29tbWFuZHNSZXF1ZXN0EigKCnNlc3Npb25faWQYASABKAlCFLpIEXIPMg1eWzAtOV17MSwxOX0kIkUKFVdhdGNoQ29tbWFuZHNSZXNwb25zZRIsCgdjb21tYW5kGAEgASgLMhsuY2hhdHN5bmMudjEuU2lkZWNhckNvbW1hbmQimAEKFkNvbXBsZXRlQ29tbWFuZFJlcXVlc3QSKAoKc2Vzc2lvbl9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQSHQoKY29tbWFuZF9pZBgCIAEoCUIJukgGcgQQARhAEhcKBWVycm9yGAMgASgJQgi6SAVyAxiACBIcCgptZXNzYWdlX2lkGAQgASgJQgi6SAVyAxiAASIZChdDb21wbGV0ZUNvbW1hbmRSZXNwb25zZTLrAgoLU3luY1NlcnZpY2USSgoJU3luY0JhdGNoEh0uY2hhdHN5bmMudjEuU3luY0JhdGNoUmVxdWVzdBoeLmNoYXRzeW5jLnYxLlN5bmNCYXRjaFJlc3BvbnNlElgKDEdldFN5bmNCYXRjaBIgLmNoYXRzeW5jLnYxLkdldFN5bmNCYXRjaFJlcXVlc3QaIS5jaGF0c3luYy52MS5HZXRTeW5jQmF0Y2hSZXNwb25zZSIDkAIBElgKDVdhdGNoQ29tbWFuZHMSIS5jaGF0c3luYy52MS5XYXRjaENvbW1hbmRzUmVxdWVzdBoiLmNoYXRzeW5jLnYxLldhdGNoQ29tbWFuZHNSZXNwb25zZTABElwKD0NvbXBsZXRlQ29tbWFuZBIjLmNoYXRzeW5jLnYxLkNvbXBsZXRlQ29tbWFuZFJlcXVlc3QaJC5jaGF0c3luYy52MS5Db21wbGV0ZUNvbW1hbmRSZXNwb25zZUKpAQoPY29tLmNoYXRzeW5jLnYxQhBTeW5jU2VydmljZVByb3RvUAFaN2dpdGh1Yi5jb20vY2hhdHN5bmMvY2hhdHN5bmMvZ2VuL2NoYXRzeW5jL3YxO2NoYXRzeW5jdjGiAgNDWFiqAgtDaGF0c3luYy5WMcoCC0NoYXRzeW5jXFYx4gIXQ2hhdHN5bmNcVjFcR1BCTWV0YWRhdGHqAgxDaGF0c3luYzo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_chatsync_v1_sync]);
+  fileDesc("Ch5jaGF0c3luYy92MS9zeW5jX3NlcnZpY2UucHJvdG8SC2NoYXRzeW5jLnYxIogCChBTeW5jQmF0Y2hSZXF1ZXN0EigKCnNlc3Npb25faWQYASABKAlCFLpIEXIPMg1eWzAtOV17MSwxOX0kEjAKCGJhdGNoX2lkGAIgASgJQh66SBtyGTIXXltBLVphLXowLTkuXzotXXsxLDY0fSQSMAoEa2luZBgDIAEoDjIWLmNoYXRzeW5jLnYxLkJhdGNoS2luZEIKukgHggEEEAEgABIvCgVjaGF0cxgEIAMoCzIVLmNoYXRzeW5jLnYxLlN5bmNDaGF0Qgm6SAaSAQMQ9AMSNQoIY29udGFjdHMYBSADKAsyGC5jaGF0c3luYy52MS5TeW5jQ29udGFjdEIJukgGkgEDEIgnIuABChFTeW5jQmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoCRIoCgZzdGF0dXMYAiABKA4yGC5jaGF0c3luYy52MS5CYXRjaFN0YXR1cxIWCg5hY2NlcHRlZF9jb3VudBgDIAEoBRIrCghyZWplY3RlZBgEIAMoCzIZLmNoYXRzeW5jLnYxLlJlamVjdGVkQ2hhdBIRCglkdXBsaWNhdGUYBSABKAgSNwoRcmVqZWN0ZWRfY29udGFjdHMYBiADKAsyHC5jaGF0c3luYy52MS5SZWplY3RlZENvbnRhY3QicQoTR2V0U3luY0JhdGNoUmVxdWVzdBIoCgpzZXNzaW9uX2lkGAEgASgJQhS6SBFyDzINXlswLTldezEsMTl9JBIwCghiYXRjaF9pZBgCIAEoCUIeukgbchkyF15bQS1aYS16MC05Ll86LV17MSw2NH0kIj0KFEdldFN5bmNCYXRjaFJlc3BvbnNlEiUKBWJhdGNoGAEgASgLMhYuY2hhdHN5bmMudjEuU3luY0JhdGNoIkAKFFdhdGNoQ29tbWFuZHNSZXF1ZXN0EigKCnNlc3Npb25faWQYASABKAlCFLpIEXIPMg1eWzAtOV17MSwxOX0kInMKFVdhdGNoQ29tbWFuZHNSZXNwb25zZRIsCgdjb21tYW5kGAEgASgLMhsuY2hhdHN5bmMudjEuU2lkZWNhckNvbW1hbmQSLAoLc3luY19jb25maWcYAiABKAsyFy5jaGF0c3luYy52MS5TeW5jQ29uZmlnIpgBChZDb21wbGV0ZUNvbW1hbmRSZXF1ZXN0EigKCnNlc3Npb25faWQYASABKAlCFLpIEXIPMg1eWzAtOV17MSwxOX0kEh0KCmNvbW1hbmRfaWQYAiABKAlCCbpIBnIEEAEYQBIXCgVlcnJvchgDIAEoCUIIukgFcgMYgAgSHAoKbWVzc2FnZV9pZBgEIAEoCUIIukgFcgMYgAEiGQoXQ29tcGxldGVDb21tYW5kUmVzcG9uc2UizAEKGVJlcG9ydFNpZGVjYXJTdGF0ZVJlcXVlc3QSKAoKc2Vzc2lvbl9pZBgBIAEoCUIUukgRcg8yDV5bMC05XXsxLDE5fSQSNAoFc3RhdGUYAiABKA4yGS5jaGF0c3luYy52MS5TaWRlY2FyU3RhdGVCCrpIB4IBBBABIAASHAoKbGFzdF9lcnJvchgDIAEoCUIIukgFcgMYgAgSMQoJbGFzdF9zeW5jGAQgASgLMh4uY2hhdHN5bmMudjEuU2lkZWNhclN5bmNSZXBvcnQirQEKEVNpZGVjYXJTeW5jUmVwb3J0EhYKBXRvdGFsGAEgASgFQge6SAQaAigAEhcKBnN5bmNlZBgCIAEoBUIHukgEGgIoABImChV1bnJlYWRhYmxlX2NoYXRfY291bnQYAyABKAVCB7pIBBoCKAASPwoQdW5yZWFkYWJsZV9jaGF0cxgEIAMoCzIbLmNoYXRzeW5jLnYxLlVucmVhZGFibGVDaGF0Qgi6SAWSAQIQZCJKChpSZXBvcnRTaWRlY2FyU3RhdGVSZXNwb25zZRIsCgtzeW5jX2NvbmZpZxgBIAEoCzIXLmNoYXRzeW5jLnYxLlN5bmNDb25maWcy0gMKC1N5bmNTZXJ2aWNlEkoKCVN5bmNCYXRjaBIdLmNoYXRzeW5jLnYxLlN5bmNCYXRjaFJlcXVlc3QaHi5jaGF0c3luYy52MS5TeW5jQmF0Y2hSZXNwb25zZRJYCgxHZXRTeW5jQmF0Y2gSIC5jaGF0c3luYy52MS5HZXRTeW5jQmF0Y2hSZXF1ZXN0GiEuY2hhdHN5bmMudjEuR2V0U3luY0JhdGNoUmVzcG9uc2UiA5ACARJYCg1XYXRjaENvbW1hbmRzEiEuY2hhdHN5bmMudjEuV2F0Y2hDb21tYW5kc1JlcXVlc3QaIi5jaGF0c3luYy52MS5XYXRjaENvbW1hbmRzUmVzcG9uc2UwARJcCg9Db21wbGV0ZUNvbW1hbmQSIy5jaGF0c3luYy52MS5Db21wbGV0ZUNvbW1hbmRSZXF1ZXN0GiQuY2hhdHN5bmMudjEuQ29tcGxldGVDb21tYW5kUmVzcG9uc2USZQoSUmVwb3J0U2lkZWNhclN0YXRlEiYuY2hhdHN5bmMudjEuUmVwb3J0U2lkZWNhclN0YXRlUmVxdWVzdBonLmNoYXRzeW5jLnYxLlJlcG9ydFNpZGVjYXJTdGF0ZVJlc3BvbnNlQqkBCg9jb20uY2hhdHN5bmMudjFCEFN5bmNTZXJ2aWNlUHJvdG9QAVo3Z2l0aHViLmNvbS9jaGF0c3luYy9jaGF0c3luYy9nZW4vY2hhdHN5bmMvdjE7Y2hhdHN5bmN2MaICA0NYWKoCC0NoYXRzeW5jLlYxygILQ2hhdHN5bmNcVjHiAhdDaGF0c3luY1xWMVxHUEJNZXRhZGF0YeoCDENoYXRzeW5jOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_chatsync_v1_session, file_chatsync_v1_sync]);
 
 /**
  * SyncBatchRequest is a batch of chats from one session. At most 500 chats
@@ -208,6 +210,14 @@ export type WatchCommandsResponse = Message<"chatsync.v1.WatchCommandsResponse">
    * @generated from field: chatsync.v1.SidecarCommand command = 1;
    */
   command?: SidecarCommand | undefined;
+
+  /**
+   * The session's sync config as of this message, so a sidecar sees a
+   * change within a heartbeat.
+   *
+   * @generated from field: chatsync.v1.SyncConfig sync_config = 2;
+   */
+  syncConfig?: SyncConfig | undefined;
 };
 
 /**
@@ -275,6 +285,112 @@ export const CompleteCommandResponseSchema: GenMessage<CompleteCommandResponse> 
   messageDesc(file_chatsync_v1_sync_service, 7);
 
 /**
+ * ReportSidecarStateRequest is a sidecar's report of its WhatsApp client.
+ *
+ * @generated from message chatsync.v1.ReportSidecarStateRequest
+ */
+export type ReportSidecarStateRequest = Message<"chatsync.v1.ReportSidecarStateRequest"> & {
+  /**
+   * The session's ID.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The client's state.
+   *
+   * @generated from field: chatsync.v1.SidecarState state = 2;
+   */
+  state: SidecarState;
+
+  /**
+   * The last error; empty when none.
+   *
+   * @generated from field: string last_error = 3;
+   */
+  lastError: string;
+
+  /**
+   * Set when a history sync finished since the last report.
+   *
+   * @generated from field: chatsync.v1.SidecarSyncReport last_sync = 4;
+   */
+  lastSync?: SidecarSyncReport | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.ReportSidecarStateRequest.
+ * Use `create(ReportSidecarStateRequestSchema)` to create a new message.
+ */
+export const ReportSidecarStateRequestSchema: GenMessage<ReportSidecarStateRequest> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_sync_service, 8);
+
+/**
+ * SidecarSyncReport sums up a sidecar's finished history sync.
+ *
+ * @generated from message chatsync.v1.SidecarSyncReport
+ */
+export type SidecarSyncReport = Message<"chatsync.v1.SidecarSyncReport"> & {
+  /**
+   * Chats the sync config selected.
+   *
+   * @generated from field: int32 total = 1;
+   */
+  total: number;
+
+  /**
+   * Chats sent and acknowledged.
+   *
+   * @generated from field: int32 synced = 2;
+   */
+  synced: number;
+
+  /**
+   * Chats that could not be read and were left out.
+   *
+   * @generated from field: int32 unreadable_chat_count = 3;
+   */
+  unreadableChatCount: number;
+
+  /**
+   * The first of them, with reasons.
+   *
+   * @generated from field: repeated chatsync.v1.UnreadableChat unreadable_chats = 4;
+   */
+  unreadableChats: UnreadableChat[];
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarSyncReport.
+ * Use `create(SidecarSyncReportSchema)` to create a new message.
+ */
+export const SidecarSyncReportSchema: GenMessage<SidecarSyncReport> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_sync_service, 9);
+
+/**
+ * ReportSidecarStateResponse answers with what the sidecar should use.
+ *
+ * @generated from message chatsync.v1.ReportSidecarStateResponse
+ */
+export type ReportSidecarStateResponse = Message<"chatsync.v1.ReportSidecarStateResponse"> & {
+  /**
+   * The session's sync config now; a field at 0 means the sidecar's
+   * default for it.
+   *
+   * @generated from field: chatsync.v1.SyncConfig sync_config = 1;
+   */
+  syncConfig?: SyncConfig | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.ReportSidecarStateResponse.
+ * Use `create(ReportSidecarStateResponseSchema)` to create a new message.
+ */
+export const ReportSidecarStateResponseSchema: GenMessage<ReportSidecarStateResponse> = /*@__PURE__*/
+  messageDesc(file_chatsync_v1_sync_service, 10);
+
+/**
  * SyncService is how providers push chats into chatsync. Sidecars
  * authenticate with the session signature (X-Chatsync-Session,
  * X-Chatsync-Timestamp, X-Chatsync-Signature); an API token of the session's
@@ -326,6 +442,21 @@ export const SyncService: GenService<{
     methodKind: "unary";
     input: typeof CompleteCommandRequestSchema;
     output: typeof CompleteCommandResponseSchema;
+  },
+  /**
+   * ReportSidecarState records a sidecar's state (starting, waiting for a
+   * QR scan, cannot reach WhatsApp, logged out...), its last error and what
+   * its last history sync could not read; GetSession, GetSessionHealth, the
+   * session_status event and the web sessions page show it. The answer
+   * carries the session's sync config, which the sidecar uses over its env
+   * defaults.
+   *
+   * @generated from rpc chatsync.v1.SyncService.ReportSidecarState
+   */
+  reportSidecarState: {
+    methodKind: "unary";
+    input: typeof ReportSidecarStateRequestSchema;
+    output: typeof ReportSidecarStateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chatsync_v1_sync_service, 0);

@@ -40,6 +40,14 @@ export declare type SyncConfig = Message<"chatsync.v1.SyncConfig"> & {
    * @generated from field: int32 rate_per_minute = 3;
    */
   ratePerMinute: number;
+
+  /**
+   * Newest messages a sidecar reads from each chat in a history sync; 0
+   * means the default, 100. whatsmeow sessions take what the phone sends.
+   *
+   * @generated from field: int32 messages_per_chat = 4;
+   */
+  messagesPerChat: number;
 };
 
 /**
@@ -196,6 +204,14 @@ export declare type Session = Message<"chatsync.v1.Session"> & {
    * @generated from field: string meta_phone_number_id = 16;
    */
   metaPhoneNumberId: string;
+
+  /**
+   * Output only. For PROVIDER_WEBJS, what the sidecar last reported of its
+   * WhatsApp client; unset before its first report.
+   *
+   * @generated from field: chatsync.v1.SidecarStatus sidecar = 17;
+   */
+  sidecar?: SidecarStatus | undefined;
 };
 
 /**
@@ -203,6 +219,122 @@ export declare type Session = Message<"chatsync.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export declare const SessionSchema: GenMessage<Session>;
+
+/**
+ * SidecarStatus is a sidecar's last report of its WhatsApp client.
+ *
+ * @generated from message chatsync.v1.SidecarStatus
+ */
+export declare type SidecarStatus = Message<"chatsync.v1.SidecarStatus"> & {
+  /**
+   * The client's state.
+   *
+   * @generated from field: chatsync.v1.SidecarState state = 1;
+   */
+  state: SidecarState;
+
+  /**
+   * The sidecar's last error, e.g. "net::ERR_NAME_NOT_RESOLVED"; empty
+   * when none.
+   *
+   * @generated from field: string last_error = 2;
+   */
+  lastError: string;
+
+  /**
+   * When the sidecar reported it.
+   *
+   * @generated from field: google.protobuf.Timestamp report_time = 3;
+   */
+  reportTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarStatus.
+ * Use `create(SidecarStatusSchema)` to create a new message.
+ */
+export declare const SidecarStatusSchema: GenMessage<SidecarStatus>;
+
+/**
+ * UnreadableChat is a chat a sidecar could not read from WhatsApp and left out
+ * of a history sync.
+ *
+ * @generated from message chatsync.v1.UnreadableChat
+ */
+export declare type UnreadableChat = Message<"chatsync.v1.UnreadableChat"> & {
+  /**
+   * The chat, e.g. "15551234567@s.whatsapp.net".
+   *
+   * @generated from field: string chat_jid = 1;
+   */
+  chatJid: string;
+
+  /**
+   * Why, e.g. the error whatsapp-web.js's fetchMessages threw.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chatsync.v1.UnreadableChat.
+ * Use `create(UnreadableChatSchema)` to create a new message.
+ */
+export declare const UnreadableChatSchema: GenMessage<UnreadableChat>;
+
+/**
+ * SidecarHealth is a sidecar session's own report.
+ *
+ * @generated from message chatsync.v1.SidecarHealth
+ */
+export declare type SidecarHealth = Message<"chatsync.v1.SidecarHealth"> & {
+  /**
+   * Its client's state and last error.
+   *
+   * @generated from field: chatsync.v1.SidecarStatus status = 1;
+   */
+  status?: SidecarStatus | undefined;
+
+  /**
+   * When its last history sync finished; unset before the first.
+   *
+   * @generated from field: google.protobuf.Timestamp last_sync_time = 2;
+   */
+  lastSyncTime?: Timestamp | undefined;
+
+  /**
+   * Chats that sync selected, and those it sent.
+   *
+   * @generated from field: int32 last_sync_total = 3;
+   */
+  lastSyncTotal: number;
+
+  /**
+   * @generated from field: int32 last_sync_synced = 4;
+   */
+  lastSyncSynced: number;
+
+  /**
+   * Chats it could not read and left out (after its retries).
+   *
+   * @generated from field: int32 unreadable_chat_count = 5;
+   */
+  unreadableChatCount: number;
+
+  /**
+   * The first of them (at most 100), with reasons.
+   *
+   * @generated from field: repeated chatsync.v1.UnreadableChat unreadable_chats = 6;
+   */
+  unreadableChats: UnreadableChat[];
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarHealth.
+ * Use `create(SidecarHealthSchema)` to create a new message.
+ */
+export declare const SidecarHealthSchema: GenMessage<SidecarHealth>;
 
 /**
  * SessionHealth is the health report of one session (the seed's metrics).
@@ -245,6 +377,13 @@ export declare type SessionHealth = Message<"chatsync.v1.SessionHealth"> & {
    * @generated from field: chatsync.v1.HistoryHealth history = 5;
    */
   history?: HistoryHealth | undefined;
+
+  /**
+   * For PROVIDER_WEBJS: the sidecar's last report; unset before it.
+   *
+   * @generated from field: chatsync.v1.SidecarHealth sidecar = 6;
+   */
+  sidecar?: SidecarHealth | undefined;
 };
 
 /**
@@ -692,4 +831,63 @@ export enum SyncStatus {
  * Describes the enum chatsync.v1.SyncStatus.
  */
 export declare const SyncStatusSchema: GenEnum<SyncStatus>;
+
+/**
+ * SidecarState is what a sidecar reports of its WhatsApp client.
+ *
+ * @generated from enum chatsync.v1.SidecarState
+ */
+export enum SidecarState {
+  /**
+   * @generated from enum value: SIDECAR_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Starting the browser and WhatsApp Web.
+   *
+   * @generated from enum value: SIDECAR_STATE_STARTING = 1;
+   */
+  STARTING = 1,
+
+  /**
+   * Waiting for the QR code the sidecar shows to be scanned on the phone.
+   *
+   * @generated from enum value: SIDECAR_STATE_QR_WANTED = 2;
+   */
+  QR_WANTED = 2,
+
+  /**
+   * Paired; WhatsApp Web is loading the chats.
+   *
+   * @generated from enum value: SIDECAR_STATE_AUTHENTICATED = 3;
+   */
+  AUTHENTICATED = 3,
+
+  /**
+   * WhatsApp Web is ready: the sidecar syncs and takes commands.
+   *
+   * @generated from enum value: SIDECAR_STATE_READY = 4;
+   */
+  READY = 4,
+
+  /**
+   * WhatsApp Web cannot be reached or did not start; the sidecar retries.
+   *
+   * @generated from enum value: SIDECAR_STATE_UNREACHABLE = 5;
+   */
+  UNREACHABLE = 5,
+
+  /**
+   * The phone logged this device out; a new QR code must be scanned.
+   *
+   * @generated from enum value: SIDECAR_STATE_LOGGED_OUT = 6;
+   */
+  LOGGED_OUT = 6,
+}
+
+/**
+ * Describes the enum chatsync.v1.SidecarState.
+ */
+export declare const SidecarStateSchema: GenEnum<SidecarState>;
 

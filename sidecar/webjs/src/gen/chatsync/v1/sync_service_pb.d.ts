@@ -5,6 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { BatchKind, BatchStatus, RejectedChat, RejectedContact, SidecarCommand, SyncBatch, SyncChat, SyncContact } from "./sync_pb.js";
+import type { SidecarState, SyncConfig, UnreadableChat } from "./session_pb.js";
 
 /**
  * Describes the file chatsync/v1/sync_service.proto.
@@ -199,6 +200,14 @@ export declare type WatchCommandsResponse = Message<"chatsync.v1.WatchCommandsRe
    * @generated from field: chatsync.v1.SidecarCommand command = 1;
    */
   command?: SidecarCommand | undefined;
+
+  /**
+   * The session's sync config as of this message, so a sidecar sees a
+   * change within a heartbeat.
+   *
+   * @generated from field: chatsync.v1.SyncConfig sync_config = 2;
+   */
+  syncConfig?: SyncConfig | undefined;
 };
 
 /**
@@ -263,6 +272,109 @@ export declare type CompleteCommandResponse = Message<"chatsync.v1.CompleteComma
 export declare const CompleteCommandResponseSchema: GenMessage<CompleteCommandResponse>;
 
 /**
+ * ReportSidecarStateRequest is a sidecar's report of its WhatsApp client.
+ *
+ * @generated from message chatsync.v1.ReportSidecarStateRequest
+ */
+export declare type ReportSidecarStateRequest = Message<"chatsync.v1.ReportSidecarStateRequest"> & {
+  /**
+   * The session's ID.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The client's state.
+   *
+   * @generated from field: chatsync.v1.SidecarState state = 2;
+   */
+  state: SidecarState;
+
+  /**
+   * The last error; empty when none.
+   *
+   * @generated from field: string last_error = 3;
+   */
+  lastError: string;
+
+  /**
+   * Set when a history sync finished since the last report.
+   *
+   * @generated from field: chatsync.v1.SidecarSyncReport last_sync = 4;
+   */
+  lastSync?: SidecarSyncReport | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.ReportSidecarStateRequest.
+ * Use `create(ReportSidecarStateRequestSchema)` to create a new message.
+ */
+export declare const ReportSidecarStateRequestSchema: GenMessage<ReportSidecarStateRequest>;
+
+/**
+ * SidecarSyncReport sums up a sidecar's finished history sync.
+ *
+ * @generated from message chatsync.v1.SidecarSyncReport
+ */
+export declare type SidecarSyncReport = Message<"chatsync.v1.SidecarSyncReport"> & {
+  /**
+   * Chats the sync config selected.
+   *
+   * @generated from field: int32 total = 1;
+   */
+  total: number;
+
+  /**
+   * Chats sent and acknowledged.
+   *
+   * @generated from field: int32 synced = 2;
+   */
+  synced: number;
+
+  /**
+   * Chats that could not be read and were left out.
+   *
+   * @generated from field: int32 unreadable_chat_count = 3;
+   */
+  unreadableChatCount: number;
+
+  /**
+   * The first of them, with reasons.
+   *
+   * @generated from field: repeated chatsync.v1.UnreadableChat unreadable_chats = 4;
+   */
+  unreadableChats: UnreadableChat[];
+};
+
+/**
+ * Describes the message chatsync.v1.SidecarSyncReport.
+ * Use `create(SidecarSyncReportSchema)` to create a new message.
+ */
+export declare const SidecarSyncReportSchema: GenMessage<SidecarSyncReport>;
+
+/**
+ * ReportSidecarStateResponse answers with what the sidecar should use.
+ *
+ * @generated from message chatsync.v1.ReportSidecarStateResponse
+ */
+export declare type ReportSidecarStateResponse = Message<"chatsync.v1.ReportSidecarStateResponse"> & {
+  /**
+   * The session's sync config now; a field at 0 means the sidecar's
+   * default for it.
+   *
+   * @generated from field: chatsync.v1.SyncConfig sync_config = 1;
+   */
+  syncConfig?: SyncConfig | undefined;
+};
+
+/**
+ * Describes the message chatsync.v1.ReportSidecarStateResponse.
+ * Use `create(ReportSidecarStateResponseSchema)` to create a new message.
+ */
+export declare const ReportSidecarStateResponseSchema: GenMessage<ReportSidecarStateResponse>;
+
+/**
  * SyncService is how providers push chats into chatsync. Sidecars
  * authenticate with the session signature (X-Chatsync-Session,
  * X-Chatsync-Timestamp, X-Chatsync-Signature); an API token of the session's
@@ -314,6 +426,21 @@ export declare const SyncService: GenService<{
     methodKind: "unary";
     input: typeof CompleteCommandRequestSchema;
     output: typeof CompleteCommandResponseSchema;
+  },
+  /**
+   * ReportSidecarState records a sidecar's state (starting, waiting for a
+   * QR scan, cannot reach WhatsApp, logged out...), its last error and what
+   * its last history sync could not read; GetSession, GetSessionHealth, the
+   * session_status event and the web sessions page show it. The answer
+   * carries the session's sync config, which the sidecar uses over its env
+   * defaults.
+   *
+   * @generated from rpc chatsync.v1.SyncService.ReportSidecarState
+   */
+  reportSidecarState: {
+    methodKind: "unary";
+    input: typeof ReportSidecarStateRequestSchema;
+    output: typeof ReportSidecarStateResponseSchema;
   },
 }>;
 

@@ -1,0 +1,9 @@
+ALTER TABLE sessions DROP COLUMN sidecar_unreadable;
+ALTER TABLE sessions DROP COLUMN sidecar_unreadable_count;
+ALTER TABLE sessions DROP COLUMN sidecar_sync_synced;
+ALTER TABLE sessions DROP COLUMN sidecar_sync_total;
+ALTER TABLE sessions DROP COLUMN sidecar_sync_at;
+ALTER TABLE sessions DROP COLUMN sidecar_reported_at;
+ALTER TABLE sessions DROP COLUMN sidecar_error;
+ALTER TABLE sessions DROP COLUMN sidecar_state;
+ALTER TABLE sessions DROP COLUMN messages_per_chat;
