@@ -216,4 +216,11 @@ func TestNodeSidecarAppStateLands(t *testing.T) {
 		Scan(ctx, &status); err != nil || status != 3 {
 		t.Errorf("G: my message's status %d, %v; want 3 (read)", status, err)
 	}
+	// The sidecar reported its state and its sync to the real server.
+	var state string
+	var total, synced int
+	if err := m.store.DB().NewRaw("SELECT sidecar_state, sidecar_sync_total, sidecar_sync_synced FROM sessions WHERE id = ?", sid).
+		Scan(ctx, &state, &total, &synced); err != nil || state != "ready" || total == 0 || synced != total {
+		t.Errorf("sidecar state %q, last sync %d of %d, %v; want ready, all synced", state, synced, total, err)
+	}
 }

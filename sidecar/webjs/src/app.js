@@ -6,6 +6,7 @@ import { clientHandlers, watchCommands } from "./commands.js";
 import { createLiveQueue } from "./live.js";
 import { chatState, mapAck, mapEdit, mapReactions, mapRevoke } from "./mapping.js";
 import { toJid } from "./jid.js";
+import { SidecarState, createReporter } from "./state.js";
 import { changeReport, liveReport, mapGroupNotification, stateReport, syncAllChats } from "./sync.js";
 
 /**
@@ -24,6 +25,9 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   const sessionId = config.sessionId;
   const stop = new AbortController();
   const deps = { api, logger, sleep, now, signal: stop.signal };
+  // The sidecar's state goes to chatsync, and chatsync's sync config for
+  // the session comes back (with every command stream message too).
+  const reporter = createReporter({ api, sessionId, config, logger, sleep, signal: stop.signal });
   // Live messages are journaled, coalesced and sent until accepted; what a
   // stop leaves unsent goes out after the next start.
   const live = createLiveQueue({
@@ -39,6 +43,7 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
 
   const syncOnce = async (chatJid) => {
     const summary = await syncAllChats(client, sessionId, config, chatJid ? { ...deps, chatJid } : deps);
+    if (!chatJid && summary.stopped !== "aborted") reporter.report(SidecarState.READY, { lastSync: summary });
     onSynced?.(summary, chatJid);
     return summary;
   };
@@ -80,11 +85,18 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
   };
 
   client.on("qr", (qr) => {
+    reporter.report(SidecarState.QR_WANTED);
     logger.info("Scan the QR code with WhatsApp (Settings → Linked devices) to pair this session");
     (showQr ?? ((q) => qrcode.generate(q, { small: true })))(qr);
   });
-  client.on("authenticated", () => logger.info("WhatsApp session authenticated"));
-  client.on("auth_failure", (m) => logger.error({ error: String(m) }, "WhatsApp authentication failed; delete the auth dir and pair again"));
+  client.on("authenticated", () => {
+    reporter.report(SidecarState.AUTHENTICATED);
+    logger.info("WhatsApp session authenticated");
+  });
+  client.on("auth_failure", (m) => {
+    reporter.report(SidecarState.LOGGED_OUT, { lastError: `authentication failed: ${m}` });
+    logger.error({ error: String(m) }, "WhatsApp authentication failed; delete the auth dir and pair again");
+  });
   // The command stream is open only while WhatsApp is ready: chatsync
   // counts the session connected (and sends through it) while a stream is
   // open, so a disconnected client closes it and sends fail over at once.
@@ -97,15 +109,19 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     stopWatching = new AbortController();
     watching = watchCommands(clientHandlers(client, resync), {
       ...deps, sessionId, config, signal: AbortSignal.any([stop.signal, stopWatching.signal]), commandSignal: stop.signal,
+      onConfig: reporter.onConfig,
     }).finally(() => {
       watching = null;
     });
   };
   client.on("disconnected", (reason) => {
+    if (String(reason) === "LOGOUT") reporter.report(SidecarState.LOGGED_OUT, { lastError: "logged out from the phone" });
+    else reporter.report(SidecarState.UNREACHABLE, { lastError: `disconnected: ${reason}` });
     logger.warn({ reason: String(reason) }, "WhatsApp disconnected; closing the command stream until it is ready again");
     stopWatching?.abort(new Error("WhatsApp disconnected"));
   });
   client.on("ready", () => {
+    reporter.report(SidecarState.READY);
     logger.info("WhatsApp client ready");
     resync()
       .then(() => config.stateDiffMs && afterSync())
@@ -203,11 +219,13 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
 
   return {
     resync,
+    /** Reports a state to chatsync (see state.js); resolves once sent or given up. */
+    report: reporter.report,
     /** Resolves when the sync and the command stream have stopped. */
     async close() {
       stop.abort(new Error("sidecar stopping"));
       clearTimeout(diffTimer);
-      await Promise.allSettled([running, watching, live.close()]);
+      await Promise.allSettled([running, watching, live.close(), reporter.flush()]);
     },
     get commandStream() {
       return watching;

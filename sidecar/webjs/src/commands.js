@@ -116,7 +116,7 @@ const REMEMBERED_COMMANDS = 1000;
  * @param {CommandHandlers} handlers
  * @param {{api: any, sessionId: string, config: import("./config.js").Config, logger: any,
  *   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>, signal?: AbortSignal,
- *   commandSignal?: AbortSignal, onConnected?: () => void}} deps
+ *   commandSignal?: AbortSignal, onConnected?: () => void, onConfig?: (sc: any, source: string) => void}} deps
  *   signal stops watching; commandSignal (default: signal) stops reporting the
  *   commands already received, which are otherwise completed before this returns
  * @returns {Promise<"aborted" | "unauthenticated">}
@@ -146,6 +146,7 @@ export async function watchCommands(handlers, deps) {
         if (wait !== config.reconnectMs) log.info("Command stream connected");
         wait = config.reconnectMs;
         deps.onConnected?.();
+        if (res.syncConfig) deps.onConfig?.(res.syncConfig, "WatchCommands");
         if (!res.command) continue; // heartbeat
         const cmd = res.command;
         const clog = logger.child({ command_id: cmd.commandId, command: cmd.command.case });

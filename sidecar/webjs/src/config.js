@@ -54,7 +54,7 @@ export function defaultConfig() {
     maxBackoffMs: 300_000,
     maxChats: 0,
     syncWindowDays: 0,
-    messagesPerChat: 10,
+    messagesPerChat: 100,
     gcInterval: 50,
     reconnectMs: 1_000,
     heartbeatTimeoutMs: 45_000,

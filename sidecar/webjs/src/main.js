@@ -7,6 +7,7 @@ import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { clearStaleLock, destroyClient, lockHolder, profileDir } from "./profile.js";
 import { sleep } from "./retry.js";
+import { SidecarState } from "./state.js";
 import { runWithRestarts } from "./supervise.js";
 
 let config;
@@ -53,6 +54,9 @@ async function runOnce(signal, markReady) {
     },
   });
   const sidecar = createSidecar({ client, config, api, logger });
+  // chatsync shows the state, and answers with the session's sync config
+  // before the first sync runs.
+  await sidecar.report(SidecarState.STARTING);
   let onAbort;
   const ended = new Promise((resolve) => {
     client.on("disconnected", (reason) => {
@@ -67,8 +71,9 @@ async function runOnce(signal, markReady) {
     logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
     const started = client.initialize().then(
       () => null,
-      (err) => {
+      async (err) => {
         logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start: check CHROMIUM_PATH (a Chromium binary) and that https://web.whatsapp.com is reachable");
+        await sidecar.report(SidecarState.UNREACHABLE, { lastError: String(err?.message ?? err) });
         return `did not start: ${err?.message ?? err}`;
       },
     );

@@ -6,8 +6,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import {
-  CompleteCommandRequestSchema, CompleteCommandResponseSchema, SyncBatchRequestSchema, SyncBatchResponseSchema,
-  WatchCommandsRequestSchema, WatchCommandsResponseSchema,
+  CompleteCommandRequestSchema, CompleteCommandResponseSchema, ReportSidecarStateRequestSchema, ReportSidecarStateResponseSchema,
+  SyncBatchRequestSchema, SyncBatchResponseSchema, WatchCommandsRequestSchema, WatchCommandsResponseSchema,
 } from "../../src/gen/chatsync/v1/sync_service_pb.js";
 import { BatchStatus } from "../../src/gen/chatsync/v1/sync_pb.js";
 
@@ -62,6 +62,7 @@ function envelope(flags, data) {
  * @param {(req: any, n: number) => any | Promise<any>} [opts.syncBatch] answer (response init) or throw FakeError; n counts calls of that batch ID
  * @param {(req: any, signal: AbortSignal) => AsyncIterable<any>} [opts.watchCommands] yields WatchCommandsResponse inits
  * @param {(req: any) => any} [opts.completeCommand]
+ * @param {(req: any) => any} [opts.reportSidecarState] answer (response init) or throw FakeError
  * @param {() => number} [opts.now]
  */
 export async function startFakeServer(opts) {
@@ -75,6 +76,8 @@ export async function startFakeServer(opts) {
     /** @type {{at: number, batchId: string}[]} arrival of each SyncBatch call */
     arrivals: [],
     completed: [],
+    /** @type {any[]} ReportSidecarState requests */
+    reports: [],
     refused: [],
     watchers: 0,
   };
@@ -147,6 +150,14 @@ export async function startFakeServer(opts) {
         await opts.completeCommand?.(msg);
         res.writeHead(200, { "content-type": contentType });
         res.end(encode(CompleteCommandResponseSchema, {}));
+        return;
+      }
+      if (method === "ReportSidecarState") {
+        const msg = decode(ReportSidecarStateRequestSchema);
+        state.reports.push(msg);
+        const answer = (await opts.reportSidecarState?.(msg)) ?? {};
+        res.writeHead(200, { "content-type": contentType });
+        res.end(encode(ReportSidecarStateResponseSchema, answer));
         return;
       }
       if (method === "WatchCommands") {
