@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { Provider, SessionStatus } from "../gen/chatsync/v1/session_pb";
-import { sessionStatusLabel } from "./labels";
+import { Provider, SessionStatus, SidecarState } from "../gen/chatsync/v1/session_pb";
+import { sessionStatusLabel, sidecarStateLabel } from "./labels";
+
+describe("sidecarStateLabel", () => {
+  it("names every state a sidecar reports", () => {
+    expect(sidecarStateLabel(SidecarState.UNREACHABLE)).toBe("Sidecar cannot reach WhatsApp");
+    expect(sidecarStateLabel(SidecarState.QR_WANTED)).toBe("Sidecar shows a QR code to scan");
+    for (const s of [SidecarState.STARTING, SidecarState.AUTHENTICATED, SidecarState.READY, SidecarState.LOGGED_OUT]) {
+      expect(sidecarStateLabel(s)).not.toBe("Sidecar state unknown");
+    }
+    expect(sidecarStateLabel(SidecarState.UNSPECIFIED)).toBe("Sidecar state unknown");
+  });
+});
 
 describe("sessionStatusLabel", () => {
   it("says what pending means for each provider", () => {

@@ -1,5 +1,5 @@
 import { ChatType, MediaType, ParticipantRole } from "../gen/chatsync/v1/chat_pb";
-import { Provider, SessionStatus, SyncStatus } from "../gen/chatsync/v1/session_pb";
+import { Provider, SessionStatus, SidecarState, SyncStatus } from "../gen/chatsync/v1/session_pb";
 
 // The provider badge text (issue 6: "Meta API", "Web.js", "whatsmeow").
 export function providerLabel(p: Provider): string {
@@ -53,6 +53,27 @@ export function sessionStatusLabel(s: SessionStatus, provider?: Provider): strin
       return "Replaced by another client";
     default:
       return "Unknown";
+  }
+}
+
+// sidecarStateLabel says what a sidecar last reported of its WhatsApp
+// client.
+export function sidecarStateLabel(s: SidecarState): string {
+  switch (s) {
+    case SidecarState.STARTING:
+      return "Sidecar starting";
+    case SidecarState.QR_WANTED:
+      return "Sidecar shows a QR code to scan";
+    case SidecarState.AUTHENTICATED:
+      return "Sidecar loading chats";
+    case SidecarState.READY:
+      return "Sidecar ready";
+    case SidecarState.UNREACHABLE:
+      return "Sidecar cannot reach WhatsApp";
+    case SidecarState.LOGGED_OUT:
+      return "Sidecar logged out: scan a new QR code";
+    default:
+      return "Sidecar state unknown";
   }
 }
 

@@ -4,7 +4,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
 import { ChatService, StreamChatUpdatesResponseSchema, type StreamChatUpdatesResponse } from "../gen/chatsync/v1/chat_service_pb";
-import { Provider, SessionStatus, SyncStatus } from "../gen/chatsync/v1/session_pb";
+import { Provider, SessionStatus, SidecarState, SyncStatus } from "../gen/chatsync/v1/session_pb";
 import { SessionService } from "../gen/chatsync/v1/session_service_pb";
 import { createChatStream, type ChatStream } from "../composables/useStream";
 import { session } from "../test/fixtures";
@@ -12,7 +12,7 @@ import { mountWith, settle } from "../test/mount";
 import { pushable } from "../test/pushable";
 import MonitoringView from "./MonitoringView.vue";
 
-function server(opts: { unimplemented?: boolean } = {}) {
+function server(opts: { unimplemented?: boolean; extra?: Record<string, unknown> } = {}) {
   let polls = 0;
   const streams: ReturnType<typeof pushable<StreamChatUpdatesResponse>>[] = [];
   const transport = createRouterTransport(({ service }) => {
@@ -30,6 +30,7 @@ function server(opts: { unimplemented?: boolean } = {}) {
             sync: { lastSyncTime: timestampFromMs(Date.now() - 5.5 * 60_000), totalSynced: 1234n, syncStatus: SyncStatus.FAILED, lastError: "chunk 3: deadlock" },
             queue: { depth: BigInt(polls * 2), failedJobs: 1n, processingRate: 12.5 },
             performance: { avgSyncDuration: { seconds: 1n, nanos: 500_000_000 }, successRate: 0.95, errorRate: 0.05 },
+            ...opts.extra,
           },
         };
       },
@@ -73,6 +74,30 @@ describe("MonitoringView", () => {
     expect(card.findAll("svg[role=img]")[1].attributes("aria-label")).toContain("12.5/min");
     expect(w.get('a[href="/asynq/"]').text()).toContain("Asynq");
     expect(w.text()).toContain("operator token");
+  });
+
+  it("shows what history left out and the sidecar's report", async () => {
+    const srv = server({
+      extra: {
+        history: { chatsOverMaxChats: 12n, messagesOutsideWindow: 340n, pendingBlobs: 2n },
+        sidecar: {
+          status: { state: SidecarState.READY },
+          lastSyncTime: timestampFromMs(Date.now()), lastSyncTotal: 120, lastSyncSynced: 119, unreadableChatCount: 1,
+          unreadableChats: [{ chatJid: "15550000037@s.whatsapp.net", reason: "fetchMessages threw" }],
+        },
+      },
+    });
+    w = await mountWith(MonitoringView, { transport: srv.transport, props: { pollMs: 10_000 } });
+    await settle(10);
+    const left = w.get('[data-testid="history-left-out"]').text();
+    expect(left).toContain("12 chats over max chats");
+    expect(left).toContain("340 messages older than the window");
+    expect(left).toContain("2 blobs still to process");
+    const sc = w.get('[data-testid="sidecar-health"]').text();
+    expect(sc).toContain("Sidecar ready");
+    expect(sc).toContain("last sync 119 of 120 chats");
+    expect(sc).toContain("1 chat could not be read");
+    expect(sc).toContain("15550000037@s.whatsapp.net — fetchMessages threw");
   });
 
   it("stops polling and says so when health is not implemented", async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
-import { Provider, SessionSchema, SessionStatus, type Session } from "../gen/chatsync/v1/session_pb";
+import { Provider, SessionSchema, SessionStatus, SidecarState, SidecarStatusSchema, type Session } from "../gen/chatsync/v1/session_pb";
 import { SessionService, type CreateSessionRequest, type UpdateSessionRequest } from "../gen/chatsync/v1/session_service_pb";
 import { session } from "../test/fixtures";
 import { mountWith, settle } from "../test/mount";
@@ -75,6 +75,28 @@ describe("SessionsView", () => {
     // Only whatsmeow sessions pair.
     expect(rows()[0].text()).toContain("Pair");
     expect(rows()[1].findAll("button").map((b) => b.text())).not.toContain("Pair");
+  });
+
+  it("shows what a sidecar reported: its state and last error", async () => {
+    const srv = server();
+    w = await mountWith(SessionsView, { transport: srv.transport });
+    await settle();
+    expect(rows()[1].find('[data-testid="sidecar-state"]').exists()).toBe(false); // no report yet
+    w.unmount();
+    const transport = createRouterTransport(({ service }) => {
+      service(SessionService, {
+        listSessions() {
+          const s = session("2", "Sales", Provider.WEBJS, SessionStatus.DISCONNECTED);
+          s.sidecar = create(SidecarStatusSchema, { state: SidecarState.UNREACHABLE, lastError: "net::ERR_NAME_NOT_RESOLVED at https://web.whatsapp.com/" });
+          return { sessions: [s] };
+        },
+      });
+    });
+    w = await mountWith(SessionsView, { transport });
+    await settle();
+    expect(rows()[0].get('[data-testid="sidecar-state"]').text()).toBe("Sidecar cannot reach WhatsApp");
+    expect(rows()[0].text()).toContain("net::ERR_NAME_NOT_RESOLVED");
+    expect(rows()[0].text()).toContain("Disconnected");
   });
 
   it("creates a session with sync config and shows its secret once, copyable", async () => {
