@@ -2,14 +2,15 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import type { VueWrapper } from "@vue/test-utils";
-import { Provider, SessionSchema, SessionStatus, SidecarState, SidecarStatusSchema, type Session } from "../gen/chatsync/v1/session_pb";
+import { Provider, SessionSchema, SessionStatus, SidecarState, SidecarStatusSchema, SyncConfigSchema, type Session } from "../gen/chatsync/v1/session_pb";
 import { SessionService, type CreateSessionRequest, type UpdateSessionRequest } from "../gen/chatsync/v1/session_service_pb";
 import { session } from "../test/fixtures";
 import { mountWith, settle } from "../test/mount";
 import SessionsView from "./SessionsView.vue";
 
-function server(opts: { unimplemented?: boolean; deleteBusy?: boolean } = {}) {
+function server(opts: { unimplemented?: boolean; deleteBusy?: boolean; salesRate?: number } = {}) {
   let sessions: Session[] = [session("1", "Support line", Provider.WHATSMEOW, SessionStatus.CONNECTED), session("2", "Sales", Provider.WEBJS, SessionStatus.PENDING)];
+  if (opts.salesRate) sessions[1].syncConfig = create(SyncConfigSchema, { ratePerMinute: opts.salesRate });
   const calls: { method: string; req: unknown }[] = [];
   const transport = createRouterTransport(({ service }) => {
     service(SessionService, {
@@ -110,9 +111,10 @@ describe("SessionsView", () => {
     await w.get("input#new-name").setValue("Night shift");
     await w.get("input#new-max-chats").setValue("500");
     await w.get("input#new-window").setValue("30");
+    await w.get("input#new-messages").setValue("250");
     await w.get("form").trigger("submit");
     await settle();
-    expect(srv.calls[0].req).toMatchObject({ displayName: "Night shift", provider: Provider.WEBJS, syncConfig: { maxChats: 500, syncWindowDays: 30 } });
+    expect(srv.calls[0].req).toMatchObject({ displayName: "Night shift", provider: Provider.WEBJS, syncConfig: { maxChats: 500, syncWindowDays: 30, messagesPerChat: 250 } });
     expect(rows().map((r) => r.attributes("aria-label"))).toContain("Night shift");
     const secret = w.get('[data-testid="sidecar-secret"]');
     expect((secret.get("input").element as HTMLInputElement).value).toBe("a".repeat(64));
@@ -180,7 +182,7 @@ describe("SessionsView", () => {
   });
 
   it("renames a session and changes its sync config, sending only what changed", async () => {
-    const srv = server();
+    const srv = server({ salesRate: 120 });
     w = await mountWith(SessionsView, { transport: srv.transport });
     await settle();
     await button("Edit Sales").trigger("click");
@@ -198,10 +200,12 @@ describe("SessionsView", () => {
     await button("Edit Sales EU").trigger("click");
     await w.get("#edit-max-chats-2").setValue(500);
     await w.get("#edit-window-2").setValue(30);
+    await w.get("#edit-messages-2").setValue(300);
     await w.get('form[aria-labelledby="edit-title-2"]').trigger("submit");
     await settle();
     req = srv.calls.at(-1)!.req as UpdateSessionRequest;
-    expect(req).toMatchObject({ sessionId: "2", syncConfig: { maxChats: 500, syncWindowDays: 30 } });
+    // The rate the form does not show is sent back as it was, not reset.
+    expect(req).toMatchObject({ sessionId: "2", syncConfig: { maxChats: 500, syncWindowDays: 30, messagesPerChat: 300, ratePerMinute: 120 } });
     expect(req.displayName).toBeUndefined();
   });
 
