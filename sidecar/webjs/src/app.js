@@ -223,6 +223,11 @@ export function createSidecar({ client, config, api, logger, showQr, sleep, now,
     report: reporter.report,
     /** Resolves when the sync and the command stream have stopped. */
     async close() {
+      // A state reported just before (disconnected, logged out) gets a
+      // moment to reach chatsync before the calls are cancelled.
+      let grace;
+      await Promise.race([reporter.flush(), new Promise((r) => (grace = setTimeout(r, 2_000)))]);
+      clearTimeout(grace);
       stop.abort(new Error("sidecar stopping"));
       clearTimeout(diffTimer);
       await Promise.allSettled([running, watching, live.close(), reporter.flush()]);

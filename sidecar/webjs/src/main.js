@@ -58,11 +58,20 @@ async function runOnce(signal, markReady) {
   // before the first sync runs.
   await sidecar.report(SidecarState.STARTING);
   let onAbort;
+  let browserGone;
+  let closing = false; // our own teardown closes the browser too
   const ended = new Promise((resolve) => {
     client.on("disconnected", (reason) => {
       logger.warn({ reason: String(reason) }, "WhatsApp disconnected");
       resolve(`disconnected: ${reason}`);
     });
+    // whatsapp-web.js says nothing when Chromium crashes or its page dies.
+    browserGone = (what) => {
+      if (closing) return;
+      logger.error({ what }, "The browser went away; starting over");
+      sidecar.report(SidecarState.UNREACHABLE, { lastError: what });
+      resolve(what);
+    };
     onAbort = () => resolve("stopping");
     signal.addEventListener("abort", onAbort, { once: true });
   });
@@ -70,7 +79,11 @@ async function runOnce(signal, markReady) {
   try {
     logger.info({ url: config.url, chromium: config.chromiumPath || "(puppeteer default)" }, "Starting whatsapp-web.js");
     const started = client.initialize().then(
-      () => null,
+      () => {
+        client.pupBrowser?.once?.("disconnected", () => browserGone("the browser closed or crashed"));
+        client.pupPage?.once?.("error", (err) => browserGone(`the page crashed: ${err?.message ?? err}`));
+        return null;
+      },
       async (err) => {
         logger.error({ error: String(err?.message ?? err) }, "whatsapp-web.js did not start: check CHROMIUM_PATH (a Chromium binary) and that https://web.whatsapp.com is reachable");
         await sidecar.report(SidecarState.UNREACHABLE, { lastError: String(err?.message ?? err) });
@@ -79,6 +92,7 @@ async function runOnce(signal, markReady) {
     );
     return (await Promise.race([started.then((failed) => failed ?? ended), ended])) ?? "ended";
   } finally {
+    closing = true;
     signal.removeEventListener("abort", onAbort);
     await sidecar.close();
     await destroyClient(client, dir, logger);
