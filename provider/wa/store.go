@@ -33,10 +33,35 @@ func OpenContainer(ctx context.Context, db *sql.DB, dialect string, log *slog.Lo
 		return nil, fmt.Errorf("open whatsmeow store: unknown dialect %q (want %q or %q)", dialect, DialectPostgres, DialectSQLite)
 	}
 	c := sqlstore.NewWithDB(db, wmDialect, Logger(log).Sub("store"))
-	if err := c.Upgrade(ctx); err != nil {
+	upgrade := func() error { return c.Upgrade(ctx) }
+	if dialect == DialectPostgres {
+		upgrade = func() error { return withAdvisoryLock(ctx, db, upgradeLockKey, func() error { return c.Upgrade(ctx) }) }
+	}
+	if err := upgrade(); err != nil {
 		return nil, fmt.Errorf("upgrade whatsmeow store (%s): %w", dialect, err)
 	}
 	return c, nil
+}
+
+// upgradeLockKey is the PostgreSQL advisory lock whatsmeow's store upgrade
+// runs under: a server and a worker starting at once would otherwise both
+// upgrade, and one fails on the other's half-done step ("column compat of
+// relation whatsmeow_version already exists").
+const upgradeLockKey = 0x63686174_77_6d // "chat" "w" "m"
+
+// withAdvisoryLock runs fn while this process holds a session advisory lock
+// on one connection of db, waiting for other holders.
+func withAdvisoryLock(ctx context.Context, db *sql.DB, key int64, fn func() error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key) }()
+	return fn()
 }
 
 // Logger adapts a *slog.Logger to whatsmeow's logger, for

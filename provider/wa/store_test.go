@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/chatsync/chatsync/store/storetest"
 	"log/slog"
 	"net/url"
 	"os"
@@ -211,4 +212,23 @@ func testAccount() *waAdv.ADVSignedDeviceIdentity {
 func newTestDevice(t testing.TB) *store.Device {
 	t.Helper()
 	return sqliteContainer(t).NewDevice()
+}
+
+// TestOpenContainerConcurrently: processes starting at once (a server and a
+// worker) upgrade whatsmeow's store one after another, not into each other.
+func TestOpenContainerConcurrently(t *testing.T) {
+	t.Parallel()
+	db := storetest.Postgres(t).DB().DB // a fresh schema: whatsmeow's tables are created here
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := OpenContainer(t.Context(), db, DialectPostgres, discardLogger())
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent open: %v", err)
+		}
+	}
 }
