@@ -5,6 +5,7 @@ package chaos
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -338,7 +339,14 @@ func (c *cluster) read(ctx context.Context, workspace string) (found, error) {
 		return found{}, err
 	}
 	defer bdb.Close()
-	conn := bdb.DB // database/sql with pgx: $n placeholders
+	// One snapshot for every count: read one by one while batches still
+	// complete, chats could be missed by the first query and their
+	// batches be done by the last.
+	conn, err := bdb.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return found{}, err
+	}
+	defer func() { _ = conn.Rollback() }()
 	f := found{chats: map[string]bool{}, groups: map[string]bool{}, participants: map[string]bool{}, messages: map[string]bool{}}
 	var ws int64
 	if err := conn.QueryRowContext(ctx, "SELECT id FROM workspaces WHERE name = $1", workspace).Scan(&ws); err != nil {
