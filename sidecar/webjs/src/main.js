@@ -55,8 +55,10 @@ async function runOnce(signal, markReady) {
   });
   const sidecar = createSidecar({ client, config, api, logger });
   // chatsync shows the state, and answers with the session's sync config
-  // before the first sync runs.
-  await sidecar.report(SidecarState.STARTING);
+  // before the first sync runs; a chatsync that does not answer within 5 s
+  // does not hold WhatsApp Web (and its QR code) back: the env's limits
+  // apply until it does.
+  await Promise.race([sidecar.report(SidecarState.STARTING), sleep(5_000).catch(() => {})]);
   let onAbort;
   let browserGone;
   let closing = false; // our own teardown closes the browser too
