@@ -42,6 +42,9 @@ func checkFast(t testing.TB, raw string, withIsValidNumber bool) (handled, valid
 		if err == nil && phonenumbers.IsValidNumber(n) {
 			want = phonenumbers.Format(n, phonenumbers.E164)
 		}
+		if len(want) > maxE164 {
+			want = "" // past E.164's 15 digits: not a number chatsync keeps
+		}
 		if got != want || ok != (want != "") {
 			t.Errorf("Normalize(%q) = %q, %v; the library says %q, %v", raw, got, ok, want, want != "")
 		}

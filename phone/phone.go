@@ -10,9 +10,10 @@ import (
 )
 
 // Normalize returns the E.164 form of raw ("+15551234567") and true, or ""
-// and false when raw is not a valid number. WhatsApp numbers are
-// international, so a number without a leading + is read as digits after
-// the + (as WhatsApp JIDs carry them), not in any home region.
+// and false when raw is not a valid number (the library's verdict, within
+// E.164's 15 digits). WhatsApp numbers are international, so a number
+// without a leading + is read as digits after the + (as WhatsApp JIDs carry
+// them), not in any home region.
 //
 // Canonical input ("+" and digits, or digits as in a JID) does not go
 // through the library's parser, whose regexps took most of Normalize's time
@@ -29,9 +30,21 @@ func Normalize(raw string) (string, bool) {
 			return "", false
 		}
 		// Format(n, E164).
-		return "+" + strconv.Itoa(cc) + nsn, true
+		return e164(cc, nsn)
 	}
 	return normalizePrepared(s)
+}
+
+// maxE164 is the longest E.164 number written with its "+": 15 digits.
+const maxE164 = 16
+
+// e164 is "+<cc><nsn>", or false past E.164's 15 digits.
+func e164(cc int, nsn string) (string, bool) {
+	out := "+" + strconv.Itoa(cc) + nsn
+	if len(out) > maxE164 {
+		return "", false
+	}
+	return out, true
 }
 
 // normalizeSlow is Normalize parsing every number with the library.
@@ -50,7 +63,13 @@ func normalizePrepared(s string) (string, bool) {
 	if err != nil || !isValid(n) {
 		return "", false
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	// The library takes letters for digits (vanity numbers) and keeps
+	// some national lengths past E.164's 15 digits ("//49//201000000A000000"
+	// became 17): those are no E.164 number.
+	if out := phonenumbers.Format(n, phonenumbers.E164); len(out) <= maxE164 {
+		return out, true
+	}
+	return "", false
 }
 
 // prepare is raw as Normalize hands it to the parser: trimmed, read as

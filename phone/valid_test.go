@@ -21,7 +21,12 @@ func libraryNormalize(raw string) (string, bool) {
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return "", false
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	// Within E.164's 15 digits: the library keeps some national lengths
+	// past them.
+	if out := phonenumbers.Format(n, phonenumbers.E164); len(out) <= maxE164 {
+		return out, true
+	}
+	return "", false
 }
 
 // testNumbers are inputs near and far from valid numbers: every region's
