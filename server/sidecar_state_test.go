@@ -164,3 +164,39 @@ func TestReportSidecarStateRefusals(t *testing.T) {
 type chatsyncv1connectSync interface {
 	ReportSidecarState(ctx context.Context, req *chatsyncv1.ReportSidecarStateRequest) (*chatsyncv1.ReportSidecarStateResponse, error)
 }
+
+// TestLoggedOutOutlivesTheStreamsEnd: a sidecar logged out from the phone
+// reports it and closes its command stream; whichever reaches chatsync
+// first, the session ends logged out, not "disconnected".
+func TestLoggedOutOutlivesTheStreamsEnd(t *testing.T) {
+	env := servertest.New(t, servertest.Options{RedisDB: redisDB, Tune: func(p *server.Params) { p.Heartbeat = 100 * time.Millisecond }})
+	tn := newTenant(t, env, "acme", chatsync.ProviderWebJS)
+	sess := tn.sessions[0]
+	sidecar := signedSync(env, sess)
+	status := func() chatsync.SessionStatus {
+		s, err := env.Store.SessionByID(t.Context(), sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Status
+	}
+	ctx, closeStream := context.WithCancel(t.Context())
+	cs := watchCommands(t, ctx, sidecar, id(sess.ID))
+	cs.attached(t)
+	waitUntil(t, "connected", func() bool { return status() == chatsync.SessionConnected })
+	if _, err := sidecar.ReportSidecarState(t.Context(), &chatsyncv1.ReportSidecarStateRequest{
+		SessionId: id(sess.ID), State: chatsyncv1.SidecarState_SIDECAR_STATE_LOGGED_OUT, LastError: "logged out from the phone",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closeStream()
+	_ = <-cs.errc // ended by the cancel
+	// The detach runs when the server sees the stream go; give it time.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := status(); st != chatsync.SessionLoggedOut {
+			t.Fatalf("status %s after the stream closed, want logged_out kept", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

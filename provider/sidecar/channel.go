@@ -41,6 +41,7 @@ type Store interface {
 	CompleteCommand(ctx context.Context, sessionID, id int64, errMsg, messageID string) (store.Command, error)
 	SetSessionStatus(ctx context.Context, id int64, st chatsync.SessionStatus, jid, pushName string, banExpire time.Time) (chatsync.Session, error)
 	ReportSidecar(ctx context.Context, sessionID int64, r store.SidecarReport) (chatsync.Session, error)
+	SessionByID(ctx context.Context, id int64) (chatsync.Session, error)
 }
 
 // Publisher publishes realtime events.
@@ -168,6 +169,13 @@ func (c *Channel) setStatus(ctx context.Context, sessionID int64, st chatsync.Se
 	if _, err := c.pub.Publish(ctx, ev); err != nil {
 		c.log.WarnContext(ctx, "publish session status", slog.Int64("session_id", sessionID), slog.String("error", err.Error()))
 	}
+}
+
+// reportedLoggedOut reports whether the session is logged out, as a
+// sidecar's report leaves it.
+func (c *Channel) reportedLoggedOut(ctx context.Context, sessionID int64) bool {
+	s, err := c.store.SessionByID(ctx, sessionID)
+	return err == nil && s.Status == chatsync.SessionLoggedOut
 }
 
 // Report records a sidecar's report on its session and shows it: a state
@@ -342,7 +350,12 @@ func (c *Channel) Watch(ctx context.Context, sess chatsync.Session, deliver func
 			log.WarnContext(ctx, "detach sidecar stream", slog.String("error", err.Error()))
 			return
 		}
-		if last {
+		switch {
+		case !last:
+		case c.reportedLoggedOut(ctx, sess.ID):
+			// The sidecar said why it went (its report and the stream's end
+			// race): logged out stays, it says what to do.
+		default:
 			c.setStatus(ctx, sess.ID, chatsync.SessionDisconnected, "sidecar detached")
 		}
 		log.InfoContext(ctx, "sidecar detached")
