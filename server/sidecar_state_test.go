@@ -190,7 +190,9 @@ func TestLoggedOutOutlivesTheStreamsEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeStream()
-	_ = <-cs.errc // ended by the cancel
+	if err := <-cs.errc; err != nil && connect.CodeOf(err) != connect.CodeCanceled {
+		t.Fatalf("stream ended with %v, want it cancelled", err)
+	}
 	// The detach runs when the server sees the stream go; give it time.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
