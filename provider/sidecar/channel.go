@@ -162,12 +162,17 @@ func (c *Channel) setStatus(ctx context.Context, sessionID int64, st chatsync.Se
 		c.log.ErrorContext(ctx, "set sidecar session status", slog.Int64("session_id", sessionID), slog.String("error", err.Error()))
 		return
 	}
+	c.publishStatus(ctx, sess, reason)
+}
+
+// publishStatus publishes a session's status as a session_status event.
+func (c *Channel) publishStatus(ctx context.Context, sess chatsync.Session, reason string) {
 	ev := chatsync.Event{
 		Type: chatsync.EventSessionStatus, WorkspaceID: sess.WorkspaceID, SessionID: sess.ID, Time: c.now().UTC(),
-		Status: &chatsync.SessionStatusEvent{Status: st, Reason: reason},
+		Status: &chatsync.SessionStatusEvent{Status: sess.Status, Reason: reason},
 	}
 	if _, err := c.pub.Publish(ctx, ev); err != nil {
-		c.log.WarnContext(ctx, "publish session status", slog.Int64("session_id", sessionID), slog.String("error", err.Error()))
+		c.log.WarnContext(ctx, "publish session status", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -209,13 +214,7 @@ func (c *Channel) Report(ctx context.Context, sess chatsync.Session, r store.Sid
 			return sess, err
 		}
 	}
-	ev := chatsync.Event{
-		Type: chatsync.EventSessionStatus, WorkspaceID: now.WorkspaceID, SessionID: now.ID, Time: c.now().UTC(),
-		Status: &chatsync.SessionStatusEvent{Status: now.Status, Reason: reason},
-	}
-	if _, err := c.pub.Publish(ctx, ev); err != nil {
-		c.log.WarnContext(ctx, "publish sidecar state", slog.Int64("session_id", sess.ID), slog.String("error", err.Error()))
-	}
+	c.publishStatus(ctx, now, reason)
 	c.log.InfoContext(ctx, "sidecar state", slog.Int64("workspace_id", now.WorkspaceID), slog.Int64("session_id", now.ID),
 		slog.String("state", string(r.State)), slog.String("error", r.LastError))
 	return now, nil

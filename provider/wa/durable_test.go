@@ -176,7 +176,6 @@ func TestHistoryNotificationSurvivesACrash(t *testing.T) {
 		s.batchSize = 1 // a batch per chat: the crash falls between two chats of a blob
 		return s
 	}
-	run := func(s *Session) (stop func()) { return runSession(t, s) }
 	first := historyNotification(t, "HIST1", historyEvent().Data)
 	second := historyNotification(t, "HIST2", longHistory())
 
@@ -191,7 +190,7 @@ func TestHistoryNotificationSurvivesACrash(t *testing.T) {
 	if p, err := e.st.PendingHistoryNotifications(ctx, sess.ID, 10); err != nil || len(p) != 2 {
 		t.Fatalf("pending after the ack: %+v, %v", p, err)
 	}
-	stop := run(s1)
+	stop := runSession(t, s1)
 	waitFor(t, "the second blob to fail", func() bool {
 		p, err := e.st.PendingHistoryNotifications(ctx, sess.ID, 10)
 		return err == nil && len(p) == 1 && p[0].MessageID == "HIST2" && p[0].Attempts >= 2
@@ -206,7 +205,7 @@ func TestHistoryNotificationSurvivesACrash(t *testing.T) {
 	}
 
 	s2 := newSession(e.sink)
-	stop = run(s2)
+	stop = runSession(t, s2)
 	waitFor(t, "the resumed blob to be processed", func() bool {
 		p, err := e.st.PendingHistoryNotifications(ctx, sess.ID, 10)
 		return err == nil && len(p) == 0
@@ -258,19 +257,6 @@ func assertHistoryRows(t *testing.T, e *env, want map[string]int) {
 	}
 }
 
-// runHarness runs the harness's session until the test ends.
-func runHarness(t *testing.T, h *harness) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := h.s.Run(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-}
-
 func TestHistoryNotificationHandling(t *testing.T) {
 	t.Parallel()
 	t.Run("not stored means not acknowledged", func(t *testing.T) {
@@ -306,7 +292,7 @@ func TestHistoryNotificationHandling(t *testing.T) {
 			!h.s.handleEvent(ctx, historyNotification(t, "GOOD", historyBlob(waHistorySync.HistorySync_FULL, 2, "15550000001@s.whatsapp.net").Data)) {
 			t.Fatal("handler failed")
 		}
-		runHarness(t, h)
+		t.Cleanup(runSession(t, h.s))
 		waitFor(t, "both notifications handled", func() bool {
 			pending, _, _ := h.history.state()
 			return len(pending) == 0
@@ -340,7 +326,7 @@ func TestHistoryNotificationHandling(t *testing.T) {
 		if !h.s.handleEvent(ctx, historyNotification(t, "N1", historyBlob(waHistorySync.HistorySync_FULL, 1, "15550000001@s.whatsapp.net").Data)) {
 			t.Fatal("handler failed")
 		}
-		runHarness(t, h)
+		t.Cleanup(runSession(t, h.s))
 		waitFor(t, "the notification done", func() bool {
 			_, done, _ := h.history.state()
 			return len(done) == 1
